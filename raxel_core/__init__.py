@@ -1,0 +1,21 @@
+"""raxel_core: cameras, trajectories, raxels and camera poses from video.
+
+Pure Python on torch / numpy; never imports ComfyUI. Where things live:
+
+* ``cameras.py``            the one camera type (OpenCV axes, world-to-camera R, t, pixel K)
+* ``formats/``              file formats, each converting to/from ``Cameras`` at the edge
+* ``trajectory_presets.py`` camera moves (pan, dolly, orbit, zoom, ...)
+* ``keyframes.py``          keyframed paths, chaining, resampling, smoothing
+* ``raxels.py``             cameras <-> raxel images (Rays as Pixels, Sec. 3.2 / 3.5)
+* ``plucker.py``            Plucker ray maps and the Wan camera embedding layout
+* ``metrics.py``            ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr
+* ``pose_estimation.py``    camera trajectory from video frames (pycolmap)
+* ``render.py``             synthetic textured scenes rendered along known cameras
+* ``video_io.py``           reading video files into frames
+* ``preview.py``            top / side view images of a trajectory with frustums
+* ``cli.py``                the ``raxel`` command
+"""
+from .cameras import Cameras
+
+__all__ = ["Cameras"]
+__version__ = "0.1.0"
