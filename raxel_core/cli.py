@@ -1,0 +1,212 @@
+"""The ``raxel`` command: a thin layer over ``raxel_core``.
+
+    raxel demo [--out DIR]                         render a scene, estimate its trajectory, score it
+    raxel pose VIDEO_OR_FRAME_DIR --out FILE [--focal PX]
+    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline]
+    raxel convert IN OUT [--from FMT] [--to FMT] [--size HxW]
+    raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
+    raxel decode DIR --out TRAJ
+
+Output trajectory format follows the file extension: ``.txt`` RealEstate10K, ``.json`` the pack's
+own, ``transforms.json`` nerfstudio, a folder (no suffix) COLMAP text.
+Errors in the input exit with status 2 and a one-line message (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must be HxW in pixels, e.g. 240x416; got {text!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"--size must be positive, e.g. 240x416; got {text!r}")
+    return h, w
+
+
+def _progress_printer(label: str):
+    state = {"last": -1}
+
+    def progress(done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1))
+        if pct != state["last"]:
+            state["last"] = pct
+            bar = "#" * (pct // 4)
+            print(f"\r{label} [{bar:<25}] {pct:3d}%", end="", file=sys.stderr, flush=True)
+            if done >= total:
+                print(file=sys.stderr)
+
+    return progress
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from . import metrics, preview, render
+    from .formats import write_trajectory
+    from .pose_estimation import estimate_trajectory
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    truth = render.default_demo_trajectory(num_frames=args.frames)
+    scene = render.make_scene(seed=args.seed)
+    t0 = time.perf_counter()
+    frames = render.render_frames(scene, truth)
+    t_render = time.perf_counter() - t0
+    print(f"rendered {len(frames)} frames {frames.shape[2]}x{frames.shape[1]} of a textured room "
+          f"along a known trajectory in {t_render:.1f} s")
+    from .video_io import write_video
+
+    write_video(out / "demo_clip.mp4", frames, fps=truth.fps or 8.0)
+
+    t0 = time.perf_counter()
+    result = estimate_trajectory(frames, progress=_progress_printer("estimating"))
+    t_pose = time.perf_counter() - t0
+    est = result.cameras
+    print(f"estimated the trajectory in {t_pose:.1f} s: {len(result.frame_indices)}/{len(frames)} "
+          f"frames registered, method {result.method}")
+    for message in result.messages:
+        print(f"  {message}")
+    write_trajectory(est, out / "estimated_trajectory.json")
+    write_trajectory(truth, out / "true_trajectory.json")
+    preview.save_preview(out / "trajectory_preview.png", est, reference=truth[list(result.frame_indices)])
+    m = metrics.trajectory_metrics(est, truth[list(result.frame_indices)])
+    print("error against the known trajectory (estimate aligned by Sim(3)):")
+    for key in ("ate_rmse", "rpe_trans_rmse", "rpe_rot_rmse_deg", "rra15", "rta15", "auc30",
+                "rot_err", "trans_err"):
+        if key in m:
+            print(f"  {key:18s} {m[key]:.4f}")
+    print(f"wrote {out / 'estimated_trajectory.json'}, {out / 'trajectory_preview.png'}, "
+          f"{out / 'demo_clip.mp4'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- pose
+def cmd_pose(args) -> int:
+    from .formats import write_trajectory
+    from .pose_estimation import estimate_trajectory
+    from .video_io import read_frames
+
+    frames = read_frames(args.input)
+    result = estimate_trajectory(frames, focal=args.focal, progress=_progress_printer("estimating"))
+    write_trajectory(result.cameras, args.out)
+    print(f"{len(result.frame_indices)}/{len(frames)} frames registered ({result.method}); wrote {args.out}")
+    for message in result.messages:
+        print(f"  {message}")
+    if result.unregistered:
+        print(f"  frames not registered (no pose written for them): {list(result.unregistered)}")
+    return 0
+
+
+def cmd_eval_pose(args) -> int:
+    from .evaluation import evaluate_clips, format_table, results_to_json
+
+    runs = {"raxel": evaluate_clips(args.video_dir, args.pose_dir, estimator="raxel")}
+    if not args.no_baseline:
+        runs["colmap_default"] = evaluate_clips(args.video_dir, args.pose_dir, estimator="colmap_default")
+    if args.json:
+        print(json.dumps(results_to_json(runs), indent=2))
+    else:
+        print(format_table(runs))
+    return 0
+
+
+# --------------------------------------------------------------------------- files
+def cmd_convert(args) -> int:
+    from .formats import read_trajectory, write_trajectory
+
+    kw = {}
+    size = _parse_size(args.size)
+    if size is not None:
+        kw["image_size"] = size
+    cams = read_trajectory(args.input, format=args.from_format, **kw)
+    write_trajectory(cams, args.output, format=args.to_format)
+    print(f"converted {len(cams)} cameras: {args.input} -> {args.output}")
+    return 0
+
+
+def cmd_encode(args) -> int:
+    from .formats import read_trajectory
+    from .raxels import encode_raxels, save_raxel_pngs
+
+    cams = read_trajectory(args.trajectory)
+    maps = encode_raxels(cams, size=_parse_size(args.size))
+    save_raxel_pngs(maps, args.out)
+    h, w = maps.rays.shape[1:3]
+    print(f"wrote {len(cams)} raxel frames {w}x{h} (8-bit PNG) and raxels.json to {args.out}")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    from .formats import write_trajectory
+    from .raxels import decode_raxels, load_raxel_pngs
+
+    maps = load_raxel_pngs(args.input)
+    cams = decode_raxels(maps)
+    write_trajectory(cams, args.out)
+    print(f"decoded {len(cams)} cameras from {args.input} -> {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="raxel", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="render a textured scene along a known path, estimate the path, score it")
+    d.add_argument("--out", default="raxel_demo_output", help="output folder (default: %(default)s)")
+    d.add_argument("--frames", type=int, default=24, help="number of frames (default: %(default)s)")
+    d.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("pose", help="camera trajectory from a video file or a folder of frames")
+    s.add_argument("input", help="video file (.mp4, .avi, ...) or folder of .png/.jpg frames")
+    s.add_argument("--out", required=True, help="trajectory file to write (format by extension)")
+    s.add_argument("--focal", type=float, default=None, help="known focal length in pixels (optional)")
+    s.set_defaults(func=cmd_pose)
+
+    e = sub.add_parser("eval-pose", help="evaluate pose estimation on RealEstate10K-layout clips")
+    e.add_argument("video_dir")
+    e.add_argument("pose_dir")
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    e.add_argument("--no-baseline", action="store_true", help="skip pycolmap's default pipeline")
+    e.set_defaults(func=cmd_eval_pose)
+
+    c = sub.add_parser("convert", help="convert a trajectory between file formats")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--from", dest="from_format", default=None, help="input format (default: by extension)")
+    c.add_argument("--to", dest="to_format", default=None, help="output format (default: by extension)")
+    c.add_argument("--size", default=None, help="image size HxW for formats with normalised intrinsics")
+    c.set_defaults(func=cmd_convert)
+
+    n = sub.add_parser("encode", help="trajectory -> 8-bit PNG raxel frames + raxels.json")
+    n.add_argument("trajectory")
+    n.add_argument("--out", required=True, help="output folder")
+    n.add_argument("--size", default=None, help="raxel size HxW (default: half the trajectory's image size)")
+    n.set_defaults(func=cmd_encode)
+
+    r = sub.add_parser("decode", help="PNG raxel frames + raxels.json -> trajectory")
+    r.add_argument("input", help="folder written by `raxel encode`")
+    r.add_argument("--out", required=True, help="trajectory file to write (format by extension)")
+    r.set_defaults(func=cmd_decode)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, NotADirectoryError, InterruptedError) as exc:
+        print(f"raxel {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
