@@ -1,0 +1,310 @@
+"""Reading video files and image folders into RGB frames, and writing frames to video (PyAV).
+
+Frames everywhere in ``raxel_core`` are ``np.uint8`` arrays of shape ``(N, H, W, 3)``, RGB, rows
+top to bottom. Every failure is a ``ValueError`` naming the file and the fix.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+#: Image files :func:`read_frame_dir` reads (case-insensitive suffixes).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Containers :func:`write_video` writes (ffmpeg picks the muxer from the suffix).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi")
+#: Encoders tried in order by :func:`write_video` when ``codec`` is not given.
+PREFERRED_CODECS = ("libx264", "mpeg4")
+
+try:  # PyAV >= 14 exposes the base class as av.FFmpegError, older ones under av.error
+    _FFmpegError = av.FFmpegError
+except AttributeError:  # pragma: no cover - depends on the installed PyAV
+    _FFmpegError = av.error.FFmpegError
+
+
+def _check_sampling(max_frames, stride) -> None:
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"stride must be a whole number >= 1; got {stride}")
+    if max_frames is not None and (int(max_frames) != max_frames or max_frames < 1):
+        raise ValueError(f"max_frames must be None or a whole number >= 1; got {max_frames}")
+
+
+def _open_video(path: Path):
+    if not path.exists():
+        raise ValueError(f"video file not found: {path}; check the path")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file; give a video file (or use read_frames for a folder)")
+    try:
+        container = av.open(str(path))
+    except _FFmpegError as err:
+        raise ValueError(
+            f"{path} is not a readable video ({err.__class__.__name__}: {err}); give an .mp4, .avi, "
+            ".mov, .mkv or .webm file that ffmpeg can decode"
+        ) from err
+    fmt = container.format.name
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"{path} has no video stream; give a file with video in it")
+    if fmt == "tty" or fmt == "image2" or fmt.endswith("_pipe"):
+        # ffmpeg "decodes" text files as ANSI art (tty) and single images as one-frame videos
+        container.close()
+        what = "a text file" if fmt == "tty" else "a single image"
+        raise ValueError(
+            f"{path} is {what}, not a video (ffmpeg format {fmt!r}); give a video file, or a folder "
+            "of numbered images to read_frame_dir"
+        )
+    return container
+
+
+def _fps(stream) -> float | None:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else None
+
+
+def read_video(path, max_frames: int | None = None, stride: int = 1) -> tuple[np.ndarray, float | None]:
+    """Decode a video file into RGB frames with PyAV (ffmpeg).
+
+    Args:
+        path: video file (any container / codec the installed ffmpeg decodes: mp4, avi, mov, ...).
+        max_frames: keep at most this many frames (``None``: all).
+        stride: keep every ``stride``-th decoded frame, starting with frame 0.
+
+    Returns:
+        ``(frames, fps)``: ``np.uint8`` ``(N, H, W, 3)`` RGB frames, and the stream's frame rate
+        in frames per second of the *file* (not divided by ``stride``), ``None`` when the file
+        does not state one.
+
+    Raises:
+        ValueError: the file is missing, not a video, has no video stream, decodes to no frames,
+            fails to decode part way, or has frames of different sizes; bad ``max_frames`` /
+            ``stride``.
+    """
+    _check_sampling(max_frames, stride)
+    path = Path(path)
+    frames: list[np.ndarray] = []
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = _fps(stream)
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                if frames and rgb.shape != frames[0].shape:
+                    raise ValueError(
+                        f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]} but frame 0 is "
+                        f"{frames[0].shape[1]}x{frames[0].shape[0]} (W x H); re-encode the video at "
+                        "one size"
+                    )
+                frames.append(rgb)
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        except _FFmpegError as err:
+            raise ValueError(
+                f"{path}: decoding failed after {len(frames)} frames ({err}); the file is damaged "
+                "or truncated, re-export it"
+            ) from err
+    if not frames:
+        raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
+    return np.stack(frames), fps
+
+
+def read_video_frames(path, max_frames: int | None = None, stride: int = 1) -> np.ndarray:
+    """``np.uint8 (N, H, W, 3)`` RGB frames of a video file; see :func:`read_video` (which also
+    returns the frame rate) for arguments and errors."""
+    return read_video(path, max_frames=max_frames, stride=stride)[0]
+
+
+def video_info(path) -> dict:
+    """Frame count, size and rate of a video file, by decoding every frame (exact even where the
+    container's own count is wrong, as in many .avi files) without converting it to RGB.
+
+    Returns:
+        dict: ``num_frames`` (int), ``image_size`` ``(H, W)`` of frame 0, ``fps`` (float or
+        ``None``), ``codec`` (decoder name).
+
+    Raises:
+        ValueError: as :func:`read_video` (missing, not a video, no frames, decode failure).
+    """
+    path = Path(path)
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        count, size = 0, None
+        try:
+            for frame in container.decode(stream):
+                size = size or (frame.height, frame.width)
+                count += 1
+        except _FFmpegError as err:
+            raise ValueError(f"{path}: decoding failed after {count} frames ({err}); re-export it") from err
+        info = {"num_frames": count, "image_size": size, "fps": _fps(stream),
+                "codec": stream.codec_context.name}
+    if count == 0:
+        raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
+    return info
+
+
+def _natural_key(name: str):
+    """Sort key comparing digit runs as numbers: ``frame_2.png`` before ``frame_10.png``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.ndarray:
+    """Read a folder of images (``.png``, ``.jpg``, ``.jpeg``) as frames, with Pillow.
+
+    Files are ordered by name with digit runs compared as numbers (``2.png`` before ``10.png``);
+    other files are ignored. Grayscale, palette and RGBA images are converted to RGB (alpha
+    dropped).
+
+    Args:
+        path: a directory.
+        max_frames, stride: as :func:`read_video` (applied to the sorted file list).
+
+    Returns:
+        ``np.uint8 (N, H, W, 3)`` RGB.
+
+    Raises:
+        ValueError: the folder is missing or holds no such images, an image cannot be read, or an
+            image's size differs from the first one's (the message names the file).
+    """
+    _check_sampling(max_frames, stride)
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"image folder not found: {path}; check the path")
+    files = sorted(
+        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        key=lambda p: _natural_key(p.name),
+    )[::stride]
+    if max_frames is not None:
+        files = files[:max_frames]
+    if not files:
+        raise ValueError(
+            f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
+            "image files"
+        )
+    frames: list[np.ndarray] = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"cannot read image {f}: {err}; replace or remove that file") from err
+        if frames and rgb.shape != frames[0].shape:
+            raise ValueError(
+                f"image {f} is {rgb.shape[1]}x{rgb.shape[0]} but {files[0].name} is "
+                f"{frames[0].shape[1]}x{frames[0].shape[0]} (W x H); all frames must have one size"
+            )
+        frames.append(rgb)
+    return np.stack(frames)
+
+
+def read_frames(path, max_frames: int | None = None, stride: int = 1) -> np.ndarray:
+    """Frames from a video file (:func:`read_video_frames`) or an image folder
+    (:func:`read_frame_dir`), whichever ``path`` is. ``np.uint8 (N, H, W, 3)`` RGB.
+
+    Raises:
+        ValueError: ``path`` does not exist, or as the function it dispatches to.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return read_frame_dir(path, max_frames=max_frames, stride=stride)
+    if path.is_file():
+        return read_video_frames(path, max_frames=max_frames, stride=stride)
+    raise ValueError(f"no video file or image folder at {path}; check the path")
+
+
+def _pick_codec(codec: str | None) -> str:
+    names = (codec,) if codec else PREFERRED_CODECS
+    for name in names:
+        try:
+            av.codec.Codec(name, "w")
+        except (_FFmpegError, ValueError):
+            continue
+        return name
+    raise ValueError(
+        f"no video encoder among {list(names)} in this PyAV build; install PyAV wheels from PyPI "
+        "(they ship libx264 and mpeg4) or pass codec= one that `python -c \"import av; "
+        "print(av.codecs_available)\"` lists"
+    )
+
+
+def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 18) -> Path:
+    """Encode RGB frames to a video file with PyAV, atomically.
+
+    The video is written to a temporary file beside ``path`` and moved over ``path`` with
+    ``os.replace`` only when complete, so a reader never sees half a file and a failure leaves
+    any previous file intact.
+
+    Args:
+        path: output file; the suffix picks the container (``.mp4``, ``.mov``, ``.mkv``, ``.avi``).
+            The folder must exist.
+        frames: ``uint8`` ``(N, H, W, 3)`` RGB, numpy or torch, ``N >= 1``; ``H`` and ``W`` even
+            (the yuv420p pixel format halves the chroma resolution).
+        fps: frames per second, > 0 (stored as a fraction, e.g. 29.97 -> 2997/100).
+        codec: encoder name; ``None`` takes the first available of :data:`PREFERRED_CODECS`
+            (H.264 via libx264, else MPEG-4 part 2).
+        crf: libx264 constant rate factor (0 lossless luma, 18 visually lossless, 23 default).
+            Ignored by other encoders, which get a bit rate of ~4 bits per pixel per second.
+
+    Returns:
+        the written ``Path``.
+
+    Raises:
+        ValueError: bad frames (dtype, shape, odd size), ``fps <= 0``, unsupported suffix, missing
+            folder, no encoder, or an encoder error.
+    """
+    path = Path(path)
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        raise ValueError(
+            f"frames must be uint8 RGB; got dtype {frames.dtype}. Convert floats in [0, 1] with "
+            "(frames * 255).round().clip(0, 255).astype(np.uint8)"
+        )
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise ValueError(f"frames must have shape (N, H, W, 3) with N >= 1; got {tuple(frames.shape)}")
+    n, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise ValueError(
+            f"frames are {w}x{h} (W x H); yuv420p video needs an even width and height, crop or "
+            "resize by one pixel"
+        )
+    if not fps or fps <= 0 or not np.isfinite(fps):
+        raise ValueError(f"fps must be a positive number of frames per second; got {fps}")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"cannot write {path.name}: use one of the suffixes {VIDEO_SUFFIXES}")
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder {path.parent} does not exist; create it first")
+    codec = _pick_codec(codec)
+    # a unique hidden name beside the target, with the target's suffix so ffmpeg picks the muxer
+    tmp = str(path.parent / f".{path.stem}.{uuid.uuid4().hex[:12]}.partial{path.suffix}")
+    try:
+        with av.open(tmp, mode="w") as container:
+            stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(100000))
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            if codec in ("libx264", "h264"):
+                stream.options = {"crf": str(int(crf))}
+            else:
+                stream.bit_rate = int(max(4 * w * h * float(fps), 1_000_000))
+            for rgb in frames:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        os.replace(tmp, path)
+    except _FFmpegError as err:
+        raise ValueError(f"encoding {path} with {codec} failed: {err}") from err
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
