@@ -79,7 +79,7 @@ def cmd_demo(args) -> int:
     preview.save_preview(out / "trajectory_preview.png", est, reference=truth[list(result.frame_indices)])
     m = metrics.trajectory_metrics(est, truth[list(result.frame_indices)])
     print("error against the known trajectory (estimate aligned by Sim(3)):")
-    for key in ("ate_rmse", "rpe_trans_rmse", "rpe_rot_rmse_deg", "rra15", "rta15", "auc30",
+    for key in ("ate_rmse", "rpe_trans_rmse", "rpe_rot_rmse_deg", "rra", "rta", "auc30",
                 "rot_err", "trans_err"):
         if key in m:
             print(f"  {key:18s} {m[key]:.4f}")
@@ -134,10 +134,12 @@ def cmd_convert(args) -> int:
 
 def cmd_encode(args) -> int:
     from .formats import read_trajectory
-    from .raxels import encode_raxels, save_raxel_pngs
+    from .raxel_files import save_raxel_pngs
+    from .raxels import encode_raxels
 
+    size = _parse_size(args.size)
     cams = read_trajectory(args.trajectory)
-    maps = encode_raxels(cams, size=_parse_size(args.size))
+    maps = encode_raxels(cams, size=size)
     save_raxel_pngs(maps, args.out)
     h, w = maps.rays.shape[1:3]
     print(f"wrote {len(cams)} raxel frames {w}x{h} (8-bit PNG) and raxels.json to {args.out}")
@@ -146,7 +148,8 @@ def cmd_encode(args) -> int:
 
 def cmd_decode(args) -> int:
     from .formats import write_trajectory
-    from .raxels import decode_raxels, load_raxel_pngs
+    from .raxel_files import load_raxel_pngs
+    from .raxels import decode_raxels
 
     maps = load_raxel_pngs(args.input)
     cams = decode_raxels(maps)
