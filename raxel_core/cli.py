@@ -6,6 +6,7 @@
     raxel convert IN OUT [--from FMT] [--to FMT] [--size HxW]
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
     raxel decode DIR --out TRAJ
+    raxel run WORKFLOW_API.json [--server URL] [--set NODE.INPUT=VALUE ...] [--out DIR]
 
 Output trajectory format follows the file extension: ``.txt`` RealEstate10K, ``.json`` the pack's
 own, ``transforms.json`` nerfstudio, a folder (no suffix) COLMAP text.
@@ -199,10 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("input", help="folder written by `raxel encode`")
     r.add_argument("--out", required=True, help="trajectory file to write (format by extension)")
     r.set_defaults(func=cmd_decode)
+
+    sub.add_parser("run", help="post an API workflow to a running ComfyUI, follow progress, download outputs "
+                   "(raxel run --help)", add_help=False)
     return p
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # the headless runner has its own parser and exit codes
+        from .headless import run_main
+
+        return run_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
