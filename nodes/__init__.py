@@ -1,0 +1,40 @@
+"""ComfyUI V3 nodes of the raxel pack: thin adapters (sockets, widgets, progress, the errors a user
+sees) over :mod:`raxel_core`, which holds all the math and is tested without ComfyUI.
+
+=========================  ==========================  ====================================
+node id                    file                        what it does
+=========================  ==========================  ====================================
+RaxelCameraTrajectory      trajectory_nodes.py         author a move or a keyframed path
+RaxelLoadTrajectory        trajectory_nodes.py         read a pose file from the input folder
+RaxelSaveTrajectory        trajectory_nodes.py         write a pose file to the output folder
+RaxelTrajectoryPreview     trajectory_nodes.py         top / side view image of a trajectory
+RaxelEncode                raxel_nodes.py              trajectory -> raxel images + metadata
+RaxelPoseDecode            raxel_nodes.py              raxel images -> trajectory
+RaxelCameraEmbedding       raxel_nodes.py              Plucker maps, WAN_CAMERA_EMBEDDING
+RaxelPoseFromVideo         pose_nodes.py               camera poses of a video (pycolmap SfM)
+=========================  ==========================  ====================================
+
+Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`.
+"""
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+from typing_extensions import override
+
+from . import pose_nodes, raxel_nodes, trajectory_nodes
+
+#: Every node of the pack, in menu order.
+NODES: list[type[io.ComfyNode]] = [*trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES]
+
+
+class RaxelExtension(ComfyExtension):
+    """The pack's extension: ComfyUI asks it for the node list at start-up."""
+
+    @override
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> RaxelExtension:
+    """Entry point ComfyUI's loader calls for V3 packs."""
+    return RaxelExtension()

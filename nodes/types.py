@@ -1,0 +1,48 @@
+"""Socket types of the raxel node pack and the layout of what travels on each.
+
+=========================  ==================================================================
+socket type                payload
+=========================  ==================================================================
+``CAMERA_TRAJECTORY``      a :class:`raxel_core.cameras.Cameras`: ``N`` pinhole cameras in
+                           time order, OpenCV axes (x right, y down, z forward), world-to-camera
+                           ``R (N, 3, 3)`` and ``t (N, 3)`` float64, pixel intrinsics
+                           ``K (N, 3, 3)`` float64 for ``image_size = (H, W)``, optional ``fps``
+                           and a ``metadata`` dict. Immutable (a frozen dataclass): nodes return
+                           new trajectories, never edit the one they received.
+``RAXEL_METADATA``         the ``dict`` of :meth:`raxel_core.raxels.RaxelMaps.metadata`
+                           (JSON-safe: format, version, translation ``scale``, ``reference``
+                           index and its ``reference_w2c`` 4x4, ``K`` at the raxel grid,
+                           ``image_size`` of the grid, ``source_image_size``, ``fps``,
+                           ``value_range``). Everything a decoder needs besides the pixels to
+                           restore scene units and the world frame.
+``RAXEL_PLUCKER``          a ``torch.Tensor`` ``(N, H, W, 6)`` float32 Plucker ray maps:
+                           channels 0-2 the unit ray direction ``d``, 3-5 the moment
+                           ``m = o x d`` (scene units), in the first camera's frame
+                           (:func:`raxel_core.plucker.plucker_maps`). Six channels, so not an
+                           ``IMAGE``.
+``WAN_CAMERA_EMBEDDING``   core ComfyUI's type (``comfy_extras/nodes_camera_trajectory.py``):
+                           a ``torch.Tensor`` ``(1, 24, (T - 1) / 4 + 1, H, W)`` float32 that
+                           ``WanCameraImageToVideo`` puts into the conditioning of Wan 2.1 Fun
+                           Camera models (:func:`raxel_core.plucker.wan_camera_embedding`).
+``IMAGE`` (raxels)         core's ``IMAGE``, ``(N, h, w, 3)`` float32 in ``[0, 1]``: raxel values
+                           ``d + o / scale`` in ``[-2, 2]`` mapped by ``(value + 2) / 4``
+                           (:meth:`raxel_core.raxels.RaxelMaps.to_image`).
+=========================  ==================================================================
+"""
+from comfy_api.latest import io
+
+#: A camera trajectory: payload :class:`raxel_core.cameras.Cameras` (table above).
+CameraTrajectory = io.Custom("CAMERA_TRAJECTORY")
+
+#: What a raxel decoder needs besides the pixels: payload ``dict`` (table above).
+RaxelMetadata = io.Custom("RAXEL_METADATA")
+
+#: Plucker ray maps: payload ``torch.Tensor (N, H, W, 6)`` float32 (table above).
+RaxelPlucker = io.Custom("RAXEL_PLUCKER")
+
+#: Core ComfyUI's Wan camera conditioning type, declared by its type name so it also connects on
+#: ComfyUI versions whose ``io`` module has no ``WanCameraEmbedding`` attribute.
+WanCameraEmbedding = io.Custom("WAN_CAMERA_EMBEDDING")
+
+#: Category of every node in the pack.
+CATEGORY = "raxel/camera"

@@ -1,0 +1,256 @@
+"""Writes the pack's example workflows in both ComfyUI formats from one definition each.
+
+* ``workflows/<name>.json``: UI format (what the canvas loads and the template browser lists:
+  ``nodes`` with id / type / pos / size / widgets_values / inputs / outputs, ``links``,
+  ``version`` 0.4).
+* ``workflows/api/<name>.json``: API format (what ``POST /prompt`` takes: ``{id: {class_type,
+  inputs}}``, a link written ``[source_id, output_slot]``).
+
+Each workflow is defined once below (:data:`WORKFLOWS`); the sockets and widgets of every node type
+used are in :data:`NODE_TYPES` (checked against a running ComfyUI's ``/object_info`` by
+``tests/test_comfyui_e2e.py``). Run ``python workflows/build_workflows.py`` after editing; the
+test ``tests/test_workflows.py`` fails when the committed files differ from what this writes.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: Sockets and widgets of each node type used: ``inputs`` are linkable sockets ``(name, type,
+#: optional)``, ``widgets`` the widget names in the order of ``widgets_values`` (a trailing
+#: ``"upload"`` is the upload button's placeholder value some core nodes carry), ``outputs``
+#: ``(name, type)``.
+NODE_TYPES: dict[str, dict] = {
+    "LoadVideo": {
+        "inputs": [],
+        "widgets": ["file", "upload"],
+        "outputs": [("VIDEO", "VIDEO")],
+    },
+    "RaxelPoseFromVideo": {
+        "inputs": [("images", "IMAGE", True), ("video", "VIDEO", True)],
+        "widgets": ["focal_px"],
+        "outputs": [("trajectory", "CAMERA_TRAJECTORY"), ("report", "STRING")],
+    },
+    "RaxelCameraTrajectory": {
+        "inputs": [],
+        "widgets": ["preset", "frames", "magnitude", "easing", "width", "height", "fov",
+                    "distance", "keyframes"],
+        "outputs": [("trajectory", "CAMERA_TRAJECTORY")],
+    },
+    "RaxelEncode": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
+        "widgets": ["reference", "raxel_width", "raxel_height"],
+        "outputs": [("raxels", "IMAGE"), ("metadata", "RAXEL_METADATA")],
+    },
+    "RaxelPoseDecode": {
+        "inputs": [("raxels", "IMAGE", False), ("metadata", "RAXEL_METADATA", True)],
+        "widgets": [],
+        "outputs": [("trajectory", "CAMERA_TRAJECTORY")],
+    },
+    "RaxelTrajectoryPreview": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False),
+                   ("reference", "CAMERA_TRAJECTORY", True)],
+        "widgets": ["width", "height"],
+        "outputs": [("image", "IMAGE")],
+    },
+    "RaxelSaveTrajectory": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
+        "widgets": ["filename_prefix", "format"],
+        "outputs": [("path", "STRING")],
+    },
+}
+
+
+@dataclass
+class Node:
+    """One node of a workflow: ``links`` maps an input socket to ``(source node id, output slot)``."""
+
+    id: int
+    type: str
+    pos: tuple[float, float]
+    widgets: dict = field(default_factory=dict)
+    links: dict = field(default_factory=dict)
+    size: tuple[float, float] = (320.0, 180.0)
+    title: str | None = None
+
+
+@dataclass
+class Workflow:
+    name: str
+    description: str
+    nodes: list[Node]
+
+
+POSE_FROM_VIDEO = Workflow(
+    name="raxel_pose_from_video",
+    description="Camera poses of a video: Load Video -> RaxelPoseFromVideo -> preview + save.",
+    nodes=[
+        Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
+        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0}, {"video": (1, 0)}),
+        Node(3, "RaxelTrajectoryPreview", (700, 0), {"width": 1024, "height": 512},
+             {"trajectory": (2, 0)}, size=(520, 360)),
+        Node(4, "RaxelSaveTrajectory", (700, 400),
+             {"filename_prefix": "raxel/pose_from_video", "format": "raxel"},
+             {"trajectory": (2, 0)}, size=(320, 110)),
+    ],
+)
+
+ENCODE_DECODE = Workflow(
+    name="raxel_author_encode_decode",
+    description=("Author a camera move, encode it as raxel images, decode the poses back and "
+                 "preview them over the authored trajectory; save the decoded trajectory."),
+    nodes=[
+        Node(1, "RaxelCameraTrajectory", (0, 0),
+             {"preset": "orbit_left", "frames": 25, "magnitude": 30.0, "easing": "ease_in_out",
+              "width": 832, "height": 480, "fov": 50.0, "distance": 4.0,
+              "keyframes": ('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4], '
+                            '"fov": 50},\n {"frame": 48, "position": [1, 0, 1], '
+                            '"look_at": [0, 0, 4]}]')},
+             size=(340, 420)),
+        Node(2, "RaxelEncode", (380, 0), {"reference": 0, "raxel_width": 0, "raxel_height": 0},
+             {"trajectory": (1, 0)}, size=(300, 130)),
+        Node(3, "RaxelPoseDecode", (720, 0), {}, {"raxels": (2, 0), "metadata": (2, 1)},
+             size=(260, 70)),
+        Node(4, "RaxelTrajectoryPreview", (1020, 0), {"width": 1024, "height": 512},
+             {"trajectory": (3, 0), "reference": (1, 0)}, size=(520, 360)),
+        Node(5, "RaxelSaveTrajectory", (1020, 400),
+             {"filename_prefix": "raxel/decoded", "format": "raxel"},
+             {"trajectory": (3, 0)}, size=(320, 110)),
+    ],
+)
+
+#: Every workflow the pack ships.
+WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE]
+
+
+def _check(workflow: Workflow) -> None:
+    ids = {n.id for n in workflow.nodes}
+    for node in workflow.nodes:
+        spec = NODE_TYPES[node.type]
+        if list(node.widgets) != spec["widgets"]:
+            raise ValueError(f"{workflow.name} node {node.id}: widgets {list(node.widgets)} != "
+                             f"{spec['widgets']}")
+        names = [name for name, _, _ in spec["inputs"]]
+        for name, (source, slot) in node.links.items():
+            if name not in names or source not in ids:
+                raise ValueError(f"{workflow.name} node {node.id}: bad link {name} <- {source}")
+            source_type = NODE_TYPES[_node(workflow, source).type]["outputs"][slot][1]
+            if source_type != {n: t for n, t, _ in spec["inputs"]}[name]:
+                raise ValueError(f"{workflow.name} node {node.id}: {name} gets {source_type}")
+        missing = [n for n, _, opt in spec["inputs"] if not opt and n not in node.links]
+        if missing:
+            raise ValueError(f"{workflow.name} node {node.id}: required inputs {missing} unlinked")
+
+
+def _node(workflow: Workflow, node_id: int) -> Node:
+    return next(n for n in workflow.nodes if n.id == node_id)
+
+
+def api_format(workflow: Workflow) -> dict:
+    """The ``POST /prompt`` ``prompt`` object of ``workflow``."""
+    _check(workflow)
+    prompt = {}
+    for node in workflow.nodes:
+        inputs = {k: v for k, v in node.widgets.items() if k != "upload"}
+        for name, (source, slot) in node.links.items():
+            inputs[name] = [str(source), slot]
+        prompt[str(node.id)] = {
+            "class_type": node.type,
+            "inputs": inputs,
+            "_meta": {"title": node.title or node.type},
+        }
+    return prompt
+
+
+def _execution_order(workflow: Workflow) -> list[int]:
+    order, done = [], set()
+    while len(order) < len(workflow.nodes):
+        for node in workflow.nodes:
+            if node.id not in done and all(s in done for s, _ in node.links.values()):
+                order.append(node.id)
+                done.add(node.id)
+    return order
+
+
+def ui_format(workflow: Workflow) -> dict:
+    """The canvas (UI) format of ``workflow``, as the ComfyUI front end saves it."""
+    _check(workflow)
+    links = []
+    for node in workflow.nodes:
+        spec = NODE_TYPES[node.type]
+        for slot, (name, type_, _) in enumerate(spec["inputs"]):
+            if name in node.links:
+                source, source_slot = node.links[name]
+                links.append([len(links) + 1, source, source_slot, node.id, slot, type_])
+    order = _execution_order(workflow)
+    nodes = []
+    for node in workflow.nodes:
+        spec = NODE_TYPES[node.type]
+        inputs = []
+        for slot, (name, type_, optional) in enumerate(spec["inputs"]):
+            link = next((l[0] for l in links if l[3] == node.id and l[4] == slot), None)
+            entry = {"name": name, "type": type_, "link": link}
+            if optional:
+                entry["shape"] = 7  # the front end's mark of an optional socket
+            inputs.append(entry)
+        outputs = []
+        for slot, (name, type_) in enumerate(spec["outputs"]):
+            out_links = [l[0] for l in links if l[1] == node.id and l[2] == slot]
+            outputs.append({"name": name, "type": type_, "links": out_links or None})
+        entry = {
+            "id": node.id,
+            "type": node.type,
+            "pos": list(node.pos),
+            "size": list(node.size),
+            "flags": {},
+            "order": order.index(node.id),
+            "mode": 0,
+            "inputs": inputs,
+            "outputs": outputs,
+            "properties": {"Node name for S&R": node.type},
+            "widgets_values": list(node.widgets.values()),
+        }
+        if node.title:
+            entry["title"] = node.title
+        nodes.append(entry)
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"raxel-nodes/workflows/{workflow.name}")),
+        "revision": 0,
+        "last_node_id": max(n.id for n in workflow.nodes),
+        "last_link_id": len(links),
+        "nodes": nodes,
+        "links": links,
+        "groups": [],
+        "config": {},
+        "extra": {"ds": {"scale": 1.0, "offset": [60, 120]}, "info": {"description": workflow.description}},
+        "version": 0.4,
+    }
+
+
+def dumps(data: dict) -> str:
+    """The exact text written for a workflow file."""
+    return json.dumps(data, indent=2) + "\n"
+
+
+def expected_files() -> dict[Path, str]:
+    """Path -> text of every file this script writes."""
+    files = {}
+    for workflow in WORKFLOWS:
+        files[HERE / f"{workflow.name}.json"] = dumps(ui_format(workflow))
+        files[HERE / "api" / f"{workflow.name}.json"] = dumps(api_format(workflow))
+    return files
+
+
+def main() -> None:
+    (HERE / "api").mkdir(exist_ok=True)
+    for path, text in expected_files().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
