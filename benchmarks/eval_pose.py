@@ -1,0 +1,50 @@
+"""Camera trajectory from real video: raxel's estimator beside pycolmap's default pipeline.
+
+Runs :func:`raxel_core.evaluation.evaluate_clips` on the RealEstate10K clips of the shared data
+(``<data>/re10k/videos/<stem>.mp4`` with ``<data>/re10k/poses/<stem>.txt``) and prints a table per
+clip and the aggregate (registration, time, AUC@30, RRA / RTA @15, RotErr, TransErr, ATE, speed
+ratio). The ground-truth focal length is never given to either estimator.
+
+    python benchmarks/eval_pose.py                 # all clips, both estimators
+    python benchmarks/eval_pose.py --json out.json # also write the per-clip results
+    python benchmarks/eval_pose.py --clips 0bf152ef84195293 --estimators raxel
+
+Data: ``$RAXEL_SHARED_DATA`` or ``../shared/data`` beside the project.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from raxel_core.evaluation import ESTIMATORS, aggregate, evaluate_clips, format_table
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
+    parser.add_argument("--clips", nargs="+", default=None, help="clip stems (default: all)")
+    parser.add_argument("--json", type=Path, default=None, help="write per-clip results and the aggregate here")
+    args = parser.parse_args(argv)
+    video_dir, pose_dir = args.data / "re10k" / "videos", args.data / "re10k" / "poses"
+    if not video_dir.is_dir():
+        print(f"no RealEstate10K clips at {video_dir}; set RAXEL_SHARED_DATA or pass --data", file=sys.stderr)
+        return 2
+    results = evaluate_clips(video_dir, pose_dir, args.estimators, stems=args.clips,
+                             log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(format_table(results))
+    if args.json:
+        clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in results]
+        args.json.write_text(json.dumps({"results": clean, "aggregate": aggregate(results)}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
