@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from raxel_core.evaluation import ESTIMATORS, aggregate, evaluate_clips, format_table
+from raxel_core.evaluation import ESTIMATORS, evaluate_clips, format_table, results_to_json
 
 
 def main(argv=None) -> int:
@@ -41,8 +40,7 @@ def main(argv=None) -> int:
                              log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(results))
     if args.json:
-        clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in results]
-        args.json.write_text(json.dumps({"results": clean, "aggregate": aggregate(results)}, indent=1, default=str))
+        args.json.write_text(json.dumps(results_to_json(results), indent=1))
     return 0
 
 

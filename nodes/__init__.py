@@ -12,6 +12,12 @@ RaxelEncode                raxel_nodes.py              trajectory -> raxel image
 RaxelPoseDecode            raxel_nodes.py              raxel images -> trajectory
 RaxelCameraEmbedding       raxel_nodes.py              Plucker maps, WAN_CAMERA_EMBEDDING
 RaxelPoseFromVideo         pose_nodes.py               camera poses of a video (pycolmap SfM)
+RaxelToCameraCtrlPoses     interop_nodes.py            trajectory -> AnimateDiff CAMERACTRL_POSES
+RaxelFromCameraCtrlPoses   interop_nodes.py            CAMERACTRL_POSES -> trajectory
+RaxelToLoad3DCamera        interop_nodes.py            one camera -> core LOAD3D_CAMERA
+RaxelTracksFromJSON        interop_nodes.py            JSON tracks / core TRACKS -> RAXEL_TRACKS
+RaxelExportBlender         interop_nodes.py            Blender camera script (output folder)
+RaxelExportNerfstudioPath  interop_nodes.py            nerfstudio camera_path.json (output folder)
 =========================  ==========================  ====================================
 
 Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`.
@@ -21,10 +27,12 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
-from . import pose_nodes, raxel_nodes, trajectory_nodes
+from . import interop_nodes, pose_nodes, raxel_nodes, trajectory_nodes
 
 #: Every node of the pack, in menu order.
-NODES: list[type[io.ComfyNode]] = [*trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES]
+NODES: list[type[io.ComfyNode]] = [
+    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *interop_nodes.NODES,
+]
 
 
 class RaxelExtension(ComfyExtension):

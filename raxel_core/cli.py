@@ -109,13 +109,13 @@ def cmd_pose(args) -> int:
 def cmd_eval_pose(args) -> int:
     from .evaluation import evaluate_clips, format_table, results_to_json
 
-    runs = {"raxel": evaluate_clips(args.video_dir, args.pose_dir, estimator="raxel")}
-    if not args.no_baseline:
-        runs["colmap_default"] = evaluate_clips(args.video_dir, args.pose_dir, estimator="colmap_default")
+    estimators = ("raxel",) if args.no_baseline else ("raxel", "colmap_default")
+    log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    results = evaluate_clips(args.video_dir, args.pose_dir, estimators, log=log)
     if args.json:
-        print(json.dumps(results_to_json(runs), indent=2))
+        print(json.dumps(results_to_json(results), indent=1))
     else:
-        print(format_table(runs))
+        print(format_table(results))
     return 0
 
 

@@ -248,3 +248,22 @@ def format_table(results: list[dict]) -> str:
     lines.append("AUC30 'strict' counts failed or partially registered clips as 0. RotErr in degrees "
                  "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units.")
     return "\n".join(lines)
+
+
+def results_to_json(results: list[dict]) -> dict:
+    """One JSON-safe object: ``{"results": per-clip dicts, "aggregate": aggregate(results)}``
+    (NaN becomes ``null``)."""
+    import math
+
+    def clean(v):
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            return v
+        return str(v)
+
+    return clean({"results": results, "aggregate": aggregate(results)})

@@ -1,10 +1,14 @@
 """The shipped example workflows: both formats are generated from one definition
 (workflows/build_workflows.py), the committed files equal what it writes, and each UI file
-describes the same graph as its API twin (the one the server runs in tests/test_comfyui_e2e.py)."""
+describes the same graph as its API twin (the one the server runs in tests/test_comfyui_e2e.py
+and tests/test_interop_nodes_e2e.py). Every template carries a Markdown note (UI only), and every
+node of the pack has a documentation page with the same sections. (Tooltips on every input and
+output are checked against the running server's /object_info in tests/test_interop_nodes_e2e.py.)"""
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / "workflows"
+DOCS = ROOT / "web" / "docs"
+#: Sections every node page has, in this order (what a user looks for, in that order).
+DOC_SECTIONS = ["## Inputs", "## Outputs", "## Example", "## Common errors"]
 
 
 def _load_builder():
@@ -24,6 +31,25 @@ def _load_builder():
 
 builder = _load_builder()
 NAMES = [w.name for w in builder.WORKFLOWS]
+
+
+def _pack_node_ids() -> list[str]:
+    """Every ``node_id`` declared in nodes/*.py (read from the source: the node modules import
+    ComfyUI, which this test does not need)."""
+    ids = []
+    for path in sorted((ROOT / "nodes").glob("*.py")):
+        ids += re.findall(r'node_id="(Raxel\w+)"', path.read_text(encoding="utf-8"))
+    return ids
+
+
+PACK_NODES = _pack_node_ids()
+
+
+def _ui_nodes(ui: dict) -> tuple[dict, list]:
+    """(nodes that run, keyed by id; the note nodes) of a UI workflow."""
+    runnable = {n["id"]: n for n in ui["nodes"] if n["type"] != builder.NOTE_TYPE}
+    notes = [n for n in ui["nodes"] if n["type"] == builder.NOTE_TYPE]
+    return runnable, notes
 
 
 def test_committed_files_are_what_the_generator_writes():
@@ -48,9 +74,10 @@ def test_ui_file_matches_its_api_twin(name):
     ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
     api = json.loads((WORKFLOWS / "api" / f"{name}.json").read_text())
     assert ui["version"] == 0.4
-    nodes = {n["id"]: n for n in ui["nodes"]}
+    nodes, notes = _ui_nodes(ui)
     assert {str(i) for i in nodes} == set(api)
-    assert ui["last_node_id"] == max(nodes) and ui["last_link_id"] == len(ui["links"])
+    assert ui["last_node_id"] == max(n["id"] for n in ui["nodes"])
+    assert ui["last_link_id"] == len(ui["links"])
     links = {l[0]: l for l in ui["links"]}
     for node_id, node in nodes.items():
         entry = api[str(node_id)]
@@ -87,10 +114,90 @@ def test_template_browser_finds_only_ui_files():
 def test_every_optional_ui_socket_is_marked_and_required_ones_are_linked():
     for name in NAMES:
         ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
-        for node in ui["nodes"]:
+        for node in _ui_nodes(ui)[0].values():
             spec = {n: opt for n, _, opt in builder.NODE_TYPES[node["type"]]["inputs"]}
             for socket in node["inputs"]:
                 if spec[socket["name"]]:
                     assert socket.get("shape") == 7
                 else:
                     assert socket["link"] is not None, f"{name}: {node['type']}.{socket['name']} unlinked"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_template_has_a_note_in_the_ui_file_and_none_in_the_api_twin(name):
+    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    api = json.loads((WORKFLOWS / "api" / f"{name}.json").read_text())
+    _, notes = _ui_nodes(ui)
+    assert notes, f"{name}.json has no {builder.NOTE_TYPE} node explaining it"
+    for note in notes:
+        text = note["widgets_values"][0]
+        assert text.startswith("## ") and len(text) > 200, f"{name}: note too short: {text!r}"
+        assert note["inputs"] == [] and note["outputs"] == []
+        assert not any(l[1] == note["id"] or l[3] == note["id"] for l in ui["links"])
+    # notes are front-end only: the server has no such node type, so the API twin must not hold one
+    assert all(entry["class_type"] != builder.NOTE_TYPE for entry in api.values())
+    assert {str(n["id"]) for n in notes}.isdisjoint(api)
+    # the note names every raxel node of the workflow, by the name shown on the canvas
+    raxel_types = {e["class_type"] for e in api.values() if e["class_type"].startswith("Raxel")}
+    text = " ".join(" ".join(n["widgets_values"][0].split()) for n in notes)  # lines re-wrapped
+    for node_type in raxel_types:
+        title = _doc_title(node_type)
+        assert title.replace(" (Plucker / Wan)", "") in text, f"{name}: the note never mentions {title}"
+
+
+def test_the_templates_cover_the_three_tasks():
+    used = {w.name: {n.type for n in w.nodes} for w in builder.WORKFLOWS}
+    assert any("RaxelPoseFromVideo" in t for t in used.values()), "no pose-from-video template"
+    assert any({"RaxelCameraTrajectory", "RaxelEncode"} <= t for t in used.values()), "no author/encode template"
+    exports = {"RaxelToCameraCtrlPoses", "RaxelExportBlender", "RaxelExportNerfstudioPath",
+               "RaxelToLoad3DCamera", "Preview3D"}
+    assert any(exports <= t for t in used.values()), "no export template"
+
+
+def test_note_type_is_not_a_server_node():
+    # The builder's socket table is checked against /object_info; a note must never enter it.
+    assert builder.NOTE_TYPE not in builder.NODE_TYPES
+
+
+def _doc_title(node_id: str) -> str:
+    page = DOCS / f"{node_id}.md"
+    assert page.is_file(), f"web/docs/{node_id}.md is missing (ComfyUI shows it as the node's help)"
+    return page.read_text(encoding="utf-8").splitlines()[0].removeprefix("# ")
+
+
+def test_the_source_declares_the_pack_nodes():
+    assert len(PACK_NODES) >= 14 and len(set(PACK_NODES)) == len(PACK_NODES), PACK_NODES
+
+
+@pytest.mark.parametrize("node_id", PACK_NODES)
+def test_every_node_has_a_doc_page_with_the_standard_sections(node_id):
+    text = (DOCS / f"{node_id}.md").read_text(encoding="utf-8") if (DOCS / f"{node_id}.md").is_file() else ""
+    assert text.startswith("# "), f"web/docs/{node_id}.md is missing or has no title"
+    positions = [text.find("\n" + s + "\n") for s in DOC_SECTIONS]
+    assert all(p > 0 for p in positions), f"{node_id}.md lacks one of {DOC_SECTIONS}"
+    assert positions == sorted(positions), f"{node_id}.md sections are out of order"
+    intro = text[:positions[0]]
+    assert len(intro.split()) >= 25, f"{node_id}.md: say what the node does before the inputs"
+    for section, start, end in zip(DOC_SECTIONS, positions, positions[1:] + [len(text)]):
+        body = text[start + len(section) + 2:end].strip()
+        assert len(body) > 20, f"{node_id}.md: section {section} is empty"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_node_in_every_workflow_has_a_doc_page_naming_its_sockets(name):
+    api = json.loads((WORKFLOWS / "api" / f"{name}.json").read_text())
+    for entry in api.values():
+        node_type = entry["class_type"]
+        if not node_type.startswith("Raxel"):
+            continue  # core nodes: ComfyUI documents them
+        assert node_type in PACK_NODES
+        text = (DOCS / f"{node_type}.md").read_text(encoding="utf-8")
+        inputs = text[text.index("## Inputs"):text.index("## Outputs")]
+        outputs = text[text.index("## Outputs"):text.index("## Example")]
+        spec = builder.NODE_TYPES[node_type]
+        for socket in [n for n, _, _ in spec["inputs"]] + spec["widgets"]:
+            assert f"**{socket}" in inputs or re.search(rf"\*\*[\w /]*\b{socket}\b", inputs), (
+                f"{node_type}.md does not describe input {socket!r}")
+        for socket, _ in spec["outputs"]:
+            assert re.search(rf"\*\*[\w /]*\b{socket}\b", outputs), (
+                f"{node_type}.md does not describe output {socket!r}")

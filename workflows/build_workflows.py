@@ -6,7 +6,8 @@
 * ``workflows/api/<name>.json``: API format (what ``POST /prompt`` takes: ``{id: {class_type,
   inputs}}``, a link written ``[source_id, output_slot]``).
 
-Each workflow is defined once below (:data:`WORKFLOWS`); the sockets and widgets of every node type
+Each workflow is defined once below (:data:`WORKFLOWS`), with Markdown notes that explain it
+(:class:`Note`: UI files only, the server has no note node); the sockets and widgets of every node type
 used are in :data:`NODE_TYPES` (checked against a running ComfyUI's ``/object_info`` by
 ``tests/test_comfyui_e2e.py``). Run ``python workflows/build_workflows.py`` after editing; the
 test ``tests/test_workflows.py`` fails when the committed files differ from what this writes.
@@ -62,7 +63,41 @@ NODE_TYPES: dict[str, dict] = {
         "widgets": ["filename_prefix", "format"],
         "outputs": [("path", "STRING")],
     },
+    "RaxelToCameraCtrlPoses": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
+        "widgets": [],
+        "outputs": [("poses", "CAMERACTRL_POSES")],
+    },
+    "RaxelFromCameraCtrlPoses": {
+        "inputs": [("poses", "CAMERACTRL_POSES", False)],
+        "widgets": ["width", "height"],
+        "outputs": [("trajectory", "CAMERA_TRAJECTORY")],
+    },
+    "RaxelToLoad3DCamera": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
+        "widgets": ["frame", "target_distance"],
+        "outputs": [("camera_info", "LOAD3D_CAMERA"), ("fov", "FLOAT")],
+    },
+    "RaxelExportBlender": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
+        "widgets": ["filename_prefix", "camera_name", "fps"],
+        "outputs": [("path", "STRING")],
+    },
+    "RaxelExportNerfstudioPath": {
+        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
+        "widgets": ["filename_prefix", "fps"],
+        "outputs": [("path", "STRING")],
+    },
+    "Preview3D": {
+        "inputs": [("camera_info", "LOAD3D_CAMERA", True)],
+        "widgets": ["model_file"],
+        "outputs": [],
+    },
 }
+
+#: The front end's Markdown note node: UI only (the server has no such node type), so notes are
+#: written to the UI files and left out of the API twins.
+NOTE_TYPE = "MarkdownNote"
 
 
 @dataclass
@@ -79,10 +114,21 @@ class Node:
 
 
 @dataclass
+class Note:
+    """A Markdown note on the canvas (UI format only): what the workflow does and how to use it."""
+
+    id: int
+    pos: tuple[float, float]
+    text: str
+    size: tuple[float, float] = (420.0, 260.0)
+
+
+@dataclass
 class Workflow:
     name: str
     description: str
     nodes: list[Node]
+    notes: list[Note] = field(default_factory=list)
 
 
 POSE_FROM_VIDEO = Workflow(
@@ -97,6 +143,19 @@ POSE_FROM_VIDEO = Workflow(
              {"filename_prefix": "raxel/pose_from_video", "format": "raxel"},
              {"trajectory": (2, 0)}, size=(320, 110)),
     ],
+    notes=[Note(10, (0, 360), """\
+## Camera poses from a video
+
+1. **Load Video**: pick a clip from ComfyUI's input folder (a few seconds of a moving camera;
+   25-100 frames are enough).
+2. **Raxel Pose From Video** estimates the camera of every frame by structure from motion
+   (pycolmap). Leave `focal_px` at 0 to estimate the focal length; set it when you know it.
+   Its `report` lists the frames that could not be registered.
+3. **Raxel Trajectory Preview** draws the path from above and from the side.
+4. **Raxel Save Trajectory** writes it to `output/raxel/` (raxel .json by default; choose
+   realestate10k for CameraCtrl / MotionCtrl tools).
+
+Poses are in an arbitrary scale. Static or tripod shots give a rotation-only solution.""")],
 )
 
 ENCODE_DECODE = Workflow(
@@ -121,14 +180,83 @@ ENCODE_DECODE = Workflow(
              {"filename_prefix": "raxel/decoded", "format": "raxel"},
              {"trajectory": (3, 0)}, size=(320, 110)),
     ],
+    notes=[Note(10, (0, 460), """\
+## Author a camera path and encode it
+
+1. **Raxel Camera Trajectory**: pick a move (`preset`, `magnitude`, `easing`) or `keyframes`
+   and edit the JSON. `frames` = 4k + 1 (25, 49, 81) suits Wan 2.1.
+2. **Raxel Encode** turns it into raxel images (one image of rays per frame, Rays as Pixels);
+   its `metadata` holds the scale and reference pose.
+3. **Raxel Pose Decode** recovers the cameras from the images; **Raxel Trajectory Preview**
+   draws the decoded path over the authored one (grey): they coincide.
+4. **Raxel Save Trajectory** writes the decoded path to `output/raxel/`.
+
+For Wan 2.1 Fun Camera, connect the trajectory to **Raxel Camera Embedding** and its
+`camera_embedding` to core's **WanCameraImageToVideo** `camera_conditions`.""")],
+)
+
+EXPORT = Workflow(
+    name="raxel_export_to_other_packs",
+    description=("Hand an authored camera path to other tools: AnimateDiff-Evolved CameraCtrl "
+                 "poses (read back and previewed), a Blender camera script, a nerfstudio "
+                 "camera_path.json and a Load3D camera for core Preview 3D."),
+    nodes=[
+        Node(1, "RaxelCameraTrajectory", (0, 0),
+             {"preset": "orbit_left", "frames": 25, "magnitude": 30.0, "easing": "ease_in_out",
+              "width": 832, "height": 480, "fov": 50.0, "distance": 4.0,
+              "keyframes": ('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4], '
+                            '"fov": 50},\n {"frame": 48, "position": [1, 0, 1], '
+                            '"look_at": [0, 0, 4]}]')},
+             size=(340, 420)),
+        Node(2, "RaxelExportBlender", (380, 0),
+             {"filename_prefix": "raxel/blender_camera", "camera_name": "RaxelCamera", "fps": 24.0},
+             {"trajectory": (1, 0)}, size=(340, 130)),
+        Node(3, "RaxelExportNerfstudioPath", (380, 170),
+             {"filename_prefix": "raxel/nerfstudio", "fps": 24.0},
+             {"trajectory": (1, 0)}, size=(340, 110)),
+        Node(4, "RaxelToCameraCtrlPoses", (380, 320), {}, {"trajectory": (1, 0)},
+             size=(280, 50)),
+        Node(5, "RaxelFromCameraCtrlPoses", (700, 320), {"width": 832, "height": 480},
+             {"poses": (4, 0)}, size=(300, 90)),
+        Node(6, "RaxelTrajectoryPreview", (1040, 0), {"width": 1024, "height": 512},
+             {"trajectory": (5, 0), "reference": (1, 0)}, size=(520, 360)),
+        Node(7, "RaxelToLoad3DCamera", (380, 460), {"frame": -1, "target_distance": 4.0},
+             {"trajectory": (1, 0)}, size=(300, 100)),
+        Node(8, "Preview3D", (700, 460), {"model_file": ""}, {"camera_info": (7, 0)},
+             size=(400, 400)),
+    ],
+    notes=[Note(10, (0, 460), """\
+## Export a camera path to other tools
+
+The path comes from **Raxel Camera Trajectory** (or any trajectory: **Raxel Pose From Video**,
+**Raxel Load Trajectory**).
+
+- **Raxel Export Blender Camera** writes `output/raxel/blender_camera_00001_.py`: open it in
+  Blender's Scripting tab and run it (or `blender --python file.py`) to get a keyed camera.
+- **Raxel Export Nerfstudio Camera Path** writes `..._camera_path.json` for
+  `ns-render camera-path --camera-path-filename ...` or the viewer's *Load Path*.
+- **Raxel To CameraCtrl Poses** gives AnimateDiff-Evolved's `CAMERACTRL_POSES`: connect it to
+  its CameraCtrl nodes' `cameractrl_poses`. Here it is read back by **Raxel From CameraCtrl
+  Poses** and drawn by **Raxel Trajectory Preview** over the original (they coincide).
+- **Raxel To Load3D Camera** gives core's `LOAD3D_CAMERA` of one frame (`frame` -1 = last) for
+  **Preview 3D**'s `camera_info`; set the viewer's FOV to its `fov` output. Put a model file
+  name (from Load 3D) into Preview 3D's `model_file`.
+
+Blender and nerfstudio need square pixels; nerfstudio also a centred principal point.""",
+        size=(340, 360))],
 )
 
 #: Every workflow the pack ships.
-WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE]
+WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT]
 
 
 def _check(workflow: Workflow) -> None:
     ids = {n.id for n in workflow.nodes}
+    note_ids = [n.id for n in workflow.notes]
+    if len(ids) != len(workflow.nodes) or len(set(note_ids)) != len(note_ids) or ids & set(note_ids):
+        raise ValueError(f"{workflow.name}: node and note ids must be unique")
+    if not workflow.notes:
+        raise ValueError(f"{workflow.name}: every template needs a note explaining it")
     for node in workflow.nodes:
         spec = NODE_TYPES[node.type]
         if list(node.widgets) != spec["widgets"]:
@@ -217,10 +345,26 @@ def ui_format(workflow: Workflow) -> dict:
         if node.title:
             entry["title"] = node.title
         nodes.append(entry)
+    for k, note in enumerate(workflow.notes):
+        nodes.append({
+            "id": note.id,
+            "type": NOTE_TYPE,
+            "pos": list(note.pos),
+            "size": list(note.size),
+            "flags": {},
+            "order": len(workflow.nodes) + k,
+            "mode": 0,
+            "inputs": [],
+            "outputs": [],
+            "properties": {},
+            "widgets_values": [note.text],
+            "color": "#432",
+            "bgcolor": "#653",
+        })
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"raxel-nodes/workflows/{workflow.name}")),
         "revision": 0,
-        "last_node_id": max(n.id for n in workflow.nodes),
+        "last_node_id": max([n.id for n in workflow.nodes] + [n.id for n in workflow.notes]),
         "last_link_id": len(links),
         "nodes": nodes,
         "links": links,
