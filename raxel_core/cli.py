@@ -79,11 +79,22 @@ def cmd_demo(args) -> int:
     write_trajectory(truth, out / "true_trajectory.json")
     preview.save_preview(out / "trajectory_preview.png", est, reference=truth[list(result.frame_indices)])
     m = metrics.trajectory_metrics(est, truth[list(result.frame_indices)])
-    print("error against the known trajectory (estimate aligned by Sim(3)):")
-    for key in ("ate_rmse", "rpe_trans_rmse", "rpe_rot_rmse_deg", "rra", "rta", "auc30",
-                "rot_err", "trans_err"):
-        if key in m:
-            print(f"  {key:18s} {m[key]:.4f}")
+    extent = float((truth.centers - truth.centers[0]).norm(dim=1).max())
+    focal_err = abs(float(est.fx.mean()) / float(truth.fx.mean()) - 1) * 100
+    print(f"error against the known trajectory (path extent {extent:.2f} scene units; estimate aligned by Sim(3)):")
+    rows = [
+        ("ATE RMSE", m["ate_rmse"], "scene units"),
+        ("RPE translation RMSE", m["rpe_trans_rmse"], "scene units"),
+        ("RPE rotation RMSE", m["rpe_rot_rmse_deg"], "deg"),
+        ("RRA@15", m["rra"], "%"),
+        ("RTA@15", m["rta"], "%"),
+        ("auc30", m["auc30"], "% (AUC@30)"),
+        ("RotErr", m["rot_err_deg"], "deg, summed over frames"),
+        ("TransErr", m["trans_err"], "unit-extent, summed over frames"),
+        ("focal", focal_err, f"% error ({float(est.fx.mean()):.1f} px vs {float(truth.fx.mean()):.1f} px)"),
+    ]
+    for name, value, unit in rows:
+        print(f"  {name:22s} {value:10.4f}  {unit}")
     print(f"wrote {out / 'estimated_trajectory.json'}, {out / 'trajectory_preview.png'}, "
           f"{out / 'demo_clip.mp4'}")
     return 0
