@@ -1,0 +1,604 @@
+"""Training the joint video + ray model (Rays as Pixels, arXiv 2604.09429, Sec. 3.4).
+
+:func:`train` runs the paper's multi-task flow-matching objective
+(:mod:`raxel_core.diffusion.flow_matching`) on a dataset of clips
+(:mod:`raxel_core.diffusion.datasets`), with Hugging Face ``accelerate`` so that one script runs
+on the CPU, one GPU, or many (``accelerate launch``: DDP; FSDP when ``fsdp`` is set).
+
+Determinism and resume: example ``k`` of the run (``k = (step * processes + rank) * batch + i``)
+is a pure function of ``(seed, k)``: which clip, which task, the source frame, time reversal,
+the noise levels and the noise itself. Nothing about the data order lives in the checkpoint, so
+resuming at step ``s`` continues exactly where the run stopped (same batches, same losses).
+
+Checkpoints (never pickles): ``<checkpoint_dir>/step_XXXXXXX/`` holds ``model/`` (``config.json`` +
+``model.safetensors``, :meth:`JointTransformer.save_pretrained`), ``optimizer.safetensors`` (every
+tensor of the optimizer state) + ``optimizer.json`` (the rest: step counts, hyper-parameters,
+structure) and ``state.json`` (step, the training config), written last so that a checkpoint
+without it is incomplete and ignored. Logs: ``<checkpoint_dir>/train_log.jsonl``, one JSON line per
+log interval with the mean loss per task mode, and the console.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .datasets import augment_clip, make_dataset
+from .flow_matching import (
+    MODES,
+    NOISE_LEVELS,
+    T_SAMPLINGS,
+    clean_masks,
+    frame_times,
+    joint_loss,
+    noise_batch,
+)
+
+CHECKPOINT_PREFIX = "step_"
+LOG_NAME = "train_log.jsonl"
+
+
+# ----------------------------------------------------------------------------------- config
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved as JSON (``configs/train_small.json``).
+
+    Attributes:
+        model: ``{"preset": "small" | "wan21_1_3b", **overrides}`` or a full
+            :meth:`JointModelConfig.to_dict`.
+        dataset: ``{"kind": "synthetic", ...}`` or ``{"kind": "realestate10k", "root": ...}``
+            (:func:`raxel_core.diffusion.datasets.make_dataset`).
+        num_frames, image_size: clip length and frame size ``(H, W)`` (raxels at 1 / raxel_downscale).
+        steps: optimizer steps in all (a resumed run stops at the same total).
+        batch_size: clips per process per step.
+        learning_rate, weight_decay, betas, warmup_steps, grad_clip: AdamW with linear warm-up
+            and gradient-norm clipping (0 = off).
+        mode_probabilities: ``{"pose": p, "video": p, "joint": p}`` (normalised).
+        num_source_frames: clean source frames in the ``video`` / ``joint`` tasks.
+        random_source_probability: chance that the canonical (source) frame is a random frame of
+            the clip instead of frame 0 (it is moved to the front and the raxels re-encoded).
+        reverse_probability: chance of time reversal.
+        noise_levels, t_sampling: see :mod:`raxel_core.diffusion.flow_matching`.
+        cosine_weight: weight of the cosine term (the paper: 0.5).
+        checkpoint_dir: where checkpoints and logs go.
+        checkpoint_interval: save every this many steps (and at the end).
+        keep_checkpoints: how many recent checkpoints to keep (0 = all).
+        log_interval: log every this many steps.
+        seed: seed of the data stream and the model initialisation.
+        mixed_precision: ``"no"``, ``"bf16"`` or ``"fp16"`` (accelerate).
+        fsdp: shard the model with FSDP (large configs on many GPUs; under ``accelerate launch``).
+        gradient_checkpointing: recompute block activations in the backward pass.
+        num_workers: DataLoader worker processes.
+        init_from: a ``save_pretrained`` directory to start from (ignored when resuming).
+    """
+
+    model: dict = field(default_factory=lambda: {"preset": "small"})
+    dataset: dict = field(default_factory=lambda: {"kind": "synthetic"})
+    num_frames: int = 9
+    image_size: tuple[int, int] = (64, 96)
+    steps: int = 20000
+    batch_size: int = 8
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.99)
+    warmup_steps: int = 500
+    grad_clip: float = 1.0
+    mode_probabilities: dict = field(default_factory=lambda: {"pose": 1 / 3, "video": 1 / 3, "joint": 1 / 3})
+    num_source_frames: int = 1
+    random_source_probability: float = 0.5
+    reverse_probability: float = 0.5
+    noise_levels: str = "per_stream"
+    t_sampling: str = "logit_normal"
+    cosine_weight: float = 0.5
+    checkpoint_dir: str = "checkpoints/small"
+    checkpoint_interval: int = 1000
+    keep_checkpoints: int = 3
+    log_interval: int = 20
+    seed: int = 0
+    mixed_precision: str = "no"
+    fsdp: bool = False
+    gradient_checkpointing: bool = False
+    num_workers: int = 0
+    init_from: str | None = None
+
+    def __post_init__(self):
+        self.image_size = tuple(int(v) for v in self.image_size)
+        self.betas = tuple(float(v) for v in self.betas)
+        if len(self.image_size) != 2 or min(self.image_size) < 1:
+            raise ValueError(f"image_size must be (H, W) positive pixels; got {self.image_size}")
+        for name in ("steps", "batch_size", "num_frames", "checkpoint_interval", "log_interval"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"train config {name} must be >= 1; got {getattr(self, name)!r}")
+        unknown = sorted(set(self.mode_probabilities) - set(MODES))
+        probs = [float(self.mode_probabilities.get(m, 0.0)) for m in MODES]
+        if unknown or min(probs) < 0 or sum(probs) <= 0:
+            raise ValueError(f"mode_probabilities must map some of {MODES} to non-negative numbers with a "
+                             f"positive sum; got {self.mode_probabilities}")
+        if self.noise_levels not in NOISE_LEVELS:
+            raise ValueError(f"noise_levels must be one of {NOISE_LEVELS}; got {self.noise_levels!r}")
+        if self.t_sampling not in T_SAMPLINGS:
+            raise ValueError(f"t_sampling must be one of {T_SAMPLINGS}; got {self.t_sampling!r}")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16'; got {self.mixed_precision!r}")
+        if not 1 <= self.num_source_frames < self.num_frames:
+            raise ValueError(f"num_source_frames must be in [1, num_frames - 1]; got {self.num_source_frames}")
+
+    @classmethod
+    def from_json(cls, path_or_text) -> TrainConfig:
+        """From a JSON file path or JSON text. ``ValueError`` on bad JSON or an unknown field."""
+        text = str(path_or_text)
+        if not text.lstrip().startswith("{"):
+            path = Path(text)
+            if not path.is_file():
+                raise ValueError(f"training config {path} does not exist")
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"training config is not valid JSON: {err}") from None
+        data.pop("_comment", None)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"training config has unknown fields {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def model_config(self):
+        """The :class:`JointModelConfig` of :attr:`model`."""
+        from ..model import JointModelConfig
+
+        spec = dict(self.model)
+        preset = spec.pop("preset", None)
+        if preset is None:
+            return JointModelConfig.from_dict(spec)
+        if preset not in ("small", "wan21_1_3b"):
+            raise ValueError(f"unknown model preset {preset!r}; use 'small' or 'wan21_1_3b'")
+        return getattr(JointModelConfig, preset)(**spec)
+
+
+# ----------------------------------------------------------------------------------- examples
+def _mode_for(u: float, config: TrainConfig) -> int:
+    probs = torch.tensor([float(config.mode_probabilities.get(m, 0.0)) for m in MODES])
+    cum = torch.cumsum(probs / probs.sum(), 0)
+    return int(min((cum <= u).sum().item(), len(MODES) - 1))
+
+
+class TrainingExamples(torch.utils.data.Dataset):
+    """Example ``k`` of a run, deterministic from ``(seed, k)`` (module docstring).
+
+    Returns a dict: ``video`` ``(3, F, H, W)`` and ``rays`` ``(3, F, h, w)`` clean data in ``[-1, 1]``;
+    ``video_noise`` / ``ray_noise`` (``x_0``, same shapes); ``video_t`` / ``ray_t`` ``(F,)`` paper
+    times (1 = clean conditioning frame); ``mode`` (index into :data:`MODES`); ``clip`` index.
+    """
+
+    def __init__(self, clips, config: TrainConfig):
+        self.clips, self.config = clips, config
+
+    def __len__(self) -> int:           # examples are addressed by an unbounded index
+        return sys.maxsize
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        c = self.config
+        g = torch.Generator().manual_seed(int(c.seed) * 1_000_003 + int(k) + 1)
+        clip_index = int(torch.randint(len(self.clips), (1,), generator=g))
+        mode = _mode_for(float(torch.rand(1, generator=g)), c)
+        clip = self.clips[clip_index]
+        n = clip.video.shape[0]
+        source = int(torch.randint(n, (1,), generator=g)) if float(torch.rand(1, generator=g)) < c.random_source_probability else 0
+        reverse = float(torch.rand(1, generator=g)) < c.reverse_probability
+        clip = augment_clip(clip, source=source, reverse=reverse)
+        video_clean, rays_clean = clean_masks(MODES[mode], n, n, c.num_source_frames)
+        video_t = frame_times(video_clean, g, c.noise_levels, c.t_sampling)
+        ray_t = frame_times(rays_clean, g, c.noise_levels, c.t_sampling)
+        video = clip.video.permute(1, 0, 2, 3).contiguous()
+        rays = clip.rays.permute(1, 0, 2, 3).contiguous()
+        return {
+            "video": video, "rays": rays,
+            "video_noise": torch.randn(video.shape, generator=g), "ray_noise": torch.randn(rays.shape, generator=g),
+            "video_t": video_t, "ray_t": ray_t, "mode": mode, "clip": clip_index,
+        }
+
+
+class _ExampleIndices(torch.utils.data.Sampler):
+    """Indices ``((step * processes + rank) * batch + i)`` for steps from ``start`` to ``stop``."""
+
+    def __init__(self, start: int, stop: int, batch: int, rank: int, processes: int):
+        self.start, self.stop, self.batch, self.rank, self.processes = start, stop, batch, rank, processes
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            base = (step * self.processes + self.rank) * self.batch
+            yield from range(base, base + self.batch)
+
+    def __len__(self) -> int:
+        return (self.stop - self.start) * self.batch
+
+
+def collate(examples: list[dict]) -> dict[str, torch.Tensor]:
+    """Stack examples into a batch (``mode`` / ``clip`` as ``(B,)`` int64)."""
+    return {k: torch.stack([e[k] for e in examples]) if isinstance(examples[0][k], torch.Tensor)
+            else torch.tensor([e[k] for e in examples]) for k in examples[0]}
+
+
+def batch_loss(model, batch: dict, cosine_weight: float = 0.5):
+    """Per-example loss ``(B,)`` of a collated batch (on the model's device)."""
+    nb = noise_batch(batch["video"], batch["rays"], batch["video_noise"], batch["ray_noise"],
+                     batch["video_t"], batch["ray_t"])
+    loss, _, _ = joint_loss(model, nb, cosine_weight)
+    return loss
+
+
+def training_step(model, optimizer, batch: dict, cosine_weight: float = 0.5, grad_clip: float = 0.0,
+                  accelerator=None) -> torch.Tensor:
+    """One optimizer step on ``batch``; returns the per-example loss ``(B,)`` (detached)."""
+    model.train()
+    if accelerator is not None:
+        with accelerator.autocast():
+            per_example = batch_loss(model, batch, cosine_weight)
+    else:
+        per_example = batch_loss(model, batch, cosine_weight)
+    loss = per_example.mean()
+    optimizer.zero_grad(set_to_none=True)
+    if accelerator is not None:
+        accelerator.backward(loss)
+        if grad_clip > 0:
+            accelerator.clip_grad_norm_(model.parameters(), grad_clip)
+    else:
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return per_example.detach()
+
+
+# ----------------------------------------------------------------------------------- state files
+def _split_state(obj, tensors: dict, prefix: str):
+    """Nested dicts / lists of tensors and scalars -> JSON-safe structure; tensors go to ``tensors``."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, _split_state(v, tensors, f"{prefix}.{k}")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"__list__": [_split_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)],
+                "tuple": isinstance(obj, tuple)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise ValueError(f"cannot store {type(obj).__name__} at {prefix} in a checkpoint (tensors and scalars only)")
+
+
+def _join_state(obj, tensors: dict):
+    if isinstance(obj, dict) and "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if isinstance(obj, dict) and "__dict__" in obj:
+        return {k: _join_state(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, dict) and "__list__" in obj:
+        items = [_join_state(v, tensors) for v in obj["__list__"]]
+        return tuple(items) if obj.get("tuple") else items
+    return obj
+
+
+def save_optimizer_state(state: dict, directory: Path) -> None:
+    """Write an optimizer ``state_dict()`` as ``optimizer.safetensors`` + ``optimizer.json``."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _split_state(state, tensors, "opt")
+    save_file(tensors, str(directory / "optimizer.safetensors"))
+    (directory / "optimizer.json").write_text(json.dumps(skeleton) + "\n", encoding="utf-8")
+
+
+def load_optimizer_state(directory: Path) -> dict:
+    """Read what :func:`save_optimizer_state` wrote (no pickles)."""
+    tensors = load_file(str(directory / "optimizer.safetensors"))
+    return _join_state(json.loads((directory / "optimizer.json").read_text(encoding="utf-8")), tensors)
+
+
+def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
+    """The complete checkpoint (one with ``state.json``) of the highest step, or ``None``."""
+    root = Path(checkpoint_dir)
+    if not root.is_dir():
+        return None
+    done = [p for p in root.glob(CHECKPOINT_PREFIX + "*") if (p / "state.json").is_file()]
+    return max(done, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]), default=None)
+
+
+# ----------------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    """``step`` reached, the last logged losses per mode, the last checkpoint, log file."""
+
+    step: int
+    last_losses: dict
+    checkpoint: Path | None
+    log_path: Path
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
+
+
+def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print) -> TrainResult:
+    """Train (or resume training) the joint model; see the module docstring.
+
+    Args:
+        config: the run (:class:`TrainConfig`).
+        resume: continue from the latest complete checkpoint in ``config.checkpoint_dir`` when
+            there is one (its model config must match).
+        accelerator: an ``accelerate.Accelerator`` to use; default one built from the config
+            (mixed precision, FSDP plugin when ``config.fsdp``).
+        log: where console lines go (main process only).
+    Returns:
+        :class:`TrainResult`.
+    Raises:
+        ValueError: a bad config or dataset, or a checkpoint for another model config.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from ..model import JointTransformer
+
+    if accelerator is None:
+        kwargs = {"mixed_precision": config.mixed_precision}
+        if config.fsdp:
+            from accelerate import FullyShardedDataParallelPlugin
+
+            kwargs["fsdp_plugin"] = FullyShardedDataParallelPlugin()
+        accelerator = Accelerator(**kwargs)
+    main = accelerator.is_main_process
+    model_config = config.model_config()
+    root = Path(config.checkpoint_dir)
+    log_path = root / LOG_NAME
+
+    start_step, checkpoint = 0, latest_checkpoint(root) if resume else None
+    set_seed(config.seed)
+    if checkpoint is not None:
+        model = JointTransformer.from_pretrained(checkpoint / "model")
+        if model.config != model_config:
+            raise ValueError(f"checkpoint {checkpoint} holds a model with another config than {config.model}; "
+                             "use a new checkpoint_dir or resume=False")
+        start_step = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))["step"]
+    elif config.init_from:
+        model = JointTransformer.from_pretrained(config.init_from)
+    else:
+        model = JointTransformer(model_config)
+    model.gradient_checkpointing = bool(config.gradient_checkpointing)
+
+    clips = make_dataset(config.dataset, config.num_frames, config.image_size, model_config.raxel_downscale)
+    examples = TrainingExamples(clips, config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=config.betas,
+                                  weight_decay=config.weight_decay)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if checkpoint is not None:
+        optim_state = load_optimizer_state(checkpoint)
+        if config.fsdp:                                                # full (named) state -> this rank's shard
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            optim_state = FSDP.optim_state_dict_to_load(model, optimizer.optimizer, optim_state)
+        optimizer.load_state_dict(optim_state)
+        if main:
+            log(f"resuming from {checkpoint} at step {start_step}")
+    if start_step >= config.steps:
+        return TrainResult(start_step, {}, checkpoint, log_path)
+
+    loader = torch.utils.data.DataLoader(
+        examples, batch_size=config.batch_size, collate_fn=collate, num_workers=config.num_workers,
+        sampler=_ExampleIndices(start_step, config.steps, config.batch_size, accelerator.process_index,
+                                accelerator.num_processes),
+    )
+    if main:
+        root.mkdir(parents=True, exist_ok=True)
+        log(f"training {model_config.num_layers}-layer model ({sum(p.numel() for p in model.parameters()):,} "
+            f"parameters) on {len(clips)} clips, {accelerator.num_processes} process(es) on "
+            f"{accelerator.device}, steps {start_step} -> {config.steps}")
+    bar = _progress_bar(config.steps, start_step, main)
+    sums = torch.zeros(len(MODES), 2, device=accelerator.device)       # per mode: loss sum, count
+    last_losses: dict = {}
+    tick = time.perf_counter()
+    step = start_step
+    for batch in loader:
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        for group in optimizer.param_groups:                          # linear warm-up
+            group["lr"] = config.learning_rate * min(1.0, (step + 1) / max(1, config.warmup_steps))
+        per_example = training_step(model, optimizer, batch, config.cosine_weight, config.grad_clip, accelerator)
+        step += 1
+        sums.index_add_(0, batch["mode"], torch.stack([per_example.float(), torch.ones_like(per_example.float())], 1))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{per_example.mean().item():.4f}")
+        if step % config.log_interval == 0 or step == config.steps:
+            total = accelerator.reduce(sums, reduction="sum")
+            elapsed = time.perf_counter() - tick
+            last_losses = {m: (total[i, 0] / total[i, 1]).item() for i, m in enumerate(MODES) if total[i, 1] > 0}
+            all_count = total[:, 1].sum().clamp_min(1)
+            record = {"step": step, "loss": (total[:, 0].sum() / all_count).item(),
+                      **{f"loss_{m}": v for m, v in last_losses.items()},
+                      "examples": {m: int(total[i, 1]) for i, m in enumerate(MODES)},
+                      "lr": optimizer.param_groups[0]["lr"], "seconds_per_step": elapsed / config.log_interval}
+            if main:
+                with log_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                line = (f"step {step}/{config.steps} loss {record['loss']:.4f} "
+                        + " ".join(f"{m} {v:.4f}" for m, v in last_losses.items())
+                        + f" ({record['seconds_per_step']:.2f} s/step)")
+                (bar.write if bar is not None else log)(line)
+            sums.zero_()
+            tick = time.perf_counter()
+        if step % config.checkpoint_interval == 0 or step == config.steps:
+            checkpoint = save_checkpoint(accelerator, model, optimizer, config, step)
+    if bar is not None:
+        bar.close()
+    return TrainResult(step, last_losses, checkpoint, log_path)
+
+
+def save_checkpoint(accelerator, model, optimizer, config: TrainConfig, step: int) -> Path:
+    """Write ``step_XXXXXXX/`` (module docstring) on the main process; drop old checkpoints beyond
+    ``config.keep_checkpoints``. Returns the checkpoint directory."""
+    root = Path(config.checkpoint_dir)
+    directory = root / f"{CHECKPOINT_PREFIX}{step:07d}"
+    accelerator.wait_for_everyone()
+    if config.fsdp:                                                    # gathered full states (all ranks take part)
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        state = accelerator.get_state_dict(model)
+        optim_state = FSDP.optim_state_dict(model, optimizer.optimizer)
+    else:
+        state, optim_state = None, optimizer.state_dict()
+    if accelerator.is_main_process:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "state.json").unlink(missing_ok=True)
+        unwrapped = accelerator.unwrap_model(model)
+        if state is None:
+            unwrapped.save_pretrained(directory / "model")
+        else:
+            from ..model import JointTransformer
+
+            full = JointTransformer(unwrapped.config)                 # the gathered weights, saved as usual
+            full.load_state_dict(state)
+            full.save_pretrained(directory / "model")
+        save_optimizer_state(optim_state, directory)
+        (directory / "state.json").write_text(json.dumps({"step": step, "config": asdict(config)}, indent=2) + "\n",
+                                              encoding="utf-8")
+        if config.keep_checkpoints > 0:
+            done = sorted((p for p in root.glob(CHECKPOINT_PREFIX + "*") if (p / "state.json").is_file()),
+                          key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+            for old in done[:-config.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return directory
+
+
+# ----------------------------------------------------------------------------------- entry points
+def train_main(config_path: str | Path, resume: bool = True, steps: int | None = None,
+               checkpoint_dir: str | None = None) -> TrainResult:
+    """Train from a JSON config file (``raxel train CONFIG``; runs unchanged under ``accelerate launch``).
+
+    Args:
+        config_path: a :class:`TrainConfig` JSON file (e.g. ``configs/train_small.json``).
+        resume: continue from the latest checkpoint in the config's ``checkpoint_dir``.
+        steps, checkpoint_dir: override the config's values.
+    Returns:
+        :class:`TrainResult`. The trained model is ``<checkpoint_dir>/step_XXXXXXX/model``
+        (:meth:`JointTransformer.from_pretrained`).
+    """
+    config = TrainConfig.from_json(config_path)
+    if steps is not None:
+        config.steps = int(steps)
+    if checkpoint_dir is not None:
+        config.checkpoint_dir = str(checkpoint_dir)
+    return train(config, resume=resume)
+
+
+def prepare_main(video_dir: str | Path, out_dir: str | Path, max_frames: int | None = None,
+                 max_image_size: int | None = 640, log=print):
+    """Build a training folder from your videos (``raxel prepare VIDEO_DIR OUT_DIR``).
+
+    Estimates every video's cameras with SfM (:func:`raxel_core.diffusion.datasets.prepare_dataset`)
+    and writes ``OUT_DIR/videos/<stem>.mp4`` + ``OUT_DIR/poses/<stem>.txt``; prints what was skipped
+    and why. Use the folder as ``{"kind": "realestate10k", "root": OUT_DIR}`` in a training config.
+    Returns the :class:`PrepareReport`.
+    """
+    from .datasets import prepare_dataset
+
+    report = prepare_dataset(video_dir, out_dir, max_frames=max_frames, max_image_size=max_image_size,
+                             progress=lambda done, total: log(f"[{done}/{total}] videos processed"))
+    log(f"wrote {len(report.written)} clip(s) to {out_dir}; skipped {len(report.skipped)}")
+    for name, reason in report.skipped.items():
+        log(f"  skipped {name}: {reason}")
+    return report
+
+
+def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: str | Path | None = None,
+                image: str | Path | None = None, trajectory: str | Path | None = None,
+                num_frames: int | None = None, steps_video: int = 30, steps_rays: int = 2, seed: int = 0,
+                device: str = "cpu", log=print) -> dict:
+    """Run a trained pixel-space model from files (``raxel sample MODEL_DIR MODE OUT_DIR ...``).
+
+    Args:
+        model_dir: a ``save_pretrained`` directory (e.g. ``checkpoints/small/step_0020000/model``).
+        mode: ``pose`` (needs ``video``), ``video`` (needs ``image`` and ``trajectory``) or
+            ``joint`` (needs ``image`` and ``num_frames``).
+        out_dir: output folder (created): ``video.mp4`` (video / joint), ``trajectory.txt``
+            (RealEstate10K; pose / joint), ``raxels.png`` (the raxel frames side by side).
+        video: a video file or frame folder, resized and centre-cropped to the model's frame size
+            (pose mode: the first ``num_frames`` frames, default 9).
+        image: the source image (video / joint), resized and centre-cropped likewise.
+        trajectory: a trajectory file (any :func:`raxel_core.formats.read_trajectory` format; a
+            RealEstate10K file's normalised intrinsics are taken at the model's frame size).
+        num_frames, steps_video, steps_rays, seed: as :func:`raxel_core.diffusion.sampler.sample`.
+        device: torch device.
+    Returns:
+        ``{"video": path | None, "trajectory": path | None, "raxels": path}``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from ..formats import detect_format, read_trajectory, write_trajectory
+    from ..model import JointTransformer
+    from ..video_io import read_frames, write_video
+    from .datasets import resize_crop
+    from .sampler import sample
+
+    model = JointTransformer.from_pretrained(model_dir, device=device).eval()
+    size = (64, 96)
+    train_state = Path(model_dir).parent / "state.json"
+    if train_state.is_file():
+        size = tuple(json.loads(train_state.read_text(encoding="utf-8"))["config"]["image_size"])
+
+    def fit(frames: np.ndarray) -> np.ndarray:
+        from ..cameras import Cameras
+
+        dummy = Cameras(K=Cameras.intrinsics_from_fov(50, frames.shape[1:3], len(frames)),
+                        R=torch.eye(3).repeat(len(frames), 1, 1), t=torch.zeros(len(frames), 3),
+                        image_size=frames.shape[1:3])
+        return resize_crop(frames, dummy, size)[0]
+
+    kwargs: dict = {}
+    if mode == "pose":
+        if video is None:
+            raise ValueError("pose mode needs --video")
+        frames = read_frames(video, max_frames=num_frames or 9)
+        kwargs["video"] = fit(frames)
+    else:
+        if image is None:
+            raise ValueError(f"{mode} mode needs --image (the first frame)")
+        kwargs["source_frames"] = fit(np.asarray(Image.open(image).convert("RGB"))[None])
+        if mode == "video":
+            if trajectory is None:
+                raise ValueError("video mode needs --trajectory")
+            if detect_format(trajectory) == "realestate10k":      # normalised intrinsics: any frame size
+                cams = read_trajectory(trajectory, image_size=size)
+            else:
+                cams = read_trajectory(trajectory)
+            kwargs["cameras"] = cams
+            num_frames = num_frames or len(cams)
+    result = sample(model, mode, num_frames=num_frames if mode != "pose" else None, steps_video=steps_video,
+                    steps_rays=steps_rays, seed=seed, progress=lambda d, t: log(f"step {d}/{t}"), **kwargs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict = {"video": None, "trajectory": None}
+    if mode != "pose":
+        frames = (result.video.numpy() * 255).round().astype(np.uint8)
+        paths["video"] = write_video(out / "video.mp4", frames, 8.0)
+    if mode != "video":
+        paths["trajectory"] = write_trajectory(result.cameras, out / "trajectory.txt", format="realestate10k")
+    strip = np.concatenate(list(result.rays.to_uint8()), axis=1)
+    paths["raxels"] = out / "raxels.png"
+    Image.fromarray(strip).save(paths["raxels"])
+    log(f"wrote {', '.join(str(p) for p in paths.values() if p is not None)}")
+    return paths
+

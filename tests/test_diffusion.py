@@ -1,0 +1,287 @@
+"""Flow matching, training clips and the sampler of the joint video + ray model
+(raxel_core.diffusion; Rays as Pixels, arXiv 2604.09429, Sec. 3.4-3.5)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
+
+from raxel_core.cameras import Cameras, rotation_error_deg
+from raxel_core.diffusion.datasets import (
+    RealEstate10KClips,
+    SyntheticClips,
+    augment_clip,
+    clip_order,
+    encode_rays,
+    prepare_dataset,
+    rays_to_cameras,
+    spread_indices,
+    tensor_to_frames,
+)
+from raxel_core.diffusion.flow_matching import (
+    clean_masks,
+    interpolate,
+    noise_batch,
+    stream_loss,
+    t_to_timestep,
+    timestep_to_t,
+    velocity_target,
+)
+from raxel_core.diffusion.sampler import sample
+from raxel_core.formats.realestate10k import read_realestate10k
+from raxel_core.model import JointModelConfig, JointTransformer
+
+SHARED_DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+RE10K = SHARED_DATA / "re10k"
+needs_re10k = pytest.mark.skipif(not (RE10K / "videos").is_dir(), reason=f"RealEstate10K clips not found at {RE10K}")
+
+# A 1-layer pixel-space model on 32x48 frames (16x24 raxels): the small preset's token layout, tiny widths.
+TINY = JointModelConfig.small(num_layers=1, num_attention_heads=2, attention_head_dim=16, ffn_dim=64, freq_dim=32)
+SIZE = (32, 48)
+
+
+def relative(cams: Cameras) -> Cameras:
+    """Cameras relative to frame 0 with the farthest centre at distance 1 (what raxels keep)."""
+    rel = cams.relative_to(0)
+    scale = float(torch.linalg.norm(rel.centers, dim=-1).max())
+    return rel.scaled(1 / scale) if scale > 1e-9 else rel
+
+
+def assert_same_trajectory(a: Cameras, b: Cameras, rot_deg=1e-4, centre=1e-5, focal=1e-4):
+    assert len(a) == len(b)
+    assert float(rotation_error_deg(a.R, b.R).max()) < rot_deg
+    assert float((a.centers - b.centers).abs().max()) < centre
+    assert float(((a.K - b.K).abs() / b.K.abs().clamp_min(1)).max()) < focal
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return SyntheticClips(num_clips=6, num_frames=5, image_size=SIZE, seed=3, num_scenes=2)
+
+
+# ------------------------------------------------------------------------------ flow matching
+def test_loss_is_zero_for_the_exact_velocity_and_the_cosine_term_measures_direction():
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(2, 3, 4, 8, 12, generator=g)
+    noised = torch.ones(2, 4, dtype=torch.bool)
+    exact = stream_loss(u.clone(), u, noised)
+    assert torch.allclose(exact.total, torch.zeros(2), atol=1e-6)
+    opposite = stream_loss(-u, u, noised)                     # cos = -1: 0.5 * (1 - (-1)) = 1
+    assert torch.allclose(opposite.cosine, torch.ones(2), atol=1e-6)
+    longer = stream_loss(2 * u, u, noised)                    # same direction: cosine term 0, mse = mean u^2
+    assert torch.allclose(longer.cosine, torch.zeros(2), atol=1e-6)
+    assert torch.allclose(longer.mse, u.square().mean(dim=(1, 2, 3, 4)), rtol=1e-5)
+
+
+def test_interpolation_endpoints_velocity_and_timestep_convention():
+    g = torch.Generator().manual_seed(1)
+    x0, x1 = torch.randn(1, 3, 3, 4, 4, generator=g), torch.randn(1, 3, 3, 4, 4, generator=g)
+    t = torch.tensor([[0.0, 0.25, 1.0]])
+    xt = interpolate(x0, x1, t)
+    assert torch.equal(xt[:, :, 0], x0[:, :, 0]) and torch.equal(xt[:, :, 2], x1[:, :, 2])
+    assert torch.allclose(xt[:, :, 1], 0.75 * x0[:, :, 1] + 0.25 * x1[:, :, 1])
+    h = 1e-3                                                  # d x_t / dt = x1 - x0
+    deriv = (interpolate(x0, x1, t.clamp(max=1 - h) + h) - interpolate(x0, x1, t.clamp(max=1 - h))) / h
+    assert torch.allclose(deriv, velocity_target(x0, x1), atol=1e-3)
+    assert t_to_timestep(torch.tensor(1.0)) == 0 and t_to_timestep(torch.tensor(0.0)) == 1000
+    assert torch.allclose(timestep_to_t(t_to_timestep(t)), t)
+
+
+def test_clean_frames_are_kept_exact_and_left_out_of_the_loss():
+    g = torch.Generator().manual_seed(2)
+    video, noise = torch.randn(1, 3, 4, 8, 8, generator=g), torch.randn(1, 3, 4, 8, 8, generator=g)
+    t = torch.tensor([[1.0, 0.3, 0.3, 0.3]])
+    nb = noise_batch(video, video, noise, noise, t, t)
+    assert torch.equal(nb.video[:, :, 0], video[:, :, 0]) and nb.video_timesteps[0, 0] == 0
+    assert nb.video_noised.tolist() == [[False, True, True, True]]
+    v = torch.randn(1, 3, 4, 8, 8, generator=g)
+    spoiled = v.clone()
+    spoiled[:, :, 0] = 1e6                                    # garbage on the clean frame changes nothing
+    a, b = stream_loss(v, nb.video_target, nb.video_noised), stream_loss(spoiled, nb.video_target, nb.video_noised)
+    assert torch.equal(a.total, b.total)
+    none = stream_loss(v, nb.video_target, torch.zeros(1, 4, dtype=torch.bool))
+    assert none.total.item() == 0 and not none.counted.item()
+
+
+def test_task_modes_follow_the_paper_table():
+    vc, rc = clean_masks("pose", 5, 5)
+    assert vc.all() and not rc.any()                          # video given, rays generated
+    vc, rc = clean_masks("video", 5, 5, num_source_frames=2)
+    assert vc.tolist() == [True, True, False, False, False] and rc.all()
+    vc, rc = clean_masks("joint", 5, 5)
+    assert vc.tolist() == [True, False, False, False, False] and not rc.any()
+    with pytest.raises(ValueError, match="unknown task mode"):
+        clean_masks("depth", 5, 5)
+    with pytest.raises(ValueError, match="source frames"):
+        clean_masks("joint", 5, 5, num_source_frames=5)
+
+
+# ------------------------------------------------------------------------------ datasets
+def test_synthetic_clips_are_deterministic_shaped_and_decode_to_their_cameras(clips, tmp_path):
+    clip = clips[1]
+    assert clip.video.shape == (5, 3, *SIZE) and clip.video.dtype == torch.float32
+    assert clip.rays.shape == (5, 3, SIZE[0] // 2, SIZE[1] // 2)
+    assert -1 <= clip.video.min() and clip.video.max() <= 1 and clip.rays.abs().max() <= 1
+    assert clip.video.std() > 0.1                             # a textured room, not a blank frame
+    again = SyntheticClips(num_clips=6, num_frames=5, image_size=SIZE, seed=3, num_scenes=2, cache_dir=tmp_path)[1]
+    assert torch.equal(again.video, clip.video) and torch.equal(again.rays, clip.rays)
+    cached = SyntheticClips(num_clips=6, num_frames=5, image_size=SIZE, seed=3, num_scenes=2, cache_dir=tmp_path)[1]
+    assert torch.equal(cached.video, clip.video) and torch.equal(cached.cameras.K, clip.cameras.K)
+    assert not torch.equal(clips[2].cameras.R, clip.cameras.R)
+    # the float ray path (no 8-bit rounding) decodes back to the exact cameras, in world units
+    assert_same_trajectory(rays_to_cameras(clip.rays, clip.raxel_metadata), clip.cameras)
+    assert_same_trajectory(rays_to_cameras(clip.rays, None, SIZE), relative(clip.cameras))
+
+
+def test_time_reversal_and_source_frame_reorder_the_decoded_trajectory(clips):
+    clip = clips[0]
+    reversed_clip = augment_clip(clip, source=4, reverse=True)       # source = last frame = first after reversal
+    assert clip_order(5, 4, True) == [4, 3, 2, 1, 0]
+    assert torch.equal(reversed_clip.video, clip.video.flip(0))
+    decoded = rays_to_cameras(reversed_clip.rays, None, SIZE)
+    assert_same_trajectory(decoded, relative(clip.cameras[torch.arange(4, -1, -1)]))
+    moved = augment_clip(clip, source=2, reverse=False)
+    assert clip_order(5, 2, False) == [2, 0, 1, 3, 4]
+    assert torch.equal(moved.video[0], clip.video[2])
+    assert_same_trajectory(rays_to_cameras(moved.rays, None, SIZE), relative(clip.cameras[torch.tensor([2, 0, 1, 3, 4])]))
+
+
+@needs_re10k
+def test_realestate10k_clips_resize_frames_and_cameras_together():
+    ds = RealEstate10KClips(RE10K, num_frames=9, image_size=(64, 96), source_aspect=16 / 9,
+                            stems=["0bf152ef84195293"])
+    clip = ds[0]
+    assert clip.video.shape == (9, 3, 64, 96) and clip.rays.shape == (9, 3, 32, 48)
+    full = read_realestate10k(RE10K / "poses" / "0bf152ef84195293.txt", image_size=(256, 384), source_aspect=16 / 9)
+    idx = spread_indices(16, 9)
+    assert idx[0] == 0 and idx[-1] == 15
+    assert torch.allclose(clip.cameras.R, full.R[idx])
+    # 384x256 -> crop 384x256 to 3:2 is the whole frame, then a plain resize by 1/4
+    expected_K = full.K[idx].clone()
+    expected_K[:, :2] /= 4
+    assert torch.allclose(clip.cameras.K, expected_K)
+    assert_same_trajectory(rays_to_cameras(clip.rays, clip.raxel_metadata), clip.cameras)
+
+
+@needs_re10k
+def test_prepare_dataset_writes_the_realestate10k_layout_and_names_failures(tmp_path):
+    from raxel_core.video_io import read_video_frames, write_video
+
+    src = tmp_path / "mine"
+    src.mkdir()
+    frames = read_video_frames(RE10K / "videos" / "0bf152ef84195293.mp4")
+    write_video(src / "room.mp4", frames, 8.0)
+    write_video(src / "single.mp4", frames[:1], 8.0)         # one frame: no trajectory
+    report = prepare_dataset(src, tmp_path / "prepared")
+    assert report.written == ["room"]
+    assert "single.mp4" in report.skipped and "frames" in report.skipped["single.mp4"]
+    assert (tmp_path / "prepared" / "prepare_report.json").is_file()
+    clip = RealEstate10KClips(tmp_path / "prepared", num_frames=9, image_size=(64, 96))[0]
+    clip.cameras.validate()
+    reference = read_realestate10k(RE10K / "poses" / "0bf152ef84195293.txt", image_size=(256, 384), source_aspect=16 / 9)
+    idx = spread_indices(16, 9)
+    rel_angle = rotation_error_deg(clip.cameras.R[1:] @ clip.cameras.R[:1].transpose(1, 2),
+                                   reference.R[idx][1:] @ reference.R[:1].transpose(1, 2))
+    assert float(rel_angle.max()) < 3.0                        # pseudo ground truth agrees with the SLAM poses
+
+
+# ------------------------------------------------------------------------------ sampler
+class ExactVelocity(torch.nn.Module):
+    """The exact flow-matching velocity towards known data: for x = sigma * n + (1 - sigma) * d the
+    network velocity dx/dsigma is n - d = (x - d) / sigma (0 on clean frames). Records the timesteps
+    it is called with. Closed form: Euler integration of it is exact in any number of steps."""
+
+    def __init__(self, video, rays):
+        super().__init__()
+        self.config = TINY
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.video, self.rays = video, rays
+        self.calls = []
+
+    def forward(self, video, rays, video_timesteps, ray_timesteps, text=None):
+        self.calls.append((video_timesteps.clone(), ray_timesteps.clone()))
+
+        def v(x, data, ts):
+            sigma = (ts / 1000)[:, None, :, None, None]
+            return torch.where(sigma > 0, (x - data) / sigma.clamp_min(1e-12), torch.zeros_like(x))
+
+        return v(video, self.video, video_timesteps), v(rays, self.rays, ray_timesteps)
+
+
+def _stream_data(clip):
+    return clip.video.permute(1, 0, 2, 3)[None], clip.rays.permute(1, 0, 2, 3)[None]
+
+
+def test_joint_sampling_with_the_exact_velocity_recovers_video_and_cameras_with_separate_step_counts(clips):
+    clip = clips[1]
+    oracle = ExactVelocity(*_stream_data(clip))
+    frames = tensor_to_frames(clip.video)
+    result = sample(oracle, "joint", source_frames=frames[:1], num_frames=5, steps_video=6, steps_rays=2, seed=0)
+    assert result.model_calls == {"forward": 6, "video": 6, "rays": 2}   # merged grid {1, 5/6, .., 0}
+    assert len(oracle.calls) == 6
+    video_levels = {round(float(ts[0, 1]), 6) for ts, _ in oracle.calls}
+    ray_levels = {round(float(ts[0, 0]), 6) for _, ts in oracle.calls}
+    assert len(video_levels) == 6 and ray_levels == {1000.0, 500.0, 0.0}  # rays clean after their 2 steps
+    assert all(float(ts[0, 0]) == 0 for ts, _ in oracle.calls)           # the source frame stays clean
+    assert torch.allclose(result.video, (clip.video.permute(0, 2, 3, 1) + 1) / 2, atol=1e-5)
+    assert_same_trajectory(result.cameras, relative(clip.cameras), rot_deg=1e-3, centre=1e-4, focal=1e-3)
+
+
+def test_pose_mode_returns_valid_cameras_in_two_steps(clips):
+    clip = clips[2]
+    oracle = ExactVelocity(*_stream_data(clip))
+    result = sample(oracle, "pose", video=tensor_to_frames(clip.video), steps_rays=2, seed=5)
+    assert result.model_calls == {"forward": 2, "video": 0, "rays": 2}
+    result.cameras.validate("pose mode")
+    assert result.cameras.image_size == SIZE
+    # the video is given as 8-bit frames, so only the rays (float) matter: exact cameras
+    assert_same_trajectory(result.cameras, relative(clip.cameras), rot_deg=1e-3, centre=1e-4, focal=1e-3)
+
+
+def test_pose_mode_with_an_untrained_model_names_the_problem(clips):
+    torch.manual_seed(0)
+    model = JointTransformer(TINY).eval()
+    with pytest.raises(ValueError, match="do not decode to cameras"):
+        sample(model, "pose", video=tensor_to_frames(clips[0].video), steps_rays=2)
+
+
+def test_sampling_is_seeded_and_interruptible_with_a_real_model(clips):
+    torch.manual_seed(0)
+    model = JointTransformer(TINY).eval()
+    clip = clips[0]
+    kwargs = {"source_frames": tensor_to_frames(clip.video)[:1], "cameras": clip.cameras, "steps_video": 3}
+    a, b = sample(model, "video", seed=7, **kwargs), sample(model, "video", seed=7, **kwargs)
+    c = sample(model, "video", seed=8, **kwargs)
+    assert torch.equal(a.video, b.video) and not torch.equal(a.video, c.video)
+    assert a.model_calls == {"forward": 3, "video": 3, "rays": 0}
+    assert torch.equal(a.video[0], (clip.video[0].permute(1, 2, 0) + 1) / 2)   # the source frame is kept
+    assert a.cameras is clip.cameras or torch.equal(a.cameras.R, clip.cameras.R)
+    seen = []
+    with pytest.raises(InterruptedError):
+        sample(model, "video", seed=7, progress=lambda d, t: seen.append((d, t)),
+               should_stop=lambda: len(seen) >= 2, **kwargs)
+    assert seen == [(1, 3), (2, 3)]
+
+
+def test_sampler_rejects_bad_lengths_resolutions_and_inputs(clips):
+    model = JointTransformer(TINY).eval()
+    clip = clips[0]
+    frames = tensor_to_frames(clip.video)
+    with pytest.raises(ValueError, match="resample"):
+        sample(model, "video", source_frames=frames[:1], cameras=clip.cameras, num_frames=7)
+    with pytest.raises(ValueError, match=r"cannot take 30x48 frames.*e.g. 32x48"):
+        sample(model, "pose", video=np.zeros((5, 30, 48, 3), np.uint8))
+    with pytest.raises(ValueError, match="needs source_frames"):
+        sample(model, "joint", num_frames=5)
+    with pytest.raises(ValueError, match="num_frames"):
+        sample(model, "pose", video=frames, num_frames=9)
+    with pytest.raises(ValueError, match="another aspect"):
+        sample(model, "video", source_frames=frames[:1], cameras=clip.cameras.with_image_size((48, 48)))
+    rays, _ = encode_rays(clip.cameras, (16, 24))
+    with pytest.raises(ValueError, match="exactly one of"):
+        sample(model, "video", source_frames=frames[:1], cameras=clip.cameras, rays=rays)
