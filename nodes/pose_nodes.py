@@ -135,7 +135,9 @@ class RaxelPoseFromVideo(io.ComfyNode):
             raise
         comfy.model_management.throw_exception_if_processing_interrupted()
         report = pose_report(estimate)
-        return io.NodeOutput(estimate.cameras, report, ui={"text": (report,)})
+        from ..raxel_core.trajectory_view import trajectory_view
+        shown = {"text": (report,), "raxel_trajectory": [trajectory_view(estimate.cameras)]}
+        return io.NodeOutput(estimate.cameras, report, ui=shown)
 
 
 #: The node classes of this file, in menu order.

@@ -98,7 +98,10 @@ class RaxelPoseDecode(io.ComfyNode):
     @classmethod
     def execute(cls, raxels, metadata=None) -> io.NodeOutput:
         from ..raxel_core.raxels import RaxelMaps, decode_raxels
-        return io.NodeOutput(decode_raxels(RaxelMaps.from_image(raxels, metadata)))
+        from ..raxel_core.trajectory_view import trajectory_view
+        cameras = decode_raxels(RaxelMaps.from_image(raxels, metadata))
+        # ui: the decoded trajectory for the node's 3D view (web/js/raxel_trajectory_view.js)
+        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
 
 
 class RaxelCameraEmbedding(io.ComfyNode):

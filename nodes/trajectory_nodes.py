@@ -12,6 +12,7 @@ from comfy_api.latest import io, ui
 
 from ..raxel_core.formats import detect_format, read_trajectory, write_trajectory
 from ..raxel_core.trajectory_presets import EASINGS, PRESET_NAMES
+from ..raxel_core.trajectory_view import trajectory_view
 from . import paths
 from .types import CATEGORY, CameraTrajectory
 
@@ -118,7 +119,8 @@ class RaxelCameraTrajectory(io.ComfyNode):
             from ..raxel_core.trajectory_presets import make_preset
             cameras = make_preset(preset, frames, magnitude=magnitude or None, easing=easing,
                                   image_size=size, fov_y_deg=fov, distance=distance)
-        return io.NodeOutput(cameras)
+        # ui: the computed trajectory for the node's 3D view (web/js/raxel_trajectory_view.js)
+        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
 
 
 class RaxelLoadTrajectory(io.ComfyNode):
@@ -171,7 +173,8 @@ class RaxelLoadTrajectory(io.ComfyNode):
         options = {}
         if detect_format(path) in SIZED_FORMATS:
             options["image_size"] = (int(height), int(width))
-        return io.NodeOutput(read_trajectory(path, **options))
+        cameras = read_trajectory(path, **options)
+        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
 
 
 class RaxelSaveTrajectory(io.ComfyNode):
@@ -259,7 +262,11 @@ class RaxelTrajectoryPreview(io.ComfyNode):
         from ..raxel_core.preview import trajectory_preview
         picture = trajectory_preview(trajectory, size=(int(height), int(width)), reference=reference)
         image = torch.from_numpy(np.ascontiguousarray(picture)).to(torch.float32)[None] / 255.0
-        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))
+        shown = ui.PreviewImage(image, cls=cls).as_dict()
+        shown["raxel_trajectory"] = [trajectory_view(trajectory)]
+        if reference is not None:
+            shown["raxel_reference"] = [trajectory_view(reference, label="reference")]
+        return io.NodeOutput(image, ui=shown)
 
 
 #: The node classes of this file, in menu order.
