@@ -150,7 +150,10 @@ class RaxelFromCameraCtrlPoses(io.ComfyNode):
     @classmethod
     def execute(cls, poses, width, height) -> io.NodeOutput:
         from ..raxel_core.interop import from_cameractrl_poses
-        return io.NodeOutput(from_cameractrl_poses(poses, (int(height), int(width))))
+        from ..raxel_core.trajectory_view import trajectory_view
+        cameras = from_cameractrl_poses(poses, (int(height), int(width)))
+        # ui: the trajectory for the node's 3D view (web/js/raxel_trajectory_view.js)
+        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
 
 
 class RaxelToLoad3DCamera(io.ComfyNode):

@@ -12,6 +12,7 @@ import { formatKeyframes, keyC2W, parseKeyframes, transpose } from "./raxel_keyf
 
 const VIEW_NODES = new Set([
   "RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview", "RaxelPoseDecode", "RaxelPoseFromVideo",
+  "RaxelFromCameraCtrlPoses",
 ]);
 const EDITOR_NODE = "RaxelCameraTrajectory";
 const KEYFRAMES_PRESET = "keyframes";
