@@ -18,6 +18,8 @@ RaxelToLoad3DCamera        interop_nodes.py            one camera -> core LOAD3D
 RaxelTracksFromJSON        interop_nodes.py            JSON tracks / core TRACKS -> RAXEL_TRACKS
 RaxelExportBlender         interop_nodes.py            Blender camera script (output folder)
 RaxelExportNerfstudioPath  interop_nodes.py            nerfstudio camera_path.json (output folder)
+RaxelModelLoader           model_nodes.py              joint video + ray model (safetensors)
+RaxelJointSampler          model_nodes.py              pose / camera-controlled video / both
 =========================  ==========================  ====================================
 
 Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`.
@@ -27,11 +29,12 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
-from . import interop_nodes, pose_nodes, raxel_nodes, trajectory_nodes
+from . import interop_nodes, model_nodes, pose_nodes, raxel_nodes, trajectory_nodes
 
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
     *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *interop_nodes.NODES,
+    *model_nodes.NODES,
 ]
 
 

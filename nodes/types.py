@@ -24,6 +24,12 @@ socket type                payload
                            a ``torch.Tensor`` ``(1, 24, (T - 1) / 4 + 1, H, W)`` float32 that
                            ``WanCameraImageToVideo`` puts into the conditioning of Wan 2.1 Fun
                            Camera models (:func:`raxel_core.plucker.wan_camera_embedding`).
+``RAXEL_MODEL``            a :class:`nodes.model_nodes.LoadedRaxelModel`: the loaded
+                           :class:`raxel_core.model.JointTransformer` (eval mode, on ComfyUI's
+                           torch device), its :class:`~raxel_core.model.JointModelConfig`, the
+                           file it came from, and its resolution: the training frame size
+                           ``image_size (H, W)`` and clip length when the model folder records
+                           them (``state.json``), else ``None`` (any size the patch grid takes).
 ``IMAGE`` (raxels)         core's ``IMAGE``, ``(N, h, w, 3)`` float32 in ``[0, 1]``: raxel values
                            ``d + o / scale`` in ``[-2, 2]`` mapped by ``(value + 2) / 4``
                            (:meth:`raxel_core.raxels.RaxelMaps.to_image`).
@@ -43,6 +49,9 @@ RaxelPlucker = io.Custom("RAXEL_PLUCKER")
 #: Core ComfyUI's Wan camera conditioning type, declared by its type name so it also connects on
 #: ComfyUI versions whose ``io`` module has no ``WanCameraEmbedding`` attribute.
 WanCameraEmbedding = io.Custom("WAN_CAMERA_EMBEDDING")
+
+#: A loaded joint video + ray model: payload :class:`nodes.model_nodes.LoadedRaxelModel` (table above).
+RaxelModel = io.Custom("RAXEL_MODEL")
 
 #: Category of every node in the pack.
 CATEGORY = "raxel/camera"

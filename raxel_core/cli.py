@@ -7,10 +7,17 @@
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
     raxel decode DIR --out TRAJ
     raxel run WORKFLOW_API.json [--server URL] [--set NODE.INPUT=VALUE ...] [--out DIR]
+    raxel train CONFIG [--steps N] [--checkpoint-dir D] [--no-resume]   train the joint model
+    raxel prepare VIDEO_DIR OUT_DIR                 your videos -> RealEstate10K-layout training folder
+    raxel sample MODE --out DIR [--model M] [--video V] [--image I] [--trajectory T] [--frames N]
+                 [--steps-video N] [--steps-rays N] [--seed S]   run the joint model (pose|video|joint)
+    raxel eval-joint ...                            evaluate the joint model (raxel eval-joint --help)
 
 Output trajectory format follows the file extension: ``.txt`` RealEstate10K, ``.json`` the pack's
 own, ``transforms.json`` nerfstudio, a folder (no suffix) COLMAP text.
 Errors in the input exit with status 2 and a one-line message (no traceback).
+``raxel sample`` uses the bundled model (``models/raxel-tiny-v1``) unless ``--model`` names another
+(a ``save_pretrained`` folder or its ``model.safetensors``).
 """
 from __future__ import annotations
 
@@ -19,6 +26,11 @@ import json
 import sys
 import time
 from pathlib import Path
+
+#: The bundled joint model (config.json + model.safetensors), the default of ``raxel sample``.
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "raxel-tiny-v1"
+#: Module of ``raxel eval-joint`` (imported only when that command runs).
+EVAL_JOINT_MODULE = "raxel_core.diffusion.evaluation_joint"
 
 
 def _parse_size(text: str | None) -> tuple[int, int] | None:
@@ -170,6 +182,101 @@ def cmd_decode(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- joint model
+def cmd_train(args) -> int:
+    from .diffusion.training import train_main
+
+    result = train_main(args.config, resume=not args.no_resume, steps=args.steps,
+                        checkpoint_dir=args.checkpoint_dir)
+    print(f"trained to step {result.step}; last checkpoint {result.checkpoint}; log {result.log_path}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from .diffusion.training import prepare_main
+
+    video_dir = Path(args.video_dir)
+    if not video_dir.is_dir():
+        raise ValueError(f"{video_dir} is not a folder; give the folder holding your videos")
+    report = prepare_main(video_dir, args.out_dir, max_frames=args.max_frames,
+                          max_image_size=args.max_image_size or None)
+    return 0 if report.written else 2
+
+
+def check_model_path(path: str | Path) -> Path:
+    """The weights of a joint model at ``path`` (a ``save_pretrained`` folder or a ``.safetensors``
+    file), after checking that they exist, are safetensors and have a readable header.
+
+    Raises:
+        ValueError: missing path, a pickle / non-safetensors file, or a file whose safetensors
+            header cannot be read (corrupt or truncated); the message names the file and the fix.
+    """
+    path = Path(path)
+    weights = path / "model.safetensors" if path.is_dir() else path
+    if not path.exists():
+        raise ValueError(f"no model at {path}; give --model a folder holding config.json + model.safetensors "
+                         "(or its model.safetensors)")
+    if weights.suffix != ".safetensors":
+        raise ValueError(f"refusing {weights.name}: only .safetensors models are loaded (.pt / .ckpt / .bin are "
+                         "pickles that can run code); convert it to safetensors")
+    if not weights.is_file():
+        raise ValueError(f"{path} holds no model.safetensors; give the folder written by training "
+                         "(step_XXXXXXX/model) or the file itself")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            handle.metadata()
+    except Exception as err:  # noqa: BLE001 (safetensors' own error types: a header that does not parse)
+        raise ValueError(f"{weights} is not a readable .safetensors file ({err}); it is corrupt or incomplete: "
+                         "copy or export it again") from None
+    return weights
+
+
+def cmd_sample(args) -> int:
+    from .diffusion.training import sample_main
+
+    model = Path(args.model) if args.model else BUNDLED_MODEL_DIR
+    if args.model is None and not BUNDLED_MODEL_DIR.is_dir():
+        raise ValueError(f"the bundled model is not installed at {BUNDLED_MODEL_DIR}; give --model")
+    check_model_path(model)
+    for name in ("video", "image", "trajectory"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).exists():
+            raise ValueError(f"--{name} {value} does not exist")
+    progress = _progress_printer(f"sampling ({args.mode})")
+
+    def log(line: str) -> None:
+        if line.startswith("step "):
+            done, total = (int(v) for v in line[5:].split("/"))
+            progress(done, total)
+        else:
+            print(line)
+
+    frames = args.frames if args.frames is not None or args.mode != "joint" else 9
+    sample_main(model, args.mode, args.out, video=args.video, image=args.image, trajectory=args.trajectory,
+                num_frames=frames, steps_video=args.steps_video, steps_rays=args.steps_rays, seed=args.seed,
+                device=args.device, log=log)
+    return 0
+
+
+def eval_joint_main(argv: list[str]) -> int:
+    """``raxel eval-joint ...``: hand ``argv`` to :func:`raxel_core.diffusion.evaluation_joint.eval_joint_main`
+    (imported here, so the rest of the command does not need it); status 2 with one line if absent."""
+    import importlib
+
+    try:
+        module = importlib.import_module(EVAL_JOINT_MODULE)
+    except ModuleNotFoundError as err:
+        if err.name not in (EVAL_JOINT_MODULE, EVAL_JOINT_MODULE.rsplit(".", 1)[0]):
+            raise
+        print(f"raxel eval-joint: error: the joint-model evaluation ({EVAL_JOINT_MODULE}) is not part of this "
+              "installation; update raxel_core", file=sys.stderr)
+        return 2
+    result = module.eval_joint_main(argv)
+    return int(result) if isinstance(result, int) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raxel", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -214,6 +321,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="post an API workflow to a running ComfyUI, follow progress, download outputs "
                    "(raxel run --help)", add_help=False)
+
+    t = sub.add_parser("train", help="train the joint video + ray model from a JSON config")
+    t.add_argument("config", help="TrainConfig JSON, e.g. configs/train_small.json")
+    t.add_argument("--steps", type=int, default=None, help="override the config's total steps")
+    t.add_argument("--checkpoint-dir", default=None, help="override the config's checkpoint_dir")
+    t.add_argument("--no-resume", action="store_true", help="start afresh even if checkpoints exist")
+    t.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("prepare", help="your videos -> a RealEstate10K-layout training folder (SfM poses)")
+    q.add_argument("video_dir", help="folder of video files")
+    q.add_argument("out_dir", help="output folder (videos/ + poses/)")
+    q.add_argument("--max-frames", type=int, default=None, help="frames kept per video (default: all)")
+    q.add_argument("--max-image-size", type=int, default=640,
+                   help="longest side in pixels the frames are reduced to (0 = keep; default: %(default)s)")
+    q.set_defaults(func=cmd_prepare)
+
+    m = sub.add_parser("sample", help="run the joint model: pose (video -> camera), video (image + camera -> "
+                       "video) or joint (image -> video + camera)")
+    m.add_argument("mode", choices=("pose", "video", "joint"))
+    m.add_argument("--model", default=None,
+                   help=f"model folder (config.json + model.safetensors) or its .safetensors (default: the bundled "
+                        f"{BUNDLED_MODEL_DIR.name})")
+    m.add_argument("--video", default=None, help="pose: video file or frame folder")
+    m.add_argument("--image", default=None, help="video / joint: the source image (first frame)")
+    m.add_argument("--trajectory", default=None, help="video: trajectory file (any format raxel convert reads)")
+    m.add_argument("--frames", type=int, default=None,
+                   help="frames (joint: to generate, default 9; pose: read from the video, default 9)")
+    m.add_argument("--out", required=True, help="output folder: video.mp4, trajectory.txt, raxels.png")
+    m.add_argument("--steps-video", type=int, default=30, help="Euler steps of the video stream (default: %(default)s)")
+    m.add_argument("--steps-rays", type=int, default=2, help="Euler steps of the ray stream (default: %(default)s)")
+    m.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
+    m.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    m.set_defaults(func=cmd_sample)
+
+    sub.add_parser("eval-joint", help="evaluate the joint model (raxel eval-joint --help)", add_help=False)
     return p
 
 
@@ -223,6 +365,8 @@ def main(argv=None) -> int:
         from .headless import run_main
 
         return run_main(argv[1:])
+    if argv[:1] == ["eval-joint"]:  # its own parser, in raxel_core.diffusion.evaluation_joint
+        return eval_joint_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

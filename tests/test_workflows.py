@@ -96,7 +96,8 @@ def test_ui_file_matches_its_api_twin(name):
                 continue
             link_id, origin, origin_slot, target, target_slot, type_ = links[socket["link"]]
             assert (target, target_slot) == (node_id, slot)
-            assert nodes[origin]["outputs"][origin_slot]["type"] == type_ == socket["type"]
+            # a link carries its source's type; a multi-type socket ("IMAGE,VIDEO") accepts any listed
+            assert nodes[origin]["outputs"][origin_slot]["type"] == type_ and type_ in socket["type"].split(",")
             assert link_id in nodes[origin]["outputs"][origin_slot]["links"]
             ui_linked[socket["name"]] = [str(origin), origin_slot]
         assert ui_linked == linked, f"node {node_id} links differ between the UI and API files"

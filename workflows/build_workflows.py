@@ -93,6 +93,49 @@ NODE_TYPES: dict[str, dict] = {
         "widgets": ["model_file"],
         "outputs": [],
     },
+    "GetVideoComponents": {
+        "inputs": [("video", "VIDEO", False)],
+        "widgets": [],
+        "outputs": [("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT")],
+    },
+    "ImageFromBatch": {
+        "inputs": [("image", "IMAGE", False)],
+        "widgets": ["batch_index", "length"],
+        "outputs": [("IMAGE", "IMAGE")],
+    },
+    "ImageScale": {
+        "inputs": [("image", "IMAGE", False)],
+        "widgets": ["upscale_method", "width", "height", "crop"],
+        "outputs": [("IMAGE", "IMAGE")],
+    },
+    "LoadImage": {
+        "inputs": [],
+        "widgets": ["image", "upload"],
+        "outputs": [("IMAGE", "IMAGE"), ("MASK", "MASK")],
+    },
+    "PreviewImage": {
+        "inputs": [("images", "IMAGE", False)],
+        "widgets": [],
+        "outputs": [],
+    },
+    "SaveAnimatedWEBP": {
+        "inputs": [("images", "IMAGE", False)],
+        "widgets": ["filename_prefix", "fps", "lossless", "quality", "method"],
+        "outputs": [],
+    },
+    "RaxelModelLoader": {
+        "inputs": [],
+        "widgets": ["model_name"],
+        "outputs": [("model", "RAXEL_MODEL")],
+    },
+    "RaxelJointSampler": {
+        # "IMAGE,VIDEO": one socket taking either type (io.MultiType)
+        "inputs": [("model", "RAXEL_MODEL", False), ("images", "IMAGE", True), ("video", "IMAGE,VIDEO", True),
+                   ("trajectory", "CAMERA_TRAJECTORY", True), ("vae", "VAE", True),
+                   ("conditioning", "CONDITIONING", True)],
+        "widgets": ["mode", "frames", "steps_video", "steps_rays", "seed"],
+        "outputs": [("video", "IMAGE"), ("raxels", "IMAGE"), ("trajectory", "CAMERA_TRAJECTORY")],
+    },
 }
 
 #: The front end's Markdown note node: UI only (the server has no such node type), so notes are
@@ -246,8 +289,112 @@ Blender and nerfstudio need square pixels; nerfstudio also a centred principal p
         size=(340, 360))],
 )
 
+#: The bundled model, as Raxel Model Loader lists it.
+BUNDLED_MODEL = "raxel-tiny-v1/model.safetensors"
+#: Sampler widgets shared by the joint-model templates (the bundled model: 9 frames of 48x32).
+_SAMPLER = {"frames": 9, "steps_video": 30, "steps_rays": 2, "seed": 0}
+_SCALE_TO_MODEL = {"upscale_method": "area", "width": 48, "height": 32, "crop": "center"}
+
+JOINT_POSE = Workflow(
+    name="raxel_joint_pose_from_video",
+    description=("Camera poses of a video with the joint model (video -> camera): Load Video -> 9 frames "
+                 "at 48x32 -> Raxel Joint Sampler (pose) -> preview, raxel images and a saved trajectory."),
+    nodes=[
+        Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
+        Node(2, "LoadVideo", (0, 120), {"file": "re10k_clip.mp4", "upload": "image"}, size=(300, 320)),
+        Node(3, "GetVideoComponents", (340, 120), {}, {"video": (2, 0)}, size=(240, 70)),
+        Node(4, "ImageFromBatch", (340, 230), {"batch_index": 0, "length": 9}, {"image": (3, 0)},
+             size=(240, 80)),
+        Node(5, "ImageScale", (340, 350), dict(_SCALE_TO_MODEL), {"image": (4, 0)}, size=(240, 130)),
+        Node(6, "RaxelJointSampler", (620, 0), {"mode": "pose", **_SAMPLER},
+             {"model": (1, 0), "video": (5, 0)}, size=(320, 300)),
+        Node(7, "RaxelTrajectoryPreview", (980, 0), {"width": 1024, "height": 512},
+             {"trajectory": (6, 2)}, size=(520, 360)),
+        Node(8, "RaxelSaveTrajectory", (980, 400),
+             {"filename_prefix": "raxel/joint_pose", "format": "raxel"}, {"trajectory": (6, 2)},
+             size=(320, 110)),
+        Node(9, "PreviewImage", (620, 340), {}, {"images": (6, 1)}, size=(320, 260)),
+    ],
+    notes=[Note(10, (0, 480), """\
+## Camera poses of a video with the joint model (video -> camera)
+
+1. **Raxel Model Loader** loads the bundled *raxel-tiny-v1* (a small pixel-space model: 9 frames
+   of 48x32). Other models go into `ComfyUI/models/raxel/<name>/` (config.json + model.safetensors).
+2. **Load Video** picks a clip from the input folder; **Image From Batch** keeps 9 frames and
+   **Upscale Image** brings them to 48x32 (centre crop). The sampler never resizes by itself: it
+   stops with the size the model takes.
+3. **Raxel Joint Sampler** in `pose` mode denoises only the rays: 2 `steps_rays` suffice.
+   Its `raxels` output shows the rays as images; `trajectory` holds one camera per frame,
+   relative to the first, the farthest at distance 1.
+4. **Raxel Trajectory Preview** draws the path; **Raxel Save Trajectory** writes it to
+   `output/raxel/`.""")],
+)
+
+JOINT_VIDEO = Workflow(
+    name="raxel_joint_camera_to_video",
+    description=("Camera-controlled video with the joint model (images + camera -> video): a source image "
+                 "at 48x32 and an authored 9-frame camera move -> Raxel Joint Sampler (video) -> animated WEBP."),
+    nodes=[
+        Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
+        Node(2, "LoadImage", (0, 120), {"image": "raxel_source.png", "upload": "image"}, size=(300, 320)),
+        Node(3, "ImageScale", (340, 120), dict(_SCALE_TO_MODEL), {"image": (2, 0)}, size=(240, 130)),
+        Node(4, "RaxelCameraTrajectory", (0, 480),
+             {"preset": "dolly_in", "frames": 9, "magnitude": 0.0, "easing": "ease_in_out", "width": 48,
+              "height": 32, "fov": 50.0, "distance": 4.0, "keyframes": "[]"}, size=(340, 420)),
+        Node(5, "RaxelJointSampler", (620, 0), {"mode": "video", **_SAMPLER},
+             {"model": (1, 0), "images": (3, 0), "trajectory": (4, 0)}, size=(320, 300)),
+        Node(6, "SaveAnimatedWEBP", (980, 0),
+             {"filename_prefix": "raxel/camera_to_video", "fps": 8.0, "lossless": False, "quality": 90,
+              "method": "default"}, {"images": (5, 0)}, size=(360, 380)),
+        Node(7, "PreviewImage", (620, 340), {}, {"images": (5, 1)}, size=(320, 260)),
+    ],
+    notes=[Note(10, (380, 480), """\
+## Camera-controlled video with the joint model (images + camera -> video)
+
+1. **Raxel Model Loader** loads the bundled *raxel-tiny-v1* (9 frames of 48x32, pixel space).
+2. **Load Image** gives the first frame; **Upscale Image** brings it to 48x32 (centre crop).
+3. **Raxel Camera Trajectory** authors the move: 9 frames at 48x32 (the same aspect ratio as
+   the image). Frame 0 is the source image's camera.
+4. **Raxel Joint Sampler** in `video` mode generates the other frames along the path
+   (`steps_video`: more steps, cleaner frames; the rays are given, so `steps_rays` is unused).
+   `raxels` shows the path as ray images.
+5. **Save Animated WEBP** writes the clip to `output/raxel/`.""")],
+)
+
+JOINT_BOTH = Workflow(
+    name="raxel_joint_image_to_video_and_camera",
+    description=("Video and camera path from one image with the joint model (image -> video + camera): "
+                 "Raxel Joint Sampler (joint) -> animated WEBP, trajectory preview and saved trajectory."),
+    nodes=[
+        Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
+        Node(2, "LoadImage", (0, 120), {"image": "raxel_source.png", "upload": "image"}, size=(300, 320)),
+        Node(3, "ImageScale", (340, 120), dict(_SCALE_TO_MODEL), {"image": (2, 0)}, size=(240, 130)),
+        Node(4, "RaxelJointSampler", (620, 0), {"mode": "joint", **_SAMPLER},
+             {"model": (1, 0), "images": (3, 0)}, size=(320, 300)),
+        Node(5, "SaveAnimatedWEBP", (980, 0),
+             {"filename_prefix": "raxel/image_to_video", "fps": 8.0, "lossless": False, "quality": 90,
+              "method": "default"}, {"images": (4, 0)}, size=(360, 380)),
+        Node(6, "PreviewImage", (620, 340), {}, {"images": (4, 1)}, size=(320, 260)),
+        Node(7, "RaxelTrajectoryPreview", (980, 420), {"width": 1024, "height": 512},
+             {"trajectory": (4, 2)}, size=(520, 360)),
+        Node(8, "RaxelSaveTrajectory", (620, 640),
+             {"filename_prefix": "raxel/image_to_video", "format": "raxel"}, {"trajectory": (4, 2)},
+             size=(320, 110)),
+    ],
+    notes=[Note(10, (0, 480), """\
+## Video and camera path from one image (image -> video + camera)
+
+1. **Raxel Model Loader** loads the bundled *raxel-tiny-v1* (9 frames of 48x32, pixel space).
+2. **Load Image** gives the first frame; **Upscale Image** brings it to 48x32 (centre crop).
+3. **Raxel Joint Sampler** in `joint` mode generates `frames` frames and their cameras together:
+   `steps_video` for the frames, `steps_rays` for the rays. The camera path is decoded from the
+   generated rays (relative to the first frame, the farthest camera at distance 1).
+4. **Save Animated WEBP** writes the clip; **Raxel Trajectory Preview** draws the path and
+   **Raxel Save Trajectory** writes it to `output/raxel/`.""")],
+)
+
 #: Every workflow the pack ships.
-WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT]
+WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_POSE, JOINT_VIDEO, JOINT_BOTH]
 
 
 def _check(workflow: Workflow) -> None:
@@ -267,7 +414,7 @@ def _check(workflow: Workflow) -> None:
             if name not in names or source not in ids:
                 raise ValueError(f"{workflow.name} node {node.id}: bad link {name} <- {source}")
             source_type = NODE_TYPES[_node(workflow, source).type]["outputs"][slot][1]
-            if source_type != {n: t for n, t, _ in spec["inputs"]}[name]:
+            if source_type not in {n: t for n, t, _ in spec["inputs"]}[name].split(","):
                 raise ValueError(f"{workflow.name} node {node.id}: {name} gets {source_type}")
         missing = [n for n, _, opt in spec["inputs"] if not opt and n not in node.links]
         if missing:
@@ -313,7 +460,8 @@ def ui_format(workflow: Workflow) -> dict:
         for slot, (name, type_, _) in enumerate(spec["inputs"]):
             if name in node.links:
                 source, source_slot = node.links[name]
-                links.append([len(links) + 1, source, source_slot, node.id, slot, type_])
+                carried = NODE_TYPES[_node(workflow, source).type]["outputs"][source_slot][1]
+                links.append([len(links) + 1, source, source_slot, node.id, slot, carried])
     order = _execution_order(workflow)
     nodes = []
     for node in workflow.nodes:

@@ -1,0 +1,453 @@
+"""The joint video + ray model (Rays as Pixels, arXiv 2604.09429) in ComfyUI: a loader and a
+sampler, thin adapters over :class:`raxel_core.model.JointTransformer` and
+:func:`raxel_core.diffusion.sampler.sample` (progress bar, interrupt, the errors a user sees).
+
+Model files live in the ``raxel`` model folder: ``ComfyUI/models/raxel/`` (and any path given for
+``raxel`` in ``extra_model_paths.yaml``) plus this pack's own ``models/`` folder, which holds the
+bundled ``raxel-tiny-v1``. Both are registered with ``folder_paths`` when this module is imported.
+Only ``.safetensors`` weights are read, each with its config (``config.json`` beside it or the
+``raxel_config`` entry of its metadata); pickles (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) are refused.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from .types import CATEGORY, CameraTrajectory, RaxelModel
+
+#: Name of the model folder (``folder_paths`` key and ``ComfyUI/models/<name>``).
+MODEL_FOLDER = "raxel"
+#: The pack's bundled models folder.
+BUNDLED_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+#: The bundled model, as the loader lists it (relative to :data:`BUNDLED_MODELS_DIR`).
+BUNDLED_MODEL = "raxel-tiny-v1/model.safetensors"
+#: Suffixes of pickled checkpoints: never loaded (they can run code), refused with a message.
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
+#: Task modes of the sampler and what each does (shown in its tooltip and docs).
+MODE_LABELS = {
+    "pose": "video -> camera",
+    "video": "images + camera -> video",
+    "joint": "image -> video + camera",
+}
+
+
+def register_model_folders() -> None:
+    """Register ``ComfyUI/models/raxel`` and the pack's ``models/`` as the ``raxel`` model folder
+    (idempotent: ``folder_paths`` ignores a path it already holds)."""
+    folder_paths.add_model_folder_path(MODEL_FOLDER, os.path.join(folder_paths.models_dir, MODEL_FOLDER))
+    folder_paths.add_model_folder_path(MODEL_FOLDER, str(BUNDLED_MODELS_DIR))
+
+
+register_model_folders()
+
+
+def list_models() -> list[str]:
+    """``.safetensors`` files of the ``raxel`` folder (relative, ``/`` separated), the bundled
+    model first when present."""
+    names = sorted({n.replace("\\", "/") for n in folder_paths.get_filename_list(MODEL_FOLDER)
+                    if n.lower().endswith(".safetensors")})
+    if BUNDLED_MODEL in names:
+        names.remove(BUNDLED_MODEL)
+        names.insert(0, BUNDLED_MODEL)
+    return names
+
+
+def _folders_text() -> str:
+    return " or ".join(folder_paths.get_folder_paths(MODEL_FOLDER))
+
+
+def check_model_name(name: str) -> str | None:
+    """Why ``name`` cannot be loaded (pickle, not safetensors, not in the folder), or None."""
+    text = str(name)
+    if text.lower().endswith(PICKLE_SUFFIXES):
+        return (f"refusing {text!r}: only .safetensors model files are loaded ({Path(text).suffix} files are "
+                "pickles that can run code when opened); convert it to .safetensors with its config.json")
+    if not text.lower().endswith(".safetensors"):
+        return f"{text!r} is not a .safetensors file; pick a model's model.safetensors"
+    if text not in list_models():
+        return (f"no model {text!r} in the raxel model folder ({_folders_text()}); put the model's folder "
+                "(config.json + model.safetensors) there and refresh")
+    return None
+
+
+@dataclass(frozen=True)
+class LoadedRaxelModel:
+    """Payload of the ``RAXEL_MODEL`` socket.
+
+    Attributes:
+        model: the :class:`raxel_core.model.JointTransformer`, eval mode, on ComfyUI's device.
+        config: its :class:`raxel_core.model.JointModelConfig`.
+        name: the file name as listed by the loader.
+        path: the resolved weights file.
+        image_size: ``(H, W)`` frame size the model was trained at, or None when its folder does
+            not record it (then any size the patch grid takes is accepted).
+        num_frames: clip length the model was trained on, or None when not recorded.
+    """
+
+    model: torch.nn.Module
+    config: object
+    name: str
+    path: Path
+    image_size: tuple[int, int] | None = None
+    num_frames: int | None = None
+
+    @property
+    def raxel_size(self) -> tuple[int, int] | None:
+        """``(h, w)`` of the raxel images at the training size, or None."""
+        if self.image_size is None:
+            return None
+        d = self.config.raxel_downscale
+        return self.image_size[0] // d, self.image_size[1] // d
+
+    def describe(self) -> str:
+        c = self.config
+        size = (f"{self.image_size[1]}x{self.image_size[0]} frames (width x height)" if self.image_size
+                else "frames of any size the patch grid takes")
+        return (f"{self.name}: {'pixel' if c.in_channels == 3 else f'{c.in_channels}-channel latent'} model, "
+                f"{sum(p.numel() for p in self.model.parameters()) / 1e6:.1f} M parameters, {size}"
+                + (f", {self.num_frames}-frame clips" if self.num_frames else "")
+                + (", text conditioned" if c.text_cross_attention else ""))
+
+
+def training_resolution(weights: Path) -> tuple[tuple[int, int] | None, int | None]:
+    """Frame size ``(H, W)`` and clip length recorded by training, from ``state.json`` beside the
+    weights, in the folder above (``step_XXXXXXX/state.json`` + ``step_XXXXXXX/model/``), or the
+    ``raxel_training`` entry of the weights' metadata; ``(None, None)`` when none records them.
+
+    Raises:
+        ValueError: a ``state.json`` that is not JSON or has a malformed ``image_size``.
+    """
+    text = None
+    for candidate in (weights.parent / "state.json", weights.parent.parent / "state.json"):
+        if candidate.is_file():
+            text, source = candidate.read_text(encoding="utf-8"), candidate
+            break
+    if text is None:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as handle:
+            text = (handle.metadata() or {}).get("raxel_training")
+        source = weights
+        if text is None:
+            return None, None
+    try:
+        data = json.loads(text)
+        config = data.get("config", data)
+        size = config.get("image_size")
+        frames = config.get("num_frames")
+        size = None if size is None else (int(size[0]), int(size[1]))
+        frames = None if frames is None else int(frames)
+    except (ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{source} does not record the training image_size as [height, width] ({err}); "
+                         "fix or delete it") from None
+    return size, frames
+
+
+def load_model(name: str) -> LoadedRaxelModel:
+    """Load ``name`` from the ``raxel`` folder onto ComfyUI's torch device.
+
+    Raises:
+        ValueError: the artist-facing reason: pickle / not safetensors / missing file, a file that
+            is not readable safetensors (corrupt or truncated), no config, or weights that do not
+            match the config.
+    """
+    import comfy.model_management
+
+    from ..raxel_core.model import JointTransformer
+
+    problem = check_model_name(name)
+    if problem:
+        raise ValueError(problem)
+    path = Path(folder_paths.get_full_path_or_raise(MODEL_FOLDER, name)).resolve()
+    try:
+        model = JointTransformer.from_pretrained(path, device="cpu", dtype=torch.float32)
+    except ValueError as err:
+        raise ValueError(f"cannot load raxel model {name!r}: {err}") from None
+    except Exception as err:  # noqa: BLE001 (safetensors' own error types: header too large, truncated, ...)
+        raise ValueError(
+            f"cannot load raxel model {name!r}: it is not a readable .safetensors file ({type(err).__name__}: "
+            f"{err}); the file is corrupt or incomplete: download or export it again"
+        ) from None
+    image_size, num_frames = training_resolution(path)
+    model = model.to(comfy.model_management.get_torch_device()).eval()
+    return LoadedRaxelModel(model=model, config=model.config, name=name, path=path, image_size=image_size,
+                            num_frames=num_frames)
+
+
+class RaxelModelLoader(io.ComfyNode):
+    """Load a joint video + ray model (config + safetensors) from the raxel model folder."""
+
+    @classmethod
+    def define_schema(cls):
+        models = list_models()
+        return io.Schema(
+            node_id="RaxelModelLoader",
+            display_name="Raxel Model Loader",
+            category=CATEGORY,
+            description=(
+                "Loads a joint video + ray diffusion model (Rays as Pixels) from ComfyUI/models/raxel or "
+                "the pack's bundled models folder. Only .safetensors files with their config (config.json "
+                "beside them, or in the file's metadata) are loaded; pickled .ckpt / .pt files are refused."
+            ),
+            inputs=[
+                io.Combo.Input("model_name", options=models,
+                               default=BUNDLED_MODEL if BUNDLED_MODEL in models else None,
+                               tooltip="A model's model.safetensors in ComfyUI/models/raxel/ or the pack's "
+                                       "models/ folder (the bundled raxel-tiny-v1 is the default)."),
+            ],
+            outputs=[
+                RaxelModel.Output(display_name="model",
+                                  tooltip="The loaded model with its config and the frame size it takes."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, model_name) -> bool | str:
+        return check_model_name(model_name) or True
+
+    @classmethod
+    def fingerprint_inputs(cls, model_name):
+        path = folder_paths.get_full_path(MODEL_FOLDER, model_name)
+        if path is None:
+            return model_name
+        stat = os.stat(path)
+        return f"{model_name}:{stat.st_mtime_ns}:{stat.st_size}"
+
+    @classmethod
+    def execute(cls, model_name) -> io.NodeOutput:
+        loaded = load_model(model_name)
+        return io.NodeOutput(loaded, ui={"text": (loaded.describe(),)})
+
+
+# ----------------------------------------------------------------------------------------- sampler
+def _frames_of(value, what: str) -> torch.Tensor:
+    """An IMAGE batch or a core VIDEO -> IMAGE ``[F, H, W, 3]`` float32 on the CPU."""
+    if hasattr(value, "get_components"):
+        try:
+            value = value.get_components().images
+        except Exception as err:
+            raise ValueError(f"{what} could not be decoded ({type(err).__name__}: {err}); check that the file "
+                             "plays, or re-export it (H.264 .mp4)") from err
+    if not isinstance(value, torch.Tensor) or value.ndim != 4 or value.shape[-1] not in (3, 4):
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"{what} must be an IMAGE batch [frames, height, width, 3]; got {shape}")
+    if value.shape[0] == 0:
+        raise ValueError(f"{what} has no frames; check that the video file holds frames")
+    return value[..., :3].detach().to("cpu", torch.float32).clamp(0, 1)
+
+
+def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str) -> None:
+    """``ValueError`` naming the size the model takes when ``frames`` [F, H, W, 3] differ (no silent
+    resize): the training size when recorded, else the patch-grid multiples."""
+    from ..raxel_core.diffusion.sampler import check_resolution
+
+    h, w = int(frames.shape[1]), int(frames.shape[2])
+    if payload.image_size is not None:
+        th, tw = payload.image_size
+        if (h, w) != (th, tw):
+            raise ValueError(
+                f"the model takes {tw}x{th} frames (width x height) but {what} is {w}x{h}; resize with core "
+                f"Upscale Image (ImageScale) to width {tw}, height {th} (crop: center keeps the aspect ratio)"
+            )
+        return
+    try:
+        check_resolution(payload.config, (h, w))
+    except ValueError:
+        c = payload.config
+        mult_h = math.lcm(c.patch_size[1], c.raxel_downscale * c.ray_patch_size[1])
+        mult_w = math.lcm(c.patch_size[2], c.raxel_downscale * c.ray_patch_size[2])
+        fix_h, fix_w = max(mult_h, round(h / mult_h) * mult_h), max(mult_w, round(w / mult_w) * mult_w)
+        raise ValueError(
+            f"{what} is {w}x{h} (width x height) but this model takes widths that are multiples of {mult_w} and "
+            f"heights that are multiples of {mult_h} (its patch grid, raxels at 1/{c.raxel_downscale} size); "
+            f"resize with core Upscale Image (ImageScale) to e.g. width {fix_w}, height {fix_h}"
+        ) from None
+
+
+def _text_states(payload: LoadedRaxelModel, conditioning) -> torch.Tensor | None:
+    config = payload.config
+    if conditioning is None:
+        if config.text_cross_attention:
+            raise ValueError(f"{payload.name} is text conditioned: connect a CONDITIONING (the umT5 encoding of "
+                             "the prompt, or of an empty prompt) to 'conditioning'")
+        return None
+    if not config.text_cross_attention:
+        raise ValueError(f"{payload.name} has no text cross-attention (it was trained without prompts): "
+                         "disconnect 'conditioning'")
+    if not isinstance(conditioning, list) or not conditioning or not isinstance(conditioning[0][0], torch.Tensor):
+        raise ValueError("conditioning must be core CONDITIONING (from a text encode node)")
+    if len(conditioning) != 1:
+        raise ValueError(f"conditioning holds {len(conditioning)} entries; give one prompt (not a combined "
+                         "or area conditioning)")
+    states = conditioning[0][0]
+    if states.ndim != 3 or states.shape[-1] != config.text_dim:
+        raise ValueError(f"the conditioning has width {states.shape[-1]} but {payload.name} takes text states of "
+                         f"width {config.text_dim} (umT5-XXL for Wan 2.1): use the text encoder it was trained with")
+    param = next(payload.model.parameters())
+    return states[:1].to(param.device, param.dtype)
+
+
+def _check_vae(payload: LoadedRaxelModel, vae) -> None:
+    if vae is None:
+        return
+    config = payload.config
+    channels = getattr(vae, "latent_channels", None)
+    if channels is not None and channels != config.in_channels:
+        raise ValueError(f"the VAE gives {channels} latent channels but the model expects {config.in_channels}; "
+                         "connect the VAE the model was trained with")
+    if config.in_channels == 3:
+        raise ValueError(f"{payload.name} works on pixels directly (3 channels, no VAE): disconnect 'vae'")
+    raise ValueError(f"{payload.name} works on {config.in_channels}-channel VAE latents, which this version of the "
+                     "raxel sampler cannot run yet (pixel-space models only)")
+
+
+class RaxelJointSampler(io.ComfyNode):
+    """Run one of the joint model's three tasks: pose estimation, camera-controlled video, or both."""
+
+    @classmethod
+    def define_schema(cls):
+        modes = "; ".join(f"{k}: {v}" for k, v in MODE_LABELS.items())
+        return io.Schema(
+            node_id="RaxelJointSampler",
+            display_name="Raxel Joint Sampler",
+            category=CATEGORY,
+            description=(
+                "Samples the joint video + ray model (Rays as Pixels): pose (video -> camera), video "
+                "(images + camera -> video) or joint (image -> video + camera). Frames must already have the "
+                "size the model takes (use core Upscale Image); nothing is resized silently."
+            ),
+            inputs=[
+                RaxelModel.Input("model", tooltip="From Raxel Model Loader."),
+                io.Combo.Input("mode", options=list(MODE_LABELS), default="pose",
+                               tooltip=f"The task. {modes}."),
+                io.Image.Input("images", optional=True,
+                               tooltip="video / joint: the source image(s), the first frame(s) of the video to "
+                                       "generate (default: the first frame of 'video')."),
+                io.MultiType.Input("video", types=[io.Image, io.Video], optional=True,
+                                   tooltip="pose: the video whose cameras to estimate (IMAGE frames or a VIDEO). "
+                                           "video / joint: its first frame is the source image when 'images' "
+                                           "is not connected."),
+                CameraTrajectory.Input("trajectory", optional=True,
+                                       tooltip="video mode: the camera path to follow, one camera per frame "
+                                               "(frame 0 = the source image's camera)."),
+                io.Int.Input("frames", default=9, min=2, max=1024,
+                             tooltip="joint mode: frames to generate, source image(s) included (other modes "
+                                     "take the length of the video / trajectory)."),
+                io.Int.Input("steps_video", default=30, min=1, max=1000,
+                             tooltip="Euler steps of the video stream (video / joint modes)."),
+                io.Int.Input("steps_rays", default=2, min=1, max=1000,
+                             tooltip="Euler steps of the ray stream (pose / joint modes); 2 suffice for pose."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Seed of the initial noise."),
+                io.Vae.Input("vae", optional=True,
+                             tooltip="Only for latent-space models: the VAE they were trained with. Leave "
+                                     "unconnected for pixel-space models such as raxel-tiny-v1."),
+                io.Conditioning.Input("conditioning", optional=True,
+                                      tooltip="Only for text-conditioned models: the encoded prompt."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="video",
+                                tooltip="The frames: generated (video / joint) or the input video (pose)."),
+                io.Image.Output(display_name="raxels",
+                                tooltip="One raxel image per frame (rays as pixels, half the frame size)."),
+                CameraTrajectory.Output(display_name="trajectory",
+                                        tooltip="The cameras: estimated (pose / joint; relative to frame 0, "
+                                                "unit scale) or the given trajectory (video)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, model, mode, frames, steps_video, steps_rays, seed, images=None, video=None,
+                trajectory=None, vae=None, conditioning=None) -> io.NodeOutput:
+        import comfy.model_management
+        import comfy.utils
+
+        from ..raxel_core.diffusion.sampler import sample, sigma_grid
+        from ..raxel_core.trajectory_view import trajectory_view
+
+        if not isinstance(model, LoadedRaxelModel):
+            raise ValueError("'model' must come from Raxel Model Loader")  # noqa: TRY004 (shown to the user)
+        if mode not in MODE_LABELS:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODE_LABELS)}")
+        _check_vae(model, vae)
+        text = _text_states(model, conditioning)
+
+        clip = _frames_of(video, "the video") if video is not None else None
+        kwargs: dict = {}
+        if mode == "pose":
+            if clip is None:
+                raise ValueError("pose mode (video -> camera) needs the video: connect it to 'video'")
+            if images is not None or trajectory is not None:
+                raise ValueError("pose mode (video -> camera) takes only the video; disconnect 'images' and "
+                                 "'trajectory' (use video mode to follow a trajectory)")
+            check_frame_size(model, clip, "the video")
+            kwargs["video"] = clip
+            n = clip.shape[0]
+        else:
+            if images is not None:
+                source = _frames_of(images, "the images input")
+                what = "the images input"
+            elif clip is not None:
+                source, what = clip[:1], "the video"
+            else:
+                raise ValueError(f"{mode} mode ({MODE_LABELS[mode]}) needs a source image: connect 'images' "
+                                 "(or 'video', whose first frame is used)")
+            check_frame_size(model, source, what)
+            if clip is not None and images is not None and tuple(clip.shape[1:3]) != tuple(source.shape[1:3]):
+                raise ValueError(f"the images are {source.shape[2]}x{source.shape[1]} but the video "
+                                 f"{clip.shape[2]}x{clip.shape[1]}; give both the same size")
+            kwargs["source_frames"] = source
+            if mode == "video":
+                if trajectory is None:
+                    raise ValueError("video mode (images + camera -> video) needs the camera path: connect "
+                                     "'trajectory' (e.g. Raxel Camera Trajectory)")
+                n = len(trajectory)
+                if clip is not None and clip.shape[0] != n:
+                    raise ValueError(f"the trajectory has {n} frames but the video has {clip.shape[0]}; resample "
+                                     "the trajectory (Raxel Camera Trajectory frames) or trim the video "
+                                     "(core Image From Batch)")
+                kwargs["cameras"] = trajectory
+            else:
+                if trajectory is not None:
+                    raise ValueError("joint mode (image -> video + camera) generates the cameras; disconnect "
+                                     "'trajectory' (use video mode to follow one)")
+                n = int(frames)
+            if source.shape[0] >= n:
+                raise ValueError(f"{source.shape[0]} source image(s) for a {n}-frame video; give fewer source "
+                                 f"images than frames (1 to {n - 1})")
+            kwargs["num_frames"] = n
+
+        # the number of model calls, for the progress bar: the union of both streams' grids
+        keys = set()
+        if mode != "pose":
+            keys |= {k for k, _ in sigma_grid(steps_video)}
+        if mode != "video":
+            keys |= {k for k, _ in sigma_grid(steps_rays)}
+        bar = comfy.utils.ProgressBar(max(len(keys) - 1, 1))
+        try:
+            result = sample(model.model, mode, steps_video=int(steps_video), steps_rays=int(steps_rays),
+                            seed=int(seed), text=text,
+                            progress=lambda done, total: bar.update_absolute(done, total),
+                            should_stop=comfy.model_management.processing_interrupted, **kwargs)
+        except Exception:
+            # a stop requested by the user wins over whatever the interrupted run raised
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            raise
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        raxels = torch.as_tensor(result.rays.to_image(), dtype=torch.float32)
+        calls = result.model_calls
+        report = (f"{mode} ({MODE_LABELS[mode]}): {n} frames, {calls.get('forward', 0)} model calls "
+                  f"({calls.get('video', 0)} video, {calls.get('rays', 0)} ray steps)")
+        shown = {"text": (report,), "raxel_trajectory": [trajectory_view(result.cameras)]}
+        return io.NodeOutput(result.video.to(torch.float32), raxels, result.cameras, ui=shown)
+
+
+#: The node classes of this file, in menu order.
+NODES = [RaxelModelLoader, RaxelJointSampler]

@@ -1,0 +1,143 @@
+"""The joint-model commands of `raxel` (raxel_core/cli.py): `raxel sample` runs a saved model on real
+files and writes the outputs a user opens; a bad model path (missing, pickle, corrupt, config that
+does not match the weights) ends with status 2 and one line naming the problem, never a traceback."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from raxel_core import cli
+from raxel_core.model import JointModelConfig, JointTransformer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
+needs_clip = pytest.mark.skipif(not RE10K_CLIP.is_file(), reason=f"RealEstate10K clip not found at {RE10K_CLIP}")
+
+#: A pixel-space model with the bundled model's patch layout (64x96 frames, 32x48 raxels) but one
+#: small layer: cheap to run, same code path.
+TINY = JointModelConfig.small(num_layers=1, num_attention_heads=2, attention_head_dim=16, ffn_dim=64, freq_dim=32)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    import torch
+
+    torch.manual_seed(0)
+    return JointTransformer(TINY).save_pretrained(tmp_path_factory.mktemp("models") / "tiny")
+
+
+def _source_image(path: Path) -> Path:
+    from raxel_core.video_io import read_video_frames
+
+    frame = read_video_frames(RE10K_CLIP, max_frames=1)[0]        # 256x384, the model's 2:3 aspect
+    Image.fromarray(frame).save(path)
+    return path
+
+
+def _one_line_error(capsys, argv: list[str], *needles: str) -> str:
+    code = cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@needs_clip
+def test_sample_video_mode_writes_the_clip_and_raxels(tiny_model, tmp_path):
+    from raxel_core.formats import write_trajectory
+    from raxel_core.trajectory_presets import make_preset
+    from raxel_core.video_io import read_video_frames
+
+    image = _source_image(tmp_path / "source.png")
+    write_trajectory(make_preset("dolly_in", 5, image_size=(64, 96)), tmp_path / "move.json")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "raxel_core.cli", "sample", "video", "--model", str(tiny_model),
+                          "--image", str(image), "--trajectory", str(tmp_path / "move.json"), "--out", str(out),
+                          "--steps-video", "2", "--seed", "3"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    frames = read_video_frames(out / "video.mp4")
+    assert frames.shape == (5, 64, 96, 3)                      # the trajectory's length at the model's size
+    strip = np.asarray(Image.open(out / "raxels.png"))
+    assert strip.shape == (32, 5 * 48, 3)                      # one 48x32 raxel image per camera
+    assert not (out / "trajectory.txt").exists()               # video mode follows the given cameras
+    # frame 0 is the source image, resized and centre-cropped to 96x64 (video coding is lossy)
+    expected = np.asarray(Image.open(image).convert("RGB").resize((96, 64), Image.BILINEAR)).astype(float)
+    assert np.abs(frames[0].astype(float) - expected).mean() < 20
+
+
+@needs_clip
+def test_sample_pose_mode_with_the_bundled_model_writes_a_trajectory(tmp_path):
+    if not (cli.BUNDLED_MODEL_DIR / "model.safetensors").is_file():
+        pytest.skip(f"the bundled model is not installed at {cli.BUNDLED_MODEL_DIR}")
+    from raxel_core.formats import read_trajectory
+
+    out = tmp_path / "out"
+    assert cli.main(["sample", "pose", "--video", str(RE10K_CLIP), "--out", str(out), "--frames", "9"]) == 0
+    cams = read_trajectory(out / "trajectory.txt", image_size=(32, 48))
+    assert len(cams) == 9
+
+
+def test_missing_model_exits_2_with_one_line(capsys, tmp_path):
+    _one_line_error(capsys, ["sample", "joint", "--model", str(tmp_path / "nowhere"), "--image", "x.png",
+                             "--out", str(tmp_path / "o")], "no model at", "nowhere")
+
+
+def test_pickled_checkpoint_is_refused(capsys, tmp_path):
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"\x80\x04not a real pickle")
+    _one_line_error(capsys, ["sample", "pose", "--model", str(ckpt), "--video", "v.mp4", "--out", str(tmp_path / "o")],
+                    "refusing model.ckpt", "safetensors")
+
+
+def test_corrupt_safetensors_is_refused(capsys, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(4096))
+    (bad / "config.json").write_text(TINY.to_json())
+    _one_line_error(capsys, ["sample", "pose", "--model", str(bad), "--video", "v.mp4", "--out", str(tmp_path / "o")],
+                    "not a readable .safetensors file", "corrupt")
+
+
+def test_config_that_does_not_match_the_weights_is_refused(capsys, tiny_model, tmp_path):
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "model.safetensors").write_bytes((tiny_model / "model.safetensors").read_bytes())
+    (wrong / "config.json").write_text(JointModelConfig.small(num_layers=2, num_attention_heads=2,
+                                                              attention_head_dim=16, ffn_dim=64,
+                                                              freq_dim=32).to_json())
+    image = tmp_path / "img.png"
+    Image.fromarray(np.zeros((64, 96, 3), np.uint8)).save(image)
+    _one_line_error(capsys, ["sample", "joint", "--model", str(wrong), "--image", str(image),
+                             "--out", str(tmp_path / "o")], "does not match the config", "blocks.1")
+
+
+def test_missing_input_file_is_named(capsys, tiny_model, tmp_path):
+    _one_line_error(capsys, ["sample", "video", "--model", str(tiny_model), "--image", str(tmp_path / "none.png"),
+                             "--trajectory", "t.json", "--out", str(tmp_path / "o")], "--image", "none.png")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("raxel_core.diffusion.evaluation_joint") is not None,
+                    reason="raxel_core.diffusion.evaluation_joint is installed (its own tests cover eval-joint)")
+def test_eval_joint_without_its_module_exits_2_with_one_line(capsys):
+    _one_line_error(capsys, ["eval-joint", "--help"], "raxel eval-joint", "evaluation_joint")
+
+
+def test_train_and_prepare_refuse_bad_paths_in_one_line(capsys, tmp_path):
+    _one_line_error(capsys, ["prepare", str(tmp_path / "no_videos"), str(tmp_path / "o")], "is not a folder")
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"steps": "many"}))
+    code = cli.main(["train", str(config), "--steps", "1", "--checkpoint-dir", str(tmp_path / "ck")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "raxel train: error" in err, err
