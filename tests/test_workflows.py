@@ -202,3 +202,23 @@ def test_every_node_in_every_workflow_has_a_doc_page_naming_its_sockets(name):
         for socket, _ in spec["outputs"]:
             assert re.search(rf"\*\*[\w /]*\b{socket}\b", outputs), (
                 f"{node_type}.md does not describe output {socket!r}")
+
+
+def _ui_files():
+    return sorted(WORKFLOWS.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", _ui_files(), ids=lambda p: p.stem)
+def test_no_two_nodes_overlap_on_the_canvas(path):
+    """Templates open tidy: no node or note covers another (3D views included)."""
+    boxes = [(n["id"], *n["pos"], *n["size"]) for n in json.loads(path.read_text())["nodes"]]
+    for i, (a, ax, ay, aw, ah) in enumerate(boxes):
+        for b, bx, by, bw, bh in boxes[i + 1:]:
+            apart = ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay
+            assert apart, f"{path.name}: nodes {a} and {b} overlap"
+
+
+def test_layout_reserves_room_for_exactly_the_nodes_with_a_3d_view():
+    js = (ROOT / "web" / "js" / "raxel_extension.js").read_text()
+    block = re.search(r"VIEW_NODES = new Set\(\[(.*?)\]\)", js, re.S).group(1)
+    assert set(re.findall(r'"(\w+)"', block)) == builder.VIEW_NODE_TYPES

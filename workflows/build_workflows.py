@@ -451,9 +451,44 @@ def _execution_order(workflow: Workflow) -> list[int]:
     return order
 
 
+#: Node types that carry the pack's 3D trajectory view (web/js/raxel_extension.js VIEW_NODES):
+#: the front end grows them by the view's height, so the layout reserves that room.
+VIEW_NODE_TYPES = {"RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview",
+                   "RaxelPoseDecode", "RaxelPoseFromVideo", "RaxelFromCameraCtrlPoses"}
+VIEW_EXTRA_HEIGHT = 360.0
+VIEW_MIN_WIDTH = 420.0
+COLUMN_GAP, ROW_GAP = 50.0, 40.0
+
+
+def layout(workflow: Workflow) -> dict[int, tuple[list[float], list[float]]]:
+    """Canvas ``pos`` and ``size`` of every node and note, by id, without overlaps.
+
+    Items keep their declared column (same declared x) and their order within it (declared y);
+    columns are placed left to right by the widest item of the column before, and items stacked
+    top to bottom. Nodes with the 3D trajectory view get its height and width added.
+    """
+    items = []
+    for node in workflow.nodes:
+        w, h = node.size
+        if node.type in VIEW_NODE_TYPES:
+            w, h = max(w, VIEW_MIN_WIDTH), h + VIEW_EXTRA_HEIGHT
+        items.append((node.pos, node.id, (float(w), float(h))))
+    items += [(note.pos, note.id, tuple(map(float, note.size))) for note in workflow.notes]
+    placed, x = {}, 0.0
+    for column_x in sorted({pos[0] for pos, _, _ in items}):
+        column = sorted((item for item in items if item[0][0] == column_x), key=lambda item: item[0][1])
+        y = min(pos[1] for pos, _, _ in column)
+        for _, item_id, (w, h) in column:
+            placed[item_id] = ([x, y], [w, h])
+            y += h + ROW_GAP
+        x += max(w for _, _, (w, _) in column) + COLUMN_GAP
+    return placed
+
+
 def ui_format(workflow: Workflow) -> dict:
     """The canvas (UI) format of ``workflow``, as the ComfyUI front end saves it."""
     _check(workflow)
+    placed = layout(workflow)
     links = []
     for node in workflow.nodes:
         spec = NODE_TYPES[node.type]
@@ -480,8 +515,8 @@ def ui_format(workflow: Workflow) -> dict:
         entry = {
             "id": node.id,
             "type": node.type,
-            "pos": list(node.pos),
-            "size": list(node.size),
+            "pos": placed[node.id][0],
+            "size": placed[node.id][1],
             "flags": {},
             "order": order.index(node.id),
             "mode": 0,
@@ -497,8 +532,8 @@ def ui_format(workflow: Workflow) -> dict:
         nodes.append({
             "id": note.id,
             "type": NOTE_TYPE,
-            "pos": list(note.pos),
-            "size": list(note.size),
+            "pos": placed[note.id][0],
+            "size": placed[note.id][1],
             "flags": {},
             "order": len(workflow.nodes) + k,
             "mode": 0,
