@@ -15,30 +15,23 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from comfyui_server import COMFYUI_DIR, ROOT, SHIMS, comfyui_skip_reason, start_comfyui
 
-ROOT = Path(__file__).resolve().parents[1]
-COMFYUI_DIR = os.environ.get("RAXEL_COMFYUI_DIR")
-SHIMS = os.environ.get("RAXEL_COMFYUI_SHIMS")
 DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 ARTIFACTS = Path(os.environ.get("RAXEL_TEST_ARTIFACTS", ROOT / "tests" / "artifacts"))
-PACK_NAME = "raxel_nodes"
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
-#: Bounds on waiting (start-up, one prompt), so a hung server or page fails instead of hanging CI.
-STARTUP_SECONDS = 120
+#: Bound on waiting for one prompt, so a hung server or page fails instead of hanging CI.
 PROMPT_MS = 600_000
-VIEW_NODES = {"RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview",
-              "RaxelPoseDecode", "RaxelPoseFromVideo"}
+#: Node types that get the 3D view: read from the extension itself (tests/test_workflows.py checks
+#: the workflow layout reserves room for exactly these).
+VIEW_NODES = set(re.findall(r'"(\w+)"', re.search(
+    r"VIEW_NODES = new Set\(\[(.*?)\]\)",
+    (Path(__file__).resolve().parents[1] / "web" / "js" / "raxel_extension.js").read_text(), re.S).group(1)))
 
 
 def _chromium() -> str | None:
@@ -49,9 +42,9 @@ def _chromium() -> str | None:
 
 
 def _skip_reason() -> str | None:
-    if not COMFYUI_DIR:
-        return ("RAXEL_COMFYUI_DIR is not set: point it at a ComfyUI checkout with its requirements "
-                "installed to test the 3D view in a browser")
+    missing_comfyui = comfyui_skip_reason("test the 3D view in a browser")
+    if missing_comfyui:
+        return missing_comfyui
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -64,65 +57,13 @@ def _skip_reason() -> str | None:
 pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A ComfyUI server with only this pack, in a temporary base directory, on a free port."""
-    comfy = Path(COMFYUI_DIR).resolve()
-    if not (comfy / "main.py").is_file():
-        pytest.fail(f"RAXEL_COMFYUI_DIR={COMFYUI_DIR} holds no main.py: point it at a ComfyUI checkout")
-    base = tmp_path_factory.mktemp("comfyui_browser")
-    for name in ("custom_nodes", "input", "output", "temp", "user"):
-        (base / name).mkdir()
-    (base / "custom_nodes" / PACK_NAME).symlink_to(ROOT, target_is_directory=True)
-    port = _free_port()
-    env = dict(os.environ)
-    if SHIMS:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (SHIMS, env.get("PYTHONPATH")) if p)
-    log = base / "comfyui.log"
-    command = [
-        sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-        "--disable-auto-launch", "--disable-api-nodes", "--base-directory", str(base),
-        "--database-url", "sqlite:///:memory:",
-        "--disable-all-custom-nodes", "--whitelist-custom-nodes", PACK_NAME,
-    ]
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=comfy, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def tail():
-        return "\n".join(log.read_text(errors="replace").splitlines()[-60:])
-
-    try:
-        started = time.monotonic()
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"ComfyUI exited during start-up (code {process.returncode}):\n{tail()}")
-            try:
-                with urllib.request.urlopen(url + "/object_info/RaxelCameraTrajectory", timeout=10) as r:
-                    json.load(r)
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() - started > STARTUP_SECONDS:
-                    pytest.fail(f"ComfyUI did not answer in {STARTUP_SECONDS} s:\n{tail()}")
-                time.sleep(0.5)
+    with start_comfyui(tmp_path_factory.mktemp("comfyui_browser"), COMFYUI_DIR, SHIMS) as srv:
         # Skip the first-visit tutorial dialog.
-        request = urllib.request.Request(url + "/settings/Comfy.TutorialCompleted", data=b"true", method="POST",
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=10).close()
-        yield {"url": url, "base": base, "input": base / "input", "log": log, "tail": tail}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        srv.post_json("/settings/Comfy.TutorialCompleted", True, timeout=10)
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +91,7 @@ def page(server, browser):
     errors: list[str] = []
     pg.on("pageerror", lambda err: errors.append(f"{err}"))
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "raxel" in msg.text.lower() else None)
-    pg.goto(server["url"], wait_until="domcontentloaded")
+    pg.goto(server.url, wait_until="domcontentloaded")
     pg.wait_for_function("() => window.app && window.app.graph && window.__raxel", timeout=120_000)
     pg.raxel_errors = errors
     yield pg
@@ -426,7 +367,7 @@ def test_pose_from_video_draws_one_frustum_per_registered_frame(page, server):
     path = ROOT / "workflows" / "raxel_pose_from_video.json"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    shutil.copy(RE10K_CLIP, server["input"] / "re10k_clip.mp4")
+    shutil.copy(RE10K_CLIP, server.input / "re10k_clip.mp4")
     workflow = json.loads(path.read_text())
     for node in _nodes_of(workflow, "LoadVideo"):
         node["widgets_values"][0] = "re10k_clip.mp4"
@@ -455,7 +396,7 @@ def test_loaded_trajectory_file_is_drawn_frame_for_frame(page, server):
     poses = DATA / "re10k" / "poses" / "0bf152ef84195293.txt"
     if not poses.is_file():
         pytest.skip(f"{poses} is absent (shared data not available)")
-    shutil.copy(poses, server["input"] / "re10k_poses.txt")
+    shutil.copy(poses, server.input / "re10k_poses.txt")
     expected = len(read_trajectory(poses, image_size=(360, 640)))
     # a two-node UI workflow: Load Trajectory -> Trajectory Preview
     workflow = {

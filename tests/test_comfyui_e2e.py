@@ -6,187 +6,31 @@ Needs a ComfyUI checkout with its requirements installed: set ``RAXEL_COMFYUI_DI
 (README, "Testing against ComfyUI"). ``RAXEL_COMFYUI_SHIMS`` optionally names a folder put first
 on the server's ``PYTHONPATH`` (import shims for torchvision / torchaudio on a CPU-only torch).
 The server runs with ``--base-directory`` in a temporary folder (its own input, output, temp and
-user folders, and a ``custom_nodes`` holding only a link to this repository) on a free port.
+user folders, and a ``custom_nodes`` holding only a link to this repository) on a free port,
+started by tests/comfyui_server.py.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from comfyui_server import PACK_NAME, PROMPT_SECONDS, ROOT, requires_comfyui, server  # noqa: F401 (fixture)
+from comfyui_server import api_node as _node
 
-ROOT = Path(__file__).resolve().parents[1]
-COMFYUI_DIR = os.environ.get("RAXEL_COMFYUI_DIR")
-SHIMS = os.environ.get("RAXEL_COMFYUI_SHIMS")
 DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
-PACK_NAME = "raxel_nodes"
-#: Bound on waiting for the server to answer /object_info after start (start-up only).
-STARTUP_SECONDS = 120
-#: Bound on one prompt, so a hung server fails the test instead of hanging CI.
-PROMPT_SECONDS = 600
 
-pytestmark = pytest.mark.skipif(
-    not COMFYUI_DIR,
-    reason="RAXEL_COMFYUI_DIR is not set: point it at a ComfyUI checkout with its requirements "
-    "installed to run the pack inside a real ComfyUI server",
-)
+pytestmark = requires_comfyui("run the pack inside a real ComfyUI server")
 
 sys.path.insert(0, str(ROOT / "workflows"))
 import build_workflows
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A ComfyUI process and the few HTTP calls the tests make."""
-
-    def __init__(self, base: Path, port: int, process: subprocess.Popen, log: Path):
-        self.base, self.port, self.process, self.log = base, port, process, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.input = base / "input"
-        self.output = base / "output"
-        self.temp = base / "temp"
-        self.counter = 0
-
-    def log_tail(self, n: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-
-    def get(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return json.load(r)
-
-    def post_prompt(self, prompt: dict) -> tuple[int, dict]:
-        body = json.dumps({"prompt": prompt, "client_id": "raxel-e2e"}).encode()
-        request = urllib.request.Request(self.url + "/prompt", data=body,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as r:
-                return r.status, json.load(r)
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-    def run(self, prompt: dict) -> dict:
-        """Queue ``prompt``; return its history entry (outputs, status) once finished."""
-        code, body = self.post_prompt(prompt)
-        assert code == 200 and not body.get("node_errors"), f"prompt refused ({code}): {body}"
-        prompt_id = body["prompt_id"]
-        deadline = time.monotonic() + PROMPT_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"ComfyUI exited:\n{self.log_tail()}"
-            history = self.get(f"/history/{prompt_id}")
-            if prompt_id in history and history[prompt_id]["status"].get("completed") is not None:
-                entry = history[prompt_id]
-                if entry["status"]["status_str"] in ("success", "error"):
-                    return entry
-            time.sleep(0.2)
-        raise AssertionError(f"prompt {prompt_id} did not finish in {PROMPT_SECONDS} s:\n{self.log_tail()}")
-
-    def run_ok(self, prompt: dict) -> dict:
-        entry = self.run(prompt)
-        assert entry["status"]["status_str"] == "success", _error_text(entry)
-        return entry
-
-    def run_error(self, prompt: dict) -> dict:
-        """Run a prompt that must fail inside a node; return the execution_error message."""
-        entry = self.run(prompt)
-        assert entry["status"]["status_str"] == "error", f"expected an error, got {entry['status']}"
-        errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
-        assert errors, entry["status"]
-        print(f"\n{errors[0]['node_type']}: {errors[0]['exception_message']}")
-        return errors[0]
-
-    def assert_healthy(self):
-        """A fresh (never cached) cheap prompt still runs to success."""
-        self.counter += 1
-        prompt = {
-            "1": _node("RaxelCameraTrajectory", preset="dolly_in", frames=3 + self.counter,
-                       width=64, height=64),
-            "2": _node("RaxelTrajectoryPreview", trajectory=["1", 0], width=256, height=128),
-        }
-        entry = self.run_ok(prompt)
-        assert entry["outputs"]["2"]["images"], entry["outputs"]
-
-
-def _error_text(entry: dict) -> str:
-    return json.dumps(entry["status"], indent=1)[:4000]
-
-
-TRAJECTORY_DEFAULTS = {"preset": "orbit_left", "frames": 16, "magnitude": 0.0, "easing": "linear",
-                       "width": 384, "height": 256, "fov": 50.0, "distance": 4.0, "keyframes": "[]"}
-WIDGET_DEFAULTS = {
-    "RaxelCameraTrajectory": TRAJECTORY_DEFAULTS,
-    "RaxelEncode": {"reference": 0, "raxel_width": 0, "raxel_height": 0},
-    "RaxelTrajectoryPreview": {"width": 1024, "height": 512},
-    "RaxelSaveTrajectory": {"filename_prefix": "raxel/e2e", "format": "raxel"},
-    "RaxelLoadTrajectory": {"width": 384, "height": 256},
-    "RaxelPoseFromVideo": {"focal_px": 0.0},
-}
-
-
-def _node(class_type: str, **inputs) -> dict:
-    return {"class_type": class_type, "inputs": {**WIDGET_DEFAULTS.get(class_type, {}), **inputs}}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    comfy = Path(COMFYUI_DIR).resolve()
-    if not (comfy / "main.py").is_file():
-        pytest.fail(f"RAXEL_COMFYUI_DIR={COMFYUI_DIR} holds no main.py: point it at a ComfyUI checkout")
-    base = tmp_path_factory.mktemp("comfyui")
-    for name in ("custom_nodes", "input", "output", "temp", "user"):
-        (base / name).mkdir()
-    (base / "custom_nodes" / PACK_NAME).symlink_to(ROOT, target_is_directory=True)
-    port = _free_port()
-    env = dict(os.environ)
-    if SHIMS:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (SHIMS, env.get("PYTHONPATH")) if p)
-    log = base / "comfyui.log"
-    command = [
-        sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-        "--disable-auto-launch", "--disable-api-nodes", "--base-directory", str(base),
-        "--database-url", "sqlite:///:memory:",
-        "--disable-all-custom-nodes", "--whitelist-custom-nodes", PACK_NAME,
-    ]
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=comfy, env=env, stdout=log_file,
-                                   stderr=subprocess.STDOUT)
-    srv = Server(base, port, process, log)
-    started = time.monotonic()
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"ComfyUI exited during start-up (code {process.returncode}):\n{srv.log_tail()}")
-            try:
-                srv.object_info = srv.get("/object_info")
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() - started > STARTUP_SECONDS:
-                    pytest.fail(f"ComfyUI did not answer in {STARTUP_SECONDS} s:\n{srv.log_tail()}")
-                time.sleep(0.5)
-        srv.startup_seconds = time.monotonic() - started
-        print(f"\nComfyUI up in {srv.startup_seconds:.1f} s on port {port}")
-        yield srv
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 RAXEL_NODES = ["RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelSaveTrajectory",
@@ -457,9 +301,7 @@ def test_cancel_stops_pose_estimation_and_the_server_goes_on(server):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(1.0)
-    request = urllib.request.Request(server.url + "/interrupt", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=30).close()
+    server.interrupt()
     cancelled = time.monotonic()
     while not server.get(f"/history/{prompt_id}"):
         assert time.monotonic() < deadline

@@ -5,15 +5,10 @@ torch set RAXEL_COMFYUI_SHIMS to a folder of torchvision / torchaudio import shi
 the server's PYTHONPATH only)."""
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from comfyui_server import COMFYUI_DIR, SHIMS, free_port, start_comfyui
 from PIL import Image
 
 from raxel_core.headless import (
@@ -125,23 +120,18 @@ def test_terminal_progress_lines():
     assert stream.getvalue().splitlines() == ["[##--------] 1/4 nodes  3 KSampler  step 5/20", "warning"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_server_is_a_clear_error(tmp_path):
     (tmp_path / "wf.json").write_text(json.dumps(WORKFLOW))
     with pytest.raises(ComfyUIError, match="cannot reach ComfyUI at http://127.0.0.1:"):
-        run_workflow(tmp_path / "wf.json", server=f"http://127.0.0.1:{_free_port()}")
+        run_workflow(tmp_path / "wf.json", server=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ComfyUIError, match="--server must be an http"):
         run_workflow(tmp_path / "wf.json", server="127.0.0.1:8188")
 
 
 # --------------------------------------------------------------------------- end to end
 
-COMFYUI_DIR = os.environ.get("RAXEL_COMFYUI_DIR")
+#: Bound on waiting for the server to answer after start (start-up only).
+STARTUP_SECONDS = 180
 
 
 @pytest.fixture(scope="module")
@@ -149,43 +139,9 @@ def server(tmp_path_factory):
     """A real ComfyUI on a free loopback port (CPU, no custom nodes), stopped after the module."""
     if not COMFYUI_DIR or not (Path(COMFYUI_DIR) / "main.py").is_file():
         pytest.skip("set RAXEL_COMFYUI_DIR to a ComfyUI checkout (with its requirements installed) to run the end-to-end tests")
-    root = tmp_path_factory.mktemp("comfyui")
-    dirs = {name: root / name for name in ("output", "temp", "user")}
-    for d in dirs.values():
-        d.mkdir()
-    port = _free_port()
-    env = dict(os.environ)
-    shims = os.environ.get("RAXEL_COMFYUI_SHIMS")
-    if shims:
-        env["PYTHONPATH"] = shims + os.pathsep + env.get("PYTHONPATH", "")
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--disable-auto-launch",
-         "--disable-api-nodes", "--disable-all-custom-nodes", "--output-directory", str(dirs["output"]),
-         "--temp-directory", str(dirs["temp"]), "--user-directory", str(dirs["user"])],
-        cwd=COMFYUI_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"ComfyUI exited with code {proc.returncode}; log: {(root / 'server.log').read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(url + "/system_stats", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"ComfyUI did not start within 180 s; log: {(root / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with start_comfyui(tmp_path_factory.mktemp("comfyui"), COMFYUI_DIR, SHIMS, with_pack=False,
+                       startup_seconds=STARTUP_SECONDS) as srv:
+        yield srv.url
 
 
 def test_run_downloads_the_output_with_the_override(server, tmp_path):

@@ -5,13 +5,14 @@ model cannot take, a corrupt / pickled / mismatched model file, a VAE or a text 
 model cannot use) ends in an error naming the problem, after which the server serves the next prompt.
 
 Needs a ComfyUI checkout with its requirements (``RAXEL_COMFYUI_DIR``; ``RAXEL_COMFYUI_SHIMS``
-optional), exactly as tests/test_comfyui_e2e.py, whose server fixture this file reuses. The template
-runs need the bundled model (``models/raxel-tiny-v1``) and are skipped without it; everything else
-uses small random models this file writes into the server's ``models/raxel`` folder.
+optional), exactly as tests/test_comfyui_e2e.py; the server fixture is tests/comfyui_server.py's.
+The template runs need the bundled model (``models/raxel-tiny-v1``) and are skipped without it;
+everything else uses small random models this file writes into the server's ``models/raxel`` folder.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import urllib.request
 from pathlib import Path
@@ -19,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from comfyui_server import PACK_NAME, ROOT, requires_comfyui, server  # noqa: F401 (fixture)
+from comfyui_server import api_node as _node
 from PIL import Image
-from test_comfyui_e2e import COMFYUI_DIR, PACK_NAME, RE10K_CLIP, ROOT, _node, server  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.skipif(
-    not COMFYUI_DIR,
-    reason="RAXEL_COMFYUI_DIR is not set: point it at a ComfyUI checkout with its requirements "
-    "installed to run the joint-model nodes inside a real ComfyUI server",
-)
+pytestmark = requires_comfyui("run the joint-model nodes inside a real ComfyUI server")
+
+DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 
 BUNDLED = ROOT / "models" / "raxel-tiny-v1" / "model.safetensors"
 BUNDLED_NAME = "raxel-tiny-v1/model.safetensors"
@@ -325,9 +326,7 @@ def test_cancel_stops_the_sampler_and_the_server_goes_on(server, models, inputs)
         assert time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(1.0)
-    request = urllib.request.Request(server.url + "/interrupt", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=30).close()
+    server.interrupt()
     while not server.get(f"/history/{prompt_id}"):
         assert time.monotonic() < deadline
         time.sleep(0.1)
