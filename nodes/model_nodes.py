@@ -10,7 +10,6 @@ Only ``.safetensors`` weights are read, each with its config (``config.json`` be
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -116,40 +115,6 @@ class LoadedRaxelModel:
                 + (", text conditioned" if c.text_cross_attention else ""))
 
 
-def training_resolution(weights: Path) -> tuple[tuple[int, int] | None, int | None]:
-    """Frame size ``(H, W)`` and clip length recorded by training, from ``state.json`` beside the
-    weights, in the folder above (``step_XXXXXXX/state.json`` + ``step_XXXXXXX/model/``), or the
-    ``raxel_training`` entry of the weights' metadata; ``(None, None)`` when none records them.
-
-    Raises:
-        ValueError: a ``state.json`` that is not JSON or has a malformed ``image_size``.
-    """
-    text = None
-    for candidate in (weights.parent / "state.json", weights.parent.parent / "state.json"):
-        if candidate.is_file():
-            text, source = candidate.read_text(encoding="utf-8"), candidate
-            break
-    if text is None:
-        from safetensors import safe_open
-
-        with safe_open(str(weights), framework="pt") as handle:
-            text = (handle.metadata() or {}).get("raxel_training")
-        source = weights
-        if text is None:
-            return None, None
-    try:
-        data = json.loads(text)
-        config = data.get("config", data)
-        size = config.get("image_size")
-        frames = config.get("num_frames")
-        size = None if size is None else (int(size[0]), int(size[1]))
-        frames = None if frames is None else int(frames)
-    except (ValueError, TypeError, AttributeError, IndexError) as err:
-        raise ValueError(f"{source} does not record the training image_size as [height, width] ({err}); "
-                         "fix or delete it") from None
-    return size, frames
-
-
 def load_model(name: str) -> LoadedRaxelModel:
     """Load ``name`` from the ``raxel`` folder onto ComfyUI's torch device.
 
@@ -175,6 +140,8 @@ def load_model(name: str) -> LoadedRaxelModel:
             f"cannot load raxel model {name!r}: it is not a readable .safetensors file ({type(err).__name__}: "
             f"{err}); the file is corrupt or incomplete: download or export it again"
         ) from None
+    from ..raxel_core.diffusion.training import training_resolution
+
     image_size, num_frames = training_resolution(path)
     model = model.to(comfy.model_management.get_torch_device()).eval()
     return LoadedRaxelModel(model=model, config=model.config, name=name, path=path, image_size=image_size,

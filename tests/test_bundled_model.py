@@ -65,8 +65,9 @@ def _check_cameras(cameras: Cameras):
     assert len(cameras) == FRAMES
     assert tuple(cameras.image_size) == SIZE
     cameras.validate("bundled model output")
-    assert torch.allclose(cameras.R[0], torch.eye(3, dtype=cameras.R.dtype), atol=1e-6)   # relative to frame 0
-    assert float(cameras.fx[0]) > 0
+    assert torch.isfinite(cameras.K).all() and bool((cameras.fx > 0).all()) and bool((cameras.fy > 0).all())
+    # decoded from generated raxels: the reference length the sampler divided by is reported
+    assert 0.5 < cameras.metadata["reference_ray_length"] < 2.0
 
 
 @pytest.mark.parametrize("clip_name", ["synthetic_clip", "re10k_clip"])

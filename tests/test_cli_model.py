@@ -3,7 +3,6 @@ files and writes the outputs a user opens; a bad model path (missing, pickle, co
 does not match the weights) ends with status 2 and one line naming the problem, never a traceback."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -32,7 +31,10 @@ def tiny_model(tmp_path_factory) -> Path:
     import torch
 
     torch.manual_seed(0)
-    return JointTransformer(TINY).save_pretrained(tmp_path_factory.mktemp("models") / "tiny")
+    folder = JointTransformer(TINY).save_pretrained(tmp_path_factory.mktemp("models") / "tiny")
+    # as `raxel train` leaves it: the training frame size recorded beside the weights
+    (Path(folder) / "state.json").write_text(json.dumps({"step": 0, "config": {"image_size": [64, 96], "num_frames": 5}}))
+    return folder
 
 
 def _source_image(path: Path) -> Path:
@@ -128,10 +130,20 @@ def test_missing_input_file_is_named(capsys, tiny_model, tmp_path):
                              "--trajectory", "t.json", "--out", str(tmp_path / "o")], "--image", "none.png")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("raxel_core.diffusion.evaluation_joint") is not None,
-                    reason="raxel_core.diffusion.evaluation_joint is installed (its own tests cover eval-joint)")
-def test_eval_joint_without_its_module_exits_2_with_one_line(capsys):
-    _one_line_error(capsys, ["eval-joint", "--help"], "raxel eval-joint", "evaluation_joint")
+@pytest.mark.skipif(not (ROOT / "models" / "raxel-tiny-v1" / "model.safetensors").is_file(),
+                    reason="the bundled model models/raxel-tiny-v1 is not in this checkout")
+def test_eval_joint_prints_the_tables_for_the_bundled_model(capsys, tmp_path):
+    """`raxel eval-joint` end to end on one held-out synthetic clip: the pose, camera-following
+    and closed-loop tables, and a JSON with the same sections."""
+    code = cli.main(["eval-joint", "--synthetic", "1", "--re10k", "0", "--ablation", "none",
+                     "--pose-steps", "2", "--steps-video", "2", "--json", str(tmp_path / "eval.json")])
+    out = capsys.readouterr().out
+    assert code == 0
+    for table in ("### Pose from video", "### Camera following", "### Closed loop"):
+        assert table in out
+    assert "raxel (raxel-tiny-v1), 2 ray steps" in out
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert {"pose", "following"} <= set(report)
 
 
 def test_train_and_prepare_refuse_bad_paths_in_one_line(capsys, tmp_path):

@@ -6,6 +6,7 @@
 * ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs), checkpoints,
                        and the command entry points ``train_main``, ``prepare_main``, ``sample_main``
 * ``sampler.py``       ``sample``: Euler integration with separate video / ray step counts
+* ``evaluation_joint.py`` ``eval_joint_main`` (``raxel eval-joint``): pose, camera following, closed loop, ablation
 
 The network itself is :class:`raxel_core.model.JointTransformer`.
 """
@@ -15,9 +16,12 @@ from .datasets import (
     RealEstate10KClips,
     SyntheticClips,
     augment_clip,
+    encode_plucker_rays,
     encode_rays,
     make_dataset,
+    plucker_rays_to_cameras,
     prepare_dataset,
+    ray_representation_for,
     rays_to_cameras,
     rays_to_raxel_maps,
 )
@@ -41,8 +45,32 @@ from .training import (
 )
 
 __all__ = [
-    "MODES", "Clip", "PrepareReport", "RealEstate10KClips", "SampleResult", "SyntheticClips", "TrainConfig",
-    "TrainResult", "augment_clip", "encode_rays", "interpolate", "make_dataset", "paper_velocity",
-    "prepare_dataset", "prepare_main", "rays_to_cameras", "rays_to_raxel_maps", "sample", "sample_main",
-    "stream_loss", "t_to_timestep", "timestep_to_t", "train", "train_main", "velocity_target",
+    "MODES",
+    "Clip",
+    "PrepareReport",
+    "RealEstate10KClips",
+    "SampleResult",
+    "SyntheticClips",
+    "TrainConfig",
+    "TrainResult",
+    "augment_clip",
+    "encode_plucker_rays",
+    "encode_rays",
+    "interpolate",
+    "make_dataset",
+    "paper_velocity",
+    "plucker_rays_to_cameras",
+    "prepare_dataset",
+    "prepare_main",
+    "ray_representation_for",
+    "rays_to_cameras",
+    "rays_to_raxel_maps",
+    "sample",
+    "sample_main",
+    "stream_loss",
+    "t_to_timestep",
+    "timestep_to_t",
+    "train",
+    "train_main",
+    "velocity_target",
 ]

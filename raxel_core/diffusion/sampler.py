@@ -17,8 +17,10 @@ exactly ``N_s`` times. diffusers' ``FlowMatchEulerDiscreteScheduler`` keeps one 
 scheduler and cannot interleave two grids with per-frame clean masks, so this 10-line Euler loop
 is our own (same update and shift formula).
 
-Pixel-space models only (``in_channels = ray_in_channels = 3``, such as
-:meth:`JointModelConfig.small`): latent models need the Wan VAE, which ``raxel_core`` does not ship.
+Pixel-space models only (``in_channels = 3``; ``ray_in_channels = 3`` for raxels, such as
+:meth:`JointModelConfig.small`, or 6 for the Plücker-ray ablation models,
+:func:`raxel_core.diffusion.datasets.encode_plucker_rays`): latent models need the Wan VAE, which
+``raxel_core`` does not ship.
 """
 from __future__ import annotations
 
@@ -30,8 +32,17 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
-from ..raxels import RaxelMaps
-from .datasets import encode_rays, rays_to_cameras, rays_to_raxel_maps
+from ..raxels import RaxelMaps, encode_raxels
+from .datasets import (
+    RAY_CHANNELS,
+    encode_plucker_rays,
+    encode_rays,
+    normalize_reference_rays,
+    plucker_rays_to_cameras,
+    ray_representation_for,
+    rays_to_cameras,
+    rays_to_raxel_maps,
+)
 from .flow_matching import check_mode, clean_masks, shift_sigma
 
 
@@ -48,12 +59,18 @@ class SampleResult:
             distance 1) or, in ``video`` mode, the given trajectory.
         model_calls: ``{"forward": n, "video": Nv, "rays": Nr}``: forward passes, and how many of
             them advanced each stream.
+        ray_stream: ``(F, C, h, w)`` float32 the model's ray stream as sampled (generated raxels
+            are decoded after :func:`~raxel_core.diffusion.datasets.normalize_reference_rays`; the
+            length it divided by is ``cameras.metadata["reference_ray_length"]``) (``C = 3`` raxels
+            ``(d + o / scale) / 2``, ``C = 6`` Plücker ``(d, m)``). For a Plücker model ``rays``
+            holds the raxels of the decoded (or given) cameras.
     """
 
     video: torch.Tensor
     rays: RaxelMaps
     cameras: Cameras
     model_calls: dict = field(default_factory=dict)
+    ray_stream: torch.Tensor | None = None
 
 
 def _to_video_tensor(frames, what: str) -> torch.Tensor:
@@ -155,12 +172,15 @@ def sample(
     """
     check_mode(mode)
     config = model.config
-    if config.in_channels != 3 or config.ray_in_channels != 3 or config.video_temporal_compression != 1:
+    if (config.in_channels != 3 or config.ray_in_channels not in RAY_CHANNELS.values()
+            or config.video_temporal_compression != 1):
         raise ValueError(
-            f"this sampler runs pixel-space models (3 video and 3 ray channels, no temporal compression); "
-            f"the model takes {config.in_channels} / {config.ray_in_channels} channels: latent models need the "
-            "Wan VAE, which raxel_core does not include"
+            f"this sampler runs pixel-space models (3 video and 3 raxel or 6 Plücker ray channels, no temporal "
+            f"compression); the model takes {config.in_channels} / {config.ray_in_channels} channels: latent models "
+            "need the Wan VAE, which raxel_core does not include"
         )
+    representation = ray_representation_for(config)
+    ray_channels = RAY_CHANNELS[representation]
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
 
@@ -203,7 +223,7 @@ def sample(
     image_size = tuple(video_x1.shape[2:])
     raxel_size = check_resolution(config, image_size)
 
-    rays_x1 = torch.zeros(3, n, *raxel_size)
+    rays_x1 = torch.zeros(ray_channels, n, *raxel_size)
     if mode == "video":
         if cameras is not None:
             if len(cameras) != n:
@@ -215,11 +235,14 @@ def sample(
                     f"{image_size[1]} (another aspect ratio); crop the images or give a trajectory for their size"
                 )
             cameras = cameras.with_image_size(image_size)
-            ray_frames, _ = encode_rays(cameras, raxel_size, reference=0)
+            if representation == "plucker":
+                ray_frames = encode_plucker_rays(cameras, raxel_size, reference=0)
+            else:
+                ray_frames, _ = encode_rays(cameras, raxel_size, reference=0)
             rays_x1 = ray_frames.permute(1, 0, 2, 3)
         else:
-            if tuple(rays.shape) != (n, 3, *raxel_size):
-                raise ValueError(f"rays must be (F, 3, h, w) = ({n}, 3, {raxel_size[0]}, {raxel_size[1]}) for "
+            if tuple(rays.shape) != (n, ray_channels, *raxel_size):
+                raise ValueError(f"rays must be (F, C, h, w) = ({n}, {ray_channels}, {raxel_size[0]}, {raxel_size[1]}) for "
                                  f"{image_size[0]}x{image_size[1]} frames; got {tuple(rays.shape)}")
             rays_x1 = rays.detach().float().cpu().permute(1, 0, 2, 3)
 
@@ -269,7 +292,19 @@ def sample(
     # ------------------------------------------------------------------ outputs
     out_video = x_video[0].float().cpu().permute(1, 2, 3, 0).clamp(-1, 1).add(1).div(2).contiguous()
     ray_frames = x_rays[0].float().cpu().permute(1, 0, 2, 3)
-    if mode == "video" and cameras is not None:
+    if representation == "plucker":
+        if mode == "video" and cameras is not None:
+            result_cameras = cameras
+        else:
+            try:
+                result_cameras = plucker_rays_to_cameras(ray_frames, image_size)
+            except ValueError as err:
+                if mode == "video":
+                    raise
+                raise ValueError(f"the generated rays do not decode to cameras ({err}); the model is untrained, "
+                                 "was trained for another resolution, or needs more ray steps") from None
+        maps = encode_raxels(result_cameras, size=raxel_size, reference=0)
+    elif mode == "video" and cameras is not None:
         maps = rays_to_raxel_maps(ray_frames)
         result_cameras = cameras
     elif mode == "video":
@@ -278,8 +313,11 @@ def sample(
     else:
         maps = rays_to_raxel_maps(ray_frames)
         try:
-            result_cameras = rays_to_cameras(ray_frames, None, image_size)
+            rescaled, length = normalize_reference_rays(ray_frames)
+            maps = rays_to_raxel_maps(rescaled)
+            result_cameras = rays_to_cameras(rescaled, None, image_size)
         except ValueError as err:
             raise ValueError(f"the generated rays do not decode to cameras ({err}); the model is untrained, "
                              "was trained for another resolution, or needs more ray steps") from None
-    return SampleResult(video=out_video, rays=maps, cameras=result_cameras, model_calls=calls)
+        result_cameras.metadata["reference_ray_length"] = length
+    return SampleResult(video=out_video, rays=maps, cameras=result_cameras, model_calls=calls, ray_stream=ray_frames)

@@ -23,14 +23,20 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .datasets import augment_clip, make_dataset
+from .datasets import (
+    RAY_REPRESENTATIONS,
+    augment_clip,
+    encode_plucker_rays,
+    make_dataset,
+    ray_representation_for,
+)
 from .flow_matching import (
     MODES,
     NOISE_LEVELS,
@@ -51,7 +57,7 @@ class TrainConfig:
     """Everything a training run needs; saved as JSON (``configs/train_small.json``).
 
     Attributes:
-        model: ``{"preset": "small" | "wan21_1_3b", **overrides}`` or a full
+        model: ``{"preset": "tiny" | "small" | "wan21_1_3b", **overrides}`` or a full
             :meth:`JointModelConfig.to_dict`.
         dataset: ``{"kind": "synthetic", ...}`` or ``{"kind": "realestate10k", "root": ...}``
             (:func:`raxel_core.diffusion.datasets.make_dataset`).
@@ -77,6 +83,9 @@ class TrainConfig:
         gradient_checkpointing: recompute block activations in the backward pass.
         num_workers: DataLoader worker processes.
         init_from: a ``save_pretrained`` directory to start from (ignored when resuming).
+        ray_representation: ``"raxel"`` (the paper's 3-channel raxels) or ``"plucker"`` (6-channel
+            Plücker rays on the ray branch, the paper's ablation baseline; the model needs
+            ``ray_in_channels = 6``), see :func:`raxel_core.diffusion.datasets.encode_plucker_rays`.
     """
 
     model: dict = field(default_factory=lambda: {"preset": "small"})
@@ -107,6 +116,7 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     num_workers: int = 0
     init_from: str | None = None
+    ray_representation: str = "raxel"
 
     def __post_init__(self):
         self.image_size = tuple(int(v) for v in self.image_size)
@@ -127,6 +137,8 @@ class TrainConfig:
             raise ValueError(f"t_sampling must be one of {T_SAMPLINGS}; got {self.t_sampling!r}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16'; got {self.mixed_precision!r}")
+        if self.ray_representation not in RAY_REPRESENTATIONS:
+            raise ValueError(f"ray_representation must be one of {RAY_REPRESENTATIONS}; got {self.ray_representation!r}")
         if not 1 <= self.num_source_frames < self.num_frames:
             raise ValueError(f"num_source_frames must be in [1, num_frames - 1]; got {self.num_source_frames}")
 
@@ -161,8 +173,8 @@ class TrainConfig:
         preset = spec.pop("preset", None)
         if preset is None:
             return JointModelConfig.from_dict(spec)
-        if preset not in ("small", "wan21_1_3b"):
-            raise ValueError(f"unknown model preset {preset!r}; use 'small' or 'wan21_1_3b'")
+        if preset not in ("tiny", "small", "wan21_1_3b"):
+            raise ValueError(f"unknown model preset {preset!r}; use 'tiny', 'small' or 'wan21_1_3b'")
         return getattr(JointModelConfig, preset)(**spec)
 
 
@@ -197,6 +209,8 @@ class TrainingExamples(torch.utils.data.Dataset):
         source = int(torch.randint(n, (1,), generator=g)) if float(torch.rand(1, generator=g)) < c.random_source_probability else 0
         reverse = float(torch.rand(1, generator=g)) < c.reverse_probability
         clip = augment_clip(clip, source=source, reverse=reverse)
+        if c.ray_representation == "plucker":
+            clip = replace(clip, rays=encode_plucker_rays(clip.cameras, tuple(clip.rays.shape[-2:]), reference=0))
         video_clean, rays_clean = clean_masks(MODES[mode], n, n, c.num_source_frames)
         video_t = frame_times(video_clean, g, c.noise_levels, c.t_sampling)
         ray_t = frame_times(rays_clean, g, c.noise_levels, c.t_sampling)
@@ -361,6 +375,10 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
         accelerator = Accelerator(**kwargs)
     main = accelerator.is_main_process
     model_config = config.model_config()
+    if ray_representation_for(model_config) != config.ray_representation:
+        raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with "
+                         f"{6 if config.ray_representation == 'plucker' else 3} ray channels; the model config has "
+                         f"{model_config.ray_in_channels} (set model.ray_in_channels)")
     root = Path(config.checkpoint_dir)
     log_path = root / LOG_NAME
 
@@ -522,6 +540,44 @@ def prepare_main(video_dir: str | Path, out_dir: str | Path, max_frames: int | N
     return report
 
 
+def training_resolution(weights) -> tuple[tuple[int, int] | None, int | None]:
+    """Frame size ``(H, W)`` and clip length recorded by training, from ``state.json`` beside the
+    weights, in the folder above (``step_XXXXXXX/state.json`` + ``step_XXXXXXX/model/``), or the
+    ``raxel_training`` entry of the weights' metadata; ``(None, None)`` when none records them.
+
+    Raises:
+        ValueError: a ``state.json`` that is not JSON or has a malformed ``image_size``.
+    """
+    weights = Path(weights)
+    if weights.is_dir():
+        weights = weights / "model.safetensors"
+    text = None
+    for candidate in (weights.parent / "state.json", weights.parent.parent / "state.json"):
+        if candidate.is_file():
+            text, source = candidate.read_text(encoding="utf-8"), candidate
+            break
+    if text is None:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as handle:
+            text = (handle.metadata() or {}).get("raxel_training")
+        source = weights
+        if text is None:
+            return None, None
+    try:
+        data = json.loads(text)
+        config = data.get("config", data)
+        size = config.get("image_size")
+        frames = config.get("num_frames")
+        size = None if size is None else (int(size[0]), int(size[1]))
+        frames = None if frames is None else int(frames)
+    except (ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{source} does not record the training image_size as [height, width] ({err}); "
+                         "fix or delete it") from None
+    return size, frames
+
+
+
 def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: str | Path | None = None,
                 image: str | Path | None = None, trajectory: str | Path | None = None,
                 num_frames: int | None = None, steps_video: int = 30, steps_rays: int = 2, seed: int = 0,
@@ -554,13 +610,15 @@ def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: st
     from .sampler import sample
 
     model = JointTransformer.from_pretrained(model_dir, device=device).eval()
-    size = (64, 96)
-    train_state = Path(model_dir).parent / "state.json"
-    if train_state.is_file():
-        size = tuple(json.loads(train_state.read_text(encoding="utf-8"))["config"]["image_size"])
+    # The frame size the model was trained at; a model that does not record it takes the input's
+    # own size (the sampler refuses sizes its patch grid cannot take, naming them).
+    size, _ = training_resolution(model_dir)
 
     def fit(frames: np.ndarray) -> np.ndarray:
         from ..cameras import Cameras
+
+        if size is None:
+            return frames
 
         dummy = Cameras(K=Cameras.intrinsics_from_fov(50, frames.shape[1:3], len(frames)),
                         R=torch.eye(3).repeat(len(frames), 1, 1), t=torch.zeros(len(frames), 3),

@@ -155,6 +155,18 @@ class JointModelConfig:
         return replace(base, **overrides)
 
     @classmethod
+    def tiny(cls, **overrides) -> JointModelConfig:
+        """A CPU-trainable pixel-space model (~2.4 M parameters) for 32x48 video and 16x24 raxels.
+
+        The layout of :meth:`small` (video pixels in (1, 4, 4) patches, raxel pixels in (1, 2, 2)
+        patches: an 8 x 12 token grid per frame in both streams, pixel-aligned) at half the frame
+        size, with 4 heads of 32 (dim 128), FFN 512 and 4 DSCA blocks. This is the bundled
+        ``models/raxel-tiny-v1`` (trained on a 2-core CPU, see its MODEL_CARD.md).
+        """
+        base = cls.small(attention_head_dim=32, ffn_dim=512, num_layers=4)
+        return replace(base, **overrides)
+
+    @classmethod
     def wan21_1_3b(cls, **overrides) -> JointModelConfig:
         """Wan 2.1 T2V 1.3B shapes for the video branch (diffusers ``Wan-AI/Wan2.1-T2V-1.3B-Diffusers``
         transformer config: 12 heads x 128 = 1536, 30 layers, ffn 8960, text_dim 4096, freq_dim 256,

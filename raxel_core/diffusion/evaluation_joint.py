@@ -1,0 +1,444 @@
+"""Evaluation of a trained joint video + ray model (Rays as Pixels, arXiv 2604.09429, Sec. 4).
+
+``raxel eval-joint`` / :func:`eval_joint_main` prints four tables on held-out clips:
+
+1. **Pose from video** (paper Sec. 4.2): the model's ``pose`` mode at 1, 2, 5 and 20 ray steps,
+   scored by VGGT's pair protocol (:func:`raxel_core.metrics.relative_pose_errors`: AUC@30,
+   RRA@15, RTA@15, percent over every frame pair of every clip), beside the geometric estimator
+   of part 1 (:func:`raxel_core.pose_estimation.estimate_trajectory`, pycolmap) on the same clips
+   at the model's resolution and at the clip's native resolution, and a constant-camera baseline
+   (no motion: its RRA is the share of pairs that barely rotate). A clip the estimator cannot
+   register counts every pair it misses as wrong (error 90 degrees) and is listed as a failure.
+2. **Camera following** (Sec. 4.3): ``video`` mode from the first real frame and the clip's own
+   trajectory; the generated video's cameras are estimated by (a) the geometric estimator and
+   (b) the model's own ``pose`` mode (2 ray steps), and scored against the conditioning
+   trajectory with CamI2V's RotErr (degrees, summed over frames) / TransErr (unit extent)
+   (:func:`raxel_core.metrics.rot_trans_err`); the same estimators on the real frames of that
+   trajectory are printed beside them (the floor of each estimator). PSNR of the generated
+   frames against the real ones, and of the trivial "repeat the first frame" video.
+3. **Closed loop** (Table 2 of the paper): trajectory from the real video (``pose`` mode,
+   2 steps), then a video from that trajectory + the first frame (``video`` mode), then the
+   regenerated video's cameras (model ``pose`` mode and the geometric estimator) against that
+   trajectory, and the pixel PSNR between the regenerated and the real video.
+4. **Ablation**: the same metrics for the Plücker-ray model trained at equal budget, when given.
+
+Clips: held-out synthetic rooms (:class:`SyntheticClips` with a seed the training never used:
+other scenes, other paths) and the RealEstate10K clips of the shared data
+(:class:`RealEstate10KClips`, centre-cropped and resized to the model's frame size; never used in
+training). "Native" resolution: the RealEstate10K files' own 256x384, and for synthetic scenes a
+render of the same scene and path at 4x the model's size (synthetic clips have no native size).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..cameras import Cameras
+from ..metrics import auc, relative_pose_errors, rot_trans_err, rra, rta
+from .datasets import RealEstate10KClips, SyntheticClips, tensor_to_frames
+
+#: Ray step counts of the pose table (the paper: 2 is best; 5 and 20 no better).
+POSE_STEPS = (1, 2, 5, 20)
+#: Seed of the held-out synthetic clips (training configs use seed 0).
+HELD_OUT_SEED = 1000
+#: Error (degrees) given to every frame pair an estimator could not register.
+FAILED_PAIR_ERROR = 90.0
+#: Synthetic "native" renders are this many times the model's frame size.
+SYNTHETIC_NATIVE_FACTOR = 4
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = PROJECT_ROOT / "models" / "raxel-tiny-v1"
+DEFAULT_ABLATION_DIR = PROJECT_ROOT / "checkpoints" / "tiny_plucker"
+
+
+@dataclass
+class EvalClip:
+    """One evaluation clip: frames ``(F, H, W, 3)`` uint8 and cameras at the model's size, and the
+    same clip at native size (``native_frames`` / ``native_cameras``)."""
+
+    name: str
+    kind: str
+    frames: np.ndarray
+    cameras: Cameras
+    native_frames: np.ndarray
+    native_cameras: Cameras
+
+
+def default_data_root() -> Path:
+    """``$RAXEL_SHARED_DATA`` or ``../shared/data`` beside the project."""
+    return Path(os.environ.get("RAXEL_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+def load_eval_clips(image_size: tuple[int, int], num_frames: int, num_synthetic: int = 5, num_re10k: int = 5,
+                    data_root: str | Path | None = None, raxel_downscale: int = 2) -> list[EvalClip]:
+    """Held-out clips at the model's size and at native size (module docstring).
+
+    Args:
+        image_size: the model's ``(H, W)``.
+        num_frames: frames per clip (picked evenly over each RealEstate10K clip).
+        num_synthetic: synthetic clips (seed :data:`HELD_OUT_SEED`, one scene each).
+        num_re10k: RealEstate10K clips (the 16-frame ``<id>.mp4`` files, sorted by id).
+        data_root: the shared data folder (default :func:`default_data_root`).
+    Raises:
+        ValueError: RealEstate10K clips asked for but the folder is missing.
+    """
+    clips: list[EvalClip] = []
+    if num_synthetic > 0:
+        native = (image_size[0] * SYNTHETIC_NATIVE_FACTOR, image_size[1] * SYNTHETIC_NATIVE_FACTOR)
+        small = SyntheticClips(num_synthetic, num_frames, image_size, raxel_downscale, seed=HELD_OUT_SEED,
+                               num_scenes=num_synthetic)
+        big = SyntheticClips(num_synthetic, num_frames, native, raxel_downscale, seed=HELD_OUT_SEED,
+                             num_scenes=num_synthetic, antialias=1)
+        for i in range(num_synthetic):
+            frames, cams = small.render(i)
+            native_frames, native_cams = big.render(i)
+            clips.append(EvalClip(f"synthetic/{HELD_OUT_SEED}/{i}", "synthetic", frames, cams, native_frames, native_cams))
+    if num_re10k > 0:
+        root = Path(data_root or default_data_root()) / "re10k"
+        if not root.is_dir():
+            raise ValueError(f"no RealEstate10K clips at {root}; set RAXEL_SHARED_DATA or pass --data, or use --re10k 0")
+        stems = [s for s, _, _ in RealEstate10KClips(root, num_frames, image_size, raxel_downscale).clips
+                 if "_" not in s][:num_re10k]
+        small = RealEstate10KClips(root, num_frames, image_size, raxel_downscale, source_aspect=16 / 9, stems=stems)
+        from ..video_io import read_video
+
+        for i, stem in enumerate(c[0] for c in small.clips):
+            clip = small[i]
+            native_frames, _ = read_video(small.clips[i][1])
+            native_size = native_frames.shape[1:3]
+            big = RealEstate10KClips(root, num_frames, native_size, 1, source_aspect=16 / 9, stems=[stem])[0]
+            clips.append(EvalClip(f"re10k/{stem}", "re10k", tensor_to_frames(clip.video), clip.cameras,
+                                  tensor_to_frames(big.video), big.cameras))
+    return clips
+
+
+# ----------------------------------------------------------------------------------- scoring
+def _to_uint8(video: torch.Tensor) -> np.ndarray:
+    """``(F, H, W, 3)`` float in [0, 1] -> uint8."""
+    return (video.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 ``(..., 3)`` arrays (peak 255)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+
+
+def pair_errors(estimate: Cameras | None, frame_indices: list[int] | None, reference: Cameras) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation / translation-direction errors (degrees) of every frame pair of ``reference``.
+
+    ``estimate`` holds cameras of the frames ``frame_indices`` (all frames when ``None``); pairs
+    with an unregistered frame (or every pair, when ``estimate`` is ``None``) get
+    :data:`FAILED_PAIR_ERROR`.
+    """
+    n = len(reference)
+    rot = np.full((n, n), FAILED_PAIR_ERROR)
+    trans = np.full((n, n), FAILED_PAIR_ERROR)
+    if estimate is not None:
+        idx = list(range(n)) if frame_indices is None else list(frame_indices)
+        if len(idx) >= 2:
+            r, t = relative_pose_errors(estimate, reference[torch.tensor(idx)])
+            i, j = np.triu_indices(len(idx), k=1)
+            ii, jj = np.asarray(idx)[i], np.asarray(idx)[j]
+            rot[ii, jj], trans[ii, jj] = r, t
+    i, j = np.triu_indices(n, k=1)
+    return rot[i, j], trans[i, j]
+
+
+def geometric(frames: np.ndarray) -> tuple[Cameras | None, list[int] | None, str]:
+    """Part 1's estimator: ``(cameras, frame indices, status)``; ``(None, None, reason)`` on failure."""
+    from ..pose_estimation import estimate_trajectory
+
+    try:
+        est = estimate_trajectory(frames)
+    except ValueError as err:
+        return None, None, f"failed: {str(err).split(';')[0][:80]}"
+    status = est.method if est.complete else f"{est.method}, {len(est.frame_indices)}/{est.num_frames} registered"
+    return est.cameras, est.frame_indices, status
+
+
+def summarise_pairs(rows: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """AUC@30, RRA@15, RTA@15 (percent) over the pooled pairs of all clips."""
+    rot = np.concatenate([r for r, _ in rows])
+    trans = np.concatenate([t for _, t in rows])
+    return {"auc30": auc(rot, trans, 30), "rra15": rra(rot, 15.0), "rta15": rta(trans, 15.0), "pairs": int(rot.size)}
+
+
+def camera_errors(estimate: Cameras | None, frame_indices: list[int] | None, reference: Cameras) -> dict | None:
+    """CamI2V RotErr (degrees, summed) / TransErr (unit extent) when every frame is registered, else None."""
+    if estimate is None or (frame_indices is not None and len(frame_indices) != len(reference)):
+        return None
+    e = rot_trans_err(estimate, reference, normalization="unit")
+    return {"rot_err_deg": e["rot_err_deg"], "trans_err": e["trans_err"]}
+
+
+def _median(values: list) -> float:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.median(values)) if values else math.nan
+
+
+# ----------------------------------------------------------------------------------- experiments
+def model_pose(model, frames: np.ndarray, steps: int, seed: int = 0) -> Cameras | None:
+    """The model's ``pose`` mode; ``None`` when its rays do not decode."""
+    from .sampler import sample
+
+    try:
+        return sample(model, "pose", video=frames, steps_rays=steps, seed=seed).cameras
+    except ValueError:
+        return None
+
+
+def evaluate_pose(models: dict, clips: list[EvalClip], steps=POSE_STEPS, seed: int = 0, log=print) -> list[dict]:
+    """Table 1 rows: per (dataset, estimator) pooled AUC@30 / RRA@15 / RTA@15, failures, seconds per clip."""
+    rows = []
+    for kind in sorted({c.kind for c in clips}):
+        subset = [c for c in clips if c.kind == kind]
+        for label, native in (("geometric (pycolmap) @ model size", False), ("geometric (pycolmap) @ native size", True)):
+            pairs, failures, seconds = [], 0, 0.0
+            for c in subset:
+                t0 = time.perf_counter()
+                cams, idx, status = geometric(c.native_frames if native else c.frames)
+                seconds += time.perf_counter() - t0
+                failures += cams is None or (idx is not None and len(idx) < len(c.cameras))
+                pairs.append(pair_errors(cams, idx, c.native_cameras if native else c.cameras))
+                log(f"  {c.name}: {label}: {status}")
+            size = f"{subset[0].native_frames.shape[1]}x{subset[0].native_frames.shape[2]}" if native else \
+                f"{subset[0].frames.shape[1]}x{subset[0].frames.shape[2]}"
+            rows.append({"data": kind, "method": f"{label} ({size})", **summarise_pairs(pairs),
+                         "failures": f"{failures}/{len(subset)}", "s_per_clip": seconds / len(subset)})
+        # trivial baseline: every camera identical (no motion); its RRA is the share of pairs that
+        # barely rotate, the floor any estimator must beat
+        pairs = [pair_errors(Cameras(K=c.cameras.K, R=torch.eye(3, dtype=torch.float64).repeat(len(c.cameras), 1, 1),
+                                     t=torch.zeros(len(c.cameras), 3, dtype=torch.float64),
+                                     image_size=c.cameras.image_size), None, c.cameras) for c in subset]
+        rows.append({"data": kind, "method": "baseline: constant camera (no motion)", **summarise_pairs(pairs),
+                     "failures": f"0/{len(subset)}", "s_per_clip": 0.0})
+        for name, model in models.items():
+            for s in steps:
+                pairs, failures, seconds = [], 0, 0.0
+                for c in subset:
+                    t0 = time.perf_counter()
+                    cams = model_pose(model, c.frames, s, seed)
+                    seconds += time.perf_counter() - t0
+                    failures += cams is None
+                    pairs.append(pair_errors(cams, None, c.cameras))
+                rows.append({"data": kind, "method": f"{name}, {s} ray step{'s' if s > 1 else ''}", **summarise_pairs(pairs),
+                             "failures": f"{failures}/{len(subset)}", "s_per_clip": seconds / len(subset)})
+            log(f"  {kind}: {name} pose done")
+    return rows
+
+
+def evaluate_following(models: dict, clips: list[EvalClip], steps_video: int = 20, seed: int = 0, log=print) -> list[dict]:
+    """Table 2 rows (camera following) and Table 3 rows (closed loop), per (dataset, model)."""
+    from .sampler import sample
+
+    rows = []
+    floors: dict = {}
+    for kind in sorted({c.kind for c in clips}):
+        subset = [c for c in clips if c.kind == kind]
+        # the estimators on the real frames of each trajectory (their own floor)
+        real_geo = [camera_errors(*geometric(c.frames)[:2], c.cameras) for c in subset]
+        floors[kind] = real_geo
+        for name, model in models.items():
+            real_model = [camera_errors(model_pose(model, c.frames, 2, seed), None, c.cameras) for c in subset]
+            gen_geo, gen_model, gen_psnr, copy_psnr = [], [], [], []
+            loop_model, loop_geo, loop_psnr, loop_traj = [], [], [], []
+            for c in subset:
+                out = sample(model, "video", source_frames=c.frames[:1], cameras=c.cameras,
+                             steps_video=steps_video, seed=seed)
+                video = _to_uint8(out.video)
+                gen_geo.append(camera_errors(*geometric(video)[:2], c.cameras))
+                gen_model.append(camera_errors(model_pose(model, video, 2, seed), None, c.cameras))
+                gen_psnr.append(psnr(video[1:], c.frames[1:]))
+                copy_psnr.append(psnr(np.repeat(c.frames[:1], len(c.frames) - 1, 0), c.frames[1:]))
+                # closed loop: trajectory from the real video -> video from it -> compare
+                traj = model_pose(model, c.frames, 2, seed)
+                if traj is None:
+                    loop_model.append(None)
+                    loop_geo.append(None)
+                    loop_psnr.append(None)
+                    loop_traj.append(None)
+                    continue
+                loop_traj.append(camera_errors(traj, None, c.cameras))
+                regen = _to_uint8(sample(model, "video", source_frames=c.frames[:1], cameras=traj,
+                                         steps_video=steps_video, seed=seed).video)
+                loop_model.append(camera_errors(model_pose(model, regen, 2, seed), None, traj))
+                loop_geo.append(camera_errors(*geometric(regen)[:2], traj))
+                loop_psnr.append(psnr(regen[1:], c.frames[1:]))
+            n = len(subset)
+
+            def med(values, key):
+                return _median([v[key] if v else None for v in values])
+
+            def fails(values, n=n):
+                return f"{sum(v is None for v in values)}/{n}"
+
+            rows.append({
+                "table": "following", "data": kind, "model": name, "steps_video": steps_video,
+                "geo_real_rot": med(real_geo, "rot_err_deg"), "geo_real_trans": med(real_geo, "trans_err"),
+                "geo_real_fail": fails(real_geo),
+                "geo_gen_rot": med(gen_geo, "rot_err_deg"), "geo_gen_trans": med(gen_geo, "trans_err"),
+                "geo_gen_fail": fails(gen_geo),
+                "model_real_rot": med(real_model, "rot_err_deg"), "model_real_trans": med(real_model, "trans_err"),
+                "model_real_fail": fails(real_model),
+                "model_gen_rot": med(gen_model, "rot_err_deg"), "model_gen_trans": med(gen_model, "trans_err"),
+                "model_gen_fail": fails(gen_model),
+                "psnr_gen": _median(gen_psnr), "psnr_copy_first": _median(copy_psnr),
+            })
+            rows.append({
+                "table": "closed_loop", "data": kind, "model": name, "steps_video": steps_video,
+                "traj_vs_gt_rot": med(loop_traj, "rot_err_deg"), "traj_vs_gt_trans": med(loop_traj, "trans_err"),
+                "model_rot": med(loop_model, "rot_err_deg"), "model_trans": med(loop_model, "trans_err"),
+                "model_fail": fails(loop_model),
+                "geo_rot": med(loop_geo, "rot_err_deg"), "geo_trans": med(loop_geo, "trans_err"), "geo_fail": fails(loop_geo),
+                "psnr": _median(loop_psnr),
+            })
+            log(f"  {kind}: {name} following + closed loop done")
+    return rows
+
+
+# ----------------------------------------------------------------------------------- tables
+def _f(v, spec=".1f") -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+def format_tables(pose_rows: list[dict], follow_rows: list[dict], models: dict) -> str:
+    """The tables as Markdown text."""
+    out = ["### Pose from video (AUC@30 / RRA@15 / RTA@15 in %, pooled over all frame pairs)", "",
+           "| data | method | AUC@30 | RRA@15 | RTA@15 | failures | s / clip |", "|---|---|---|---|---|---|---|"]
+    for r in pose_rows:
+        out.append(f"| {r['data']} | {r['method']} | {_f(r['auc30'])} | {_f(r['rra15'])} | {_f(r['rta15'])} | "
+                   f"{r['failures']} | {_f(r['s_per_clip'], '.2f')} |")
+    out += ["", ("### Camera following (video mode from frame 0 + the clip's trajectory; medians; RotErr in degrees "
+            "summed over frames, TransErr unit extent; fail = not every frame registered / rays not decoded)"), "",
+            ("| data | model | geometric on real: Rot / Trans (fail) | geometric on generated: Rot / Trans (fail) | "
+            "model pose on real: Rot / Trans (fail) | model pose on generated: Rot / Trans (fail) | PSNR generated | "
+            "PSNR repeat frame 0 |"), "|---|---|---|---|---|---|---|---|"]
+    for r in (r for r in follow_rows if r["table"] == "following"):
+        out.append(f"| {r['data']} | {r['model']} | {_f(r['geo_real_rot'])} / {_f(r['geo_real_trans'], '.2f')} "
+                   f"({r['geo_real_fail']}) | {_f(r['geo_gen_rot'])} / {_f(r['geo_gen_trans'], '.2f')} ({r['geo_gen_fail']}) | "
+                   f"{_f(r['model_real_rot'])} / {_f(r['model_real_trans'], '.2f')} ({r['model_real_fail']}) | "
+                   f"{_f(r['model_gen_rot'])} / {_f(r['model_gen_trans'], '.2f')} ({r['model_gen_fail']}) | "
+                   f"{_f(r['psnr_gen'], '.2f')} | {_f(r['psnr_copy_first'], '.2f')} |")
+    out += ["", ("### Closed loop (paper Table 2: trajectory from the real video with 2 ray steps -> video from it + "
+            "frame 0 -> cameras of the regenerated video vs that trajectory; medians)"), "",
+            ("| data | model | trajectory vs ground truth: Rot / Trans | model pose on regenerated: Rot / Trans (fail) | "
+            "geometric on regenerated: Rot / Trans (fail) | PSNR regenerated vs real |"), "|---|---|---|---|---|---|"]
+    for r in (r for r in follow_rows if r["table"] == "closed_loop"):
+        out.append(f"| {r['data']} | {r['model']} | {_f(r['traj_vs_gt_rot'])} / {_f(r['traj_vs_gt_trans'], '.2f')} | "
+                   f"{_f(r['model_rot'])} / {_f(r['model_trans'], '.2f')} ({r['model_fail']}) | "
+                   f"{_f(r['geo_rot'])} / {_f(r['geo_trans'], '.2f')} ({r['geo_fail']}) | {_f(r['psnr'], '.2f')} |")
+    if len(models) > 1:
+        out += ["", "### Ablation: " + " vs ".join(models) + " (rows above with the same data; pose at 2 ray steps)", "",
+                ("| data | model | AUC@30 | RRA@15 | RTA@15 | following: model pose on generated Rot / Trans | "
+                "PSNR generated | closed loop Rot / Trans | closed loop PSNR |"), "|---|---|---|---|---|---|---|---|---|"]
+        for name in models:
+            for kind in sorted({r["data"] for r in pose_rows}):
+                p = next((r for r in pose_rows if r["data"] == kind and r["method"] == f"{name}, 2 ray steps"), None)
+                f = next((r for r in follow_rows if r["data"] == kind and r["model"] == name and r["table"] == "following"), None)
+                c = next((r for r in follow_rows if r["data"] == kind and r["model"] == name and r["table"] == "closed_loop"), None)
+                if p is None or f is None or c is None:
+                    continue
+                out.append(f"| {kind} | {name} | {_f(p['auc30'])} | {_f(p['rra15'])} | {_f(p['rta15'])} | "
+                           f"{_f(f['model_gen_rot'])} / {_f(f['model_gen_trans'], '.2f')} | {_f(f['psnr_gen'], '.2f')} | "
+                           f"{_f(c['model_rot'])} / {_f(c['model_trans'], '.2f')} | {_f(c['psnr'], '.2f')} |")
+    return "\n".join(out) + "\n"
+
+
+def _model_label(model_dir: Path) -> str:
+    """``raxel-tiny-v1`` for a bundled model, ``tiny_plucker step 800`` for a training checkpoint."""
+    model_dir = Path(model_dir)
+    state = model_dir.parent / "state.json"
+    if model_dir.name == "model" and state.is_file():
+        step = json.loads(state.read_text(encoding="utf-8"))["step"]
+        return f"{model_dir.parent.parent.name} step {step}"
+    return model_dir.name
+
+
+def eval_joint_main(argv=None) -> int:
+    """``raxel eval-joint``: print the evaluation tables of a trained model (module docstring).
+
+    Options: ``--model DIR`` (default ``models/raxel-tiny-v1``), ``--ablation DIR|auto|none``, ``--size H W`` (default 32 48)
+    (default ``auto``: the latest checkpoint in ``checkpoints/tiny_plucker`` if any), ``--synthetic N``
+    and ``--re10k N`` held-out clips (default 5 each), ``--frames``, ``--steps-video``,
+    ``--pose-steps``, ``--seed``, ``--data``, ``--json PATH``. Returns the exit status (2: the
+    model or the data is missing).
+    """
+    from ..model import JointTransformer
+    from .datasets import ray_representation_for
+    from .training import latest_checkpoint
+
+    parser = argparse.ArgumentParser(prog="raxel eval-joint", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory of the model")
+    parser.add_argument("--ablation", default="auto",
+                        help="a second model (e.g. the Plücker ablation) to score beside it: a directory, 'auto' "
+                             f"(latest checkpoint in {DEFAULT_ABLATION_DIR.relative_to(PROJECT_ROOT)}) or 'none'")
+    parser.add_argument("--synthetic", type=int, default=5, help="held-out synthetic clips")
+    parser.add_argument("--re10k", type=int, default=5, help="RealEstate10K clips (held out)")
+    parser.add_argument("--clips", type=int, default=None, help="set both --synthetic and --re10k")
+    parser.add_argument("--frames", type=int, default=9, help="frames per clip")
+    parser.add_argument("--size", type=int, nargs=2, default=[32, 48], metavar=("H", "W"),
+                        help="frame size the model was trained at (raxel-tiny-v1: 32 48)")
+    parser.add_argument("--steps-video", type=int, default=20, help="Euler steps of generated video")
+    parser.add_argument("--pose-steps", type=int, nargs="+", default=list(POSE_STEPS), help="ray steps of the pose table")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None, help="shared data folder (default $RAXEL_SHARED_DATA or ../shared/data)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every row here")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    if args.clips is not None:
+        args.synthetic = args.re10k = args.clips
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    log = lambda line: print(line, file=sys.stderr, flush=True)
+
+    if not (args.model / "config.json").is_file():
+        print(f"no model at {args.model} (config.json + model.safetensors); train one with "
+              "`python -m raxel_core.diffusion configs/train_tiny.json`", file=sys.stderr)
+        return 2
+    models = {}
+    main = JointTransformer.from_pretrained(args.model).eval()
+    models[f"{ray_representation_for(main.config)} ({_model_label(args.model)})"] = main
+    ablation = None
+    if args.ablation == "auto":
+        ckpt = latest_checkpoint(DEFAULT_ABLATION_DIR)
+        ablation = None if ckpt is None else ckpt / "model"
+    elif args.ablation != "none":
+        ablation = Path(args.ablation)
+    if ablation is not None:
+        other = JointTransformer.from_pretrained(ablation).eval()
+        if other.config.patch_size != main.config.patch_size:
+            raise ValueError(f"the ablation model {ablation} has another layout than {args.model}")
+        models[f"{ray_representation_for(other.config)} ({_model_label(ablation)})"] = other
+
+    image_size = tuple(args.size)
+    t0 = time.perf_counter()
+    try:
+        clips = load_eval_clips(image_size, args.frames, args.synthetic, args.re10k, args.data,
+                                main.config.raxel_downscale)
+    except ValueError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    log(f"{len(clips)} clips at {image_size[0]}x{image_size[1]}, {args.frames} frames ({time.perf_counter() - t0:.0f} s)")
+    pose_rows = evaluate_pose(models, clips, tuple(args.pose_steps), args.seed, log)
+    follow_rows = evaluate_following(models, clips, args.steps_video, args.seed, log)
+    command = "python -m raxel_core.diffusion.evaluation_joint " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"<!-- {command.strip()} ; {len(clips)} clips, {time.perf_counter() - t0:.0f} s -->")
+    print(format_tables(pose_rows, follow_rows, models))
+    if args.json:
+        args.json.write_text(json.dumps({"pose": pose_rows, "following": follow_rows}, indent=2, default=str) + "\n",
+                             encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(eval_joint_main())
