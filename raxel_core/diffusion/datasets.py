@@ -118,8 +118,19 @@ def rays_to_cameras(rays: torch.Tensor, metadata: dict | None = None, image_size
             to frame 0, unit scale as normalised by the encoder: the farthest camera at distance 1).
         image_size: ``(H, W)`` of the video the cameras belong to (K scaled up from the raxel
             grid); default the metadata's source size, else the raxel grid.
+
+    Without metadata the trajectory is re-expressed relative to the decoded frame 0, so frame 0 is
+    the identity as the contract says even when a model's frame-0 rays are not exact unit rays.
+    How far the decoded frame 0 was from the identity is kept in
+    ``metadata["reference_frame_residual"]`` (``rotation_deg``, ``centre``) so it is reported, not hidden.
     """
     cams = decode_raxels(rays_to_raxel_maps(rays, metadata))
+    if metadata is None:
+        from ..cameras import rotation_angle_deg
+
+        residual = {"rotation_deg": float(rotation_angle_deg(cams.R[0])), "centre": float(cams.centers[0].norm())}
+        cams = cams.relative_to(0)
+        cams.metadata["reference_frame_residual"] = residual
     return cams if image_size is None else cams.with_image_size(image_size)
 
 
