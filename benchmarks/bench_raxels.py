@@ -35,6 +35,7 @@ from raxel_core.cameras import (
     project_to_rotation,
     rotation_error_deg,
 )
+from raxel_core.metrics import per_frame_camera_errors
 from raxel_core.raxels import RaxelMaps, decode_raxels, encode_raxels
 
 REGIMES = ("float64", "uint8", "uint8 + 5% random pixels")
@@ -118,15 +119,6 @@ def corrupt(images: np.ndarray, fraction: float = 0.05, seed: int = 0) -> np.nda
     return out
 
 
-def errors(truth: Cameras, decoded: Cameras, reference: int = 0):
-    """Per-frame (rotation deg, centre / extent, focal relative) as float64 tensors."""
-    rot = rotation_error_deg(truth.R, decoded.R)
-    extent = torch.linalg.norm(truth.centers - truth.centers[reference], dim=-1).max()
-    centre = torch.linalg.norm(truth.centers - decoded.centers, dim=-1) / extent
-    focal = torch.maximum((decoded.fx / truth.fx - 1).abs(), (decoded.fy / truth.fy - 1).abs())
-    return rot, centre, focal
-
-
 def decode_regimes(cams: Cameras, seed: int = 0) -> dict[str, Cameras]:
     maps = encode_raxels(cams, size=(128, 208))
     meta = maps.metadata()
@@ -146,7 +138,7 @@ def accuracy() -> None:
     for path in poses:
         cams = re10k_cameras(path)
         for regime, dec in decode_regimes(cams).items():
-            for acc, e in zip(per_regime[regime], errors(cams, dec)):
+            for acc, e in zip(per_regime[regime], per_frame_camera_errors(cams, dec)):
                 acc.append(e)
     frames = sum(len(re10k_cameras(p)) for p in poses)
     print(f"raxel round trip on {len(poses)} RealEstate10K clips ({frames} frames), 128x208 raxels")

@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from .cameras import ROTATION_TOLERANCE, Cameras, project_to_rotation, rotation_angle_deg
+from .cameras import ROTATION_TOLERANCE, Cameras, project_to_rotation, rotation_angle_deg, rotation_error_deg
 
 ALIGNMENTS = ("sim3", "se3", "none")
 CONVENTIONS = ("w2c", "c2w")
@@ -497,3 +497,26 @@ def trajectory_metrics(
     c = rot_trans_err(est, ref, convention="c2w")
     out.update({k: c[k] for k in ("rot_err", "rot_err_deg", "trans_err", "cammc")})
     return out
+
+
+def per_frame_camera_errors(reference: Cameras, estimate: Cameras, reference_index: int = 0):
+    """Per-frame errors of ``estimate`` against ``reference`` in the same world frame and units
+    (no alignment): the raxel round-trip accuracy measure of the issue (Rays as Pixels, Sec. 3.5).
+
+    Returns:
+        ``(rotation_deg, centre_relative, focal_relative)``, each an ``(N,)`` float64 tensor:
+        geodesic rotation error in degrees (atan2 form), centre distance divided by the reference
+        trajectory's extent (largest centre distance from camera ``reference_index``), and the larger
+        of the relative ``fx`` / ``fy`` errors.
+
+    Raises:
+        ValueError: the two trajectories have different frame counts.
+    """
+    if len(reference) != len(estimate):
+        raise ValueError(f"the reference has {len(reference)} frames but the estimate {len(estimate)}; "
+                         "compare trajectories of the same length")
+    rot = rotation_error_deg(reference.R, estimate.R)
+    extent = torch.linalg.norm(reference.centers - reference.centers[reference_index], dim=-1).max()
+    centre = torch.linalg.norm(reference.centers - estimate.centers, dim=-1) / extent
+    focal = torch.maximum((estimate.fx / reference.fx - 1).abs(), (estimate.fy / reference.fy - 1).abs())
+    return rot, centre, focal

@@ -28,6 +28,7 @@ from raxel_core.cameras import (
     project_to_rotation,
     rotation_error_deg,
 )
+from raxel_core.metrics import per_frame_camera_errors
 from raxel_core.raxels import (
     VALUE_RANGE,
     RaxelMaps,
@@ -74,11 +75,8 @@ def corrupt(images: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 
 def errors(truth: Cameras, decoded: Cameras, reference: int = 0):
-    rot = rotation_error_deg(truth.R, decoded.R)
-    extent = torch.linalg.norm(truth.centers - truth.centers[reference], dim=-1).max()
-    centre = torch.linalg.norm(truth.centers - decoded.centers, dim=-1) / extent
-    focal = torch.maximum((decoded.fx / truth.fx - 1).abs(), (decoded.fy / truth.fy - 1).abs())
-    return float(rot.max()), float(centre.max()), float(focal.max())
+    """Worst frame of :func:`raxel_core.metrics.per_frame_camera_errors`."""
+    return tuple(float(e.max()) for e in per_frame_camera_errors(truth, decoded, reference))
 
 
 def assert_exact(truth: Cameras, decoded: Cameras, reference: int = 0):
