@@ -32,7 +32,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from . import paths
-from .types import CameraTrajectory
+from .types import CameraTrajectory, trajectory_ui
 
 #: Category of the interop nodes.
 CATEGORY = "raxel/interop"
@@ -72,11 +72,6 @@ def _check_prefix(filename_prefix) -> bool | str:
     except ValueError as err:
         return str(err)
     return True
-
-
-def _saved(subfolder: str, filename: str, format: str) -> tuple[str, dict]:
-    relative = f"{subfolder}/{filename}" if subfolder else filename
-    return relative, {"filename": filename, "subfolder": subfolder, "type": "output", "format": format}
 
 
 class RaxelToCameraCtrlPoses(io.ComfyNode):
@@ -150,10 +145,8 @@ class RaxelFromCameraCtrlPoses(io.ComfyNode):
     @classmethod
     def execute(cls, poses, width, height) -> io.NodeOutput:
         from ..raxel_core.interop import from_cameractrl_poses
-        from ..raxel_core.trajectory_view import trajectory_view
         cameras = from_cameractrl_poses(poses, (int(height), int(width)))
-        # ui: the trajectory for the node's 3D view (web/js/raxel_trajectory_view.js)
-        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
+        return io.NodeOutput(cameras, ui=trajectory_ui(cameras))
 
 
 class RaxelToLoad3DCamera(io.ComfyNode):
@@ -314,7 +307,7 @@ class RaxelExportBlender(io.ComfyNode):
         filename = f"{stem}_{paths.next_counter(folder, stem):05d}_.py"
         export_blender_script(trajectory, folder / filename, name=str(camera_name).strip(),
                               fps=float(fps) if fps > 0 else None)
-        relative, saved = _saved(subfolder, filename, "blender")
+        relative, saved = paths.saved_output(subfolder, filename, "blender")
         message = f"wrote a Blender script for {len(trajectory)} cameras to {relative}"
         return io.NodeOutput(relative, ui={"text": (message,), "trajectory_files": [saved]})
 
@@ -360,7 +353,7 @@ class RaxelExportNerfstudioPath(io.ComfyNode):
         filename = f"{stem}_{paths.next_counter(folder, stem):05d}_camera_path.json"
         export_nerfstudio_camera_path(trajectory, folder / filename,
                                       fps=float(fps) if fps > 0 else None)
-        relative, saved = _saved(subfolder, filename, "nerfstudio_camera_path")
+        relative, saved = paths.saved_output(subfolder, filename, "nerfstudio_camera_path")
         message = f"wrote a nerfstudio camera path of {len(trajectory)} cameras to {relative}"
         return io.NodeOutput(relative, ui={"text": (message,), "trajectory_files": [saved]})
 

@@ -19,7 +19,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY, CameraTrajectory, RaxelModel
+from .types import CATEGORY, CameraTrajectory, RaxelModel, trajectory_ui
 
 #: Name of the model folder (``folder_paths`` key and ``ComfyUI/models/<name>``).
 MODEL_FOLDER = "raxel"
@@ -337,7 +337,6 @@ class RaxelJointSampler(io.ComfyNode):
         import comfy.utils
 
         from ..raxel_core.diffusion.sampler import sample, sigma_grid
-        from ..raxel_core.trajectory_view import trajectory_view
 
         if not isinstance(model, LoadedRaxelModel):
             raise ValueError("'model' must come from Raxel Model Loader")  # noqa: TRY004 (shown to the user)
@@ -412,8 +411,8 @@ class RaxelJointSampler(io.ComfyNode):
         calls = result.model_calls
         report = (f"{mode} ({MODE_LABELS[mode]}): {n} frames, {calls.get('forward', 0)} model calls "
                   f"({calls.get('video', 0)} video, {calls.get('rays', 0)} ray steps)")
-        shown = {"text": (report,), "raxel_trajectory": [trajectory_view(result.cameras)]}
-        return io.NodeOutput(result.video.to(torch.float32), raxels, result.cameras, ui=shown)
+        return io.NodeOutput(result.video.to(torch.float32), raxels, result.cameras,
+                             ui=trajectory_ui(result.cameras, text=(report,)))
 
 
 #: The node classes of this file, in menu order.

@@ -115,6 +115,13 @@ def next_counter(folder: Path, stem: str) -> int:
     return largest + 1
 
 
+def saved_output(subfolder: str, filename: str, format: str) -> tuple[str, dict]:
+    """A file the pack wrote into the output folder: its path relative to that folder and the
+    ``ui`` entry (``filename``, ``subfolder``, ``type: output``, ``format``) the node shows."""
+    relative = f"{subfolder}/{filename}" if subfolder else filename
+    return relative, {"filename": filename, "subfolder": subfolder, "type": "output", "format": format}
+
+
 def list_pose_files() -> list[str]:
     """Relative names (``/`` separated, sorted) of what RaxelLoadTrajectory can read in the input
     folder: files ending in :data:`POSE_FILE_SUFFIXES` and folders holding ``cameras.txt``, at

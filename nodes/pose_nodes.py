@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY, CameraTrajectory
+from .types import CATEGORY, CameraTrajectory, trajectory_ui
 
 
 def frames_to_uint8(images: torch.Tensor, what: str) -> np.ndarray:
@@ -135,9 +135,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
             raise
         comfy.model_management.throw_exception_if_processing_interrupted()
         report = pose_report(estimate)
-        from ..raxel_core.trajectory_view import trajectory_view
-        shown = {"text": (report,), "raxel_trajectory": [trajectory_view(estimate.cameras)]}
-        return io.NodeOutput(estimate.cameras, report, ui=shown)
+        return io.NodeOutput(estimate.cameras, report, ui=trajectory_ui(estimate.cameras, text=(report,)))
 
 
 #: The node classes of this file, in menu order.

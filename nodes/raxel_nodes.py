@@ -14,6 +14,7 @@ from .types import (
     RaxelMetadata,
     RaxelPlucker,
     WanCameraEmbedding,
+    trajectory_ui,
 )
 
 
@@ -98,10 +99,8 @@ class RaxelPoseDecode(io.ComfyNode):
     @classmethod
     def execute(cls, raxels, metadata=None) -> io.NodeOutput:
         from ..raxel_core.raxels import RaxelMaps, decode_raxels
-        from ..raxel_core.trajectory_view import trajectory_view
         cameras = decode_raxels(RaxelMaps.from_image(raxels, metadata))
-        # ui: the decoded trajectory for the node's 3D view (web/js/raxel_trajectory_view.js)
-        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
+        return io.NodeOutput(cameras, ui=trajectory_ui(cameras))
 
 
 class RaxelCameraEmbedding(io.ComfyNode):

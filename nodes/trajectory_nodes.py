@@ -12,9 +12,8 @@ from comfy_api.latest import io, ui
 
 from ..raxel_core.formats import detect_format, read_trajectory, write_trajectory
 from ..raxel_core.trajectory_presets import EASINGS, PRESET_NAMES
-from ..raxel_core.trajectory_view import trajectory_view
 from . import paths
-from .types import CATEGORY, CameraTrajectory
+from .types import CATEGORY, CameraTrajectory, trajectory_ui
 
 #: The choice of RaxelCameraTrajectory that interpolates the keyframes JSON instead of a preset.
 KEYFRAMES = "keyframes"
@@ -119,8 +118,7 @@ class RaxelCameraTrajectory(io.ComfyNode):
             from ..raxel_core.trajectory_presets import make_preset
             cameras = make_preset(preset, frames, magnitude=magnitude or None, easing=easing,
                                   image_size=size, fov_y_deg=fov, distance=distance)
-        # ui: the computed trajectory for the node's 3D view (web/js/raxel_trajectory_view.js)
-        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
+        return io.NodeOutput(cameras, ui=trajectory_ui(cameras))
 
 
 class RaxelLoadTrajectory(io.ComfyNode):
@@ -174,7 +172,7 @@ class RaxelLoadTrajectory(io.ComfyNode):
         if detect_format(path) in SIZED_FORMATS:
             options["image_size"] = (int(height), int(width))
         cameras = read_trajectory(path, **options)
-        return io.NodeOutput(cameras, ui={"raxel_trajectory": [trajectory_view(cameras)]})
+        return io.NodeOutput(cameras, ui=trajectory_ui(cameras))
 
 
 class RaxelSaveTrajectory(io.ComfyNode):
@@ -220,8 +218,7 @@ class RaxelSaveTrajectory(io.ComfyNode):
         else:
             target, filename = folder / f"{name}{suffix}", f"{name}{suffix}"
         write_trajectory(trajectory, target, format=format)
-        relative = f"{subfolder}/{filename}" if subfolder else filename
-        saved = {"filename": filename, "subfolder": subfolder, "type": "output", "format": format}
+        relative, saved = paths.saved_output(subfolder, filename, format)
         message = f"saved {len(trajectory)} cameras to {relative} ({format})"
         return io.NodeOutput(relative, ui={"text": (message,), "trajectory_files": [saved]})
 
@@ -263,10 +260,7 @@ class RaxelTrajectoryPreview(io.ComfyNode):
         picture = trajectory_preview(trajectory, size=(int(height), int(width)), reference=reference)
         image = torch.from_numpy(np.ascontiguousarray(picture)).to(torch.float32)[None] / 255.0
         shown = ui.PreviewImage(image, cls=cls).as_dict()
-        shown["raxel_trajectory"] = [trajectory_view(trajectory)]
-        if reference is not None:
-            shown["raxel_reference"] = [trajectory_view(reference, label="reference")]
-        return io.NodeOutput(image, ui=shown)
+        return io.NodeOutput(image, ui=trajectory_ui(trajectory, reference, **shown))
 
 
 #: The node classes of this file, in menu order.

@@ -55,3 +55,15 @@ RaxelModel = io.Custom("RAXEL_MODEL")
 
 #: Category of every node in the pack.
 CATEGORY = "raxel/camera"
+
+
+def trajectory_ui(trajectory, reference=None, **shown) -> dict:
+    """The ``ui`` payload that draws ``trajectory`` (and a grey ``reference``) in the node's 3D view
+    (``web/js/raxel_trajectory_view.js`` reads ``raxel_trajectory`` / ``raxel_reference``), plus any
+    other entries in ``shown`` (e.g. ``text`` or a preview image's dict)."""
+    from ..raxel_core.trajectory_view import trajectory_view
+
+    shown["raxel_trajectory"] = [trajectory_view(trajectory)]
+    if reference is not None:
+        shown["raxel_reference"] = [trajectory_view(reference, label="reference")]
+    return shown
