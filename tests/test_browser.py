@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 from comfyui_server import COMFYUI_DIR, ROOT, SHIMS, comfyui_skip_reason, start_comfyui
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 ARTIFACTS = Path(os.environ.get("RAXEL_TEST_ARTIFACTS", ROOT / "tests" / "artifacts"))
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))

@@ -7,11 +7,11 @@ not quality (see models/raxel-tiny-v1/MODEL_CARD.md and ``raxel eval-joint`` for
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras
@@ -25,7 +25,7 @@ from raxel_core.model import JointModelConfig, JointTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "raxel-tiny-v1"
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = shared_data.DATA
 SIZE = (32, 48)
 FRAMES = 9
 

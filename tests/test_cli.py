@@ -1,18 +1,18 @@
 """The `raxel` command as a user runs it: real files in, real files out, clear errors."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import rotation_error_deg
 from raxel_core.formats import read_trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_POSES = DATA / "re10k" / "poses"
 needs_data = pytest.mark.skipif(not RE10K_POSES.is_dir(), reason=f"shared data not found at {DATA}")
 

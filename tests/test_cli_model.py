@@ -4,20 +4,20 @@ does not match the weights) ends with status 2 and one line naming the problem, 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 from PIL import Image
 
 from raxel_core import cli
 from raxel_core.model import JointModelConfig, JointTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 needs_clip = pytest.mark.skipif(not RE10K_CLIP.is_file(), reason=f"RealEstate10K clip not found at {RE10K_CLIP}")
 

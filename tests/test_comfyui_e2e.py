@@ -12,7 +12,6 @@ started by tests/comfyui_server.py.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -21,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 from comfyui_server import PACK_NAME, PROMPT_SECONDS, ROOT, requires_comfyui, server  # noqa: F401 (fixture)
 from comfyui_server import api_node as _node
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 
 pytestmark = requires_comfyui("run the pack inside a real ComfyUI server")

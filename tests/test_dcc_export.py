@@ -4,12 +4,11 @@ is valid Python with one key per frame, and nerfstudio camera_path.json round-tr
 RealEstate10K trajectories."""
 import json
 import math
-import os
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras
@@ -23,7 +22,7 @@ from raxel_core.dcc_export import (
 )
 from raxel_core.formats import read_trajectory
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K = DATA / "re10k"
 POSES = sorted((RE10K / "poses").glob("*.txt")) if (RE10K / "poses").is_dir() else []
 needs_data = pytest.mark.skipif(not POSES, reason=f"RealEstate10K data not found at {RE10K}")

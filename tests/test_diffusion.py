@@ -2,11 +2,10 @@
 (raxel_core.diffusion; Rays as Pixels, arXiv 2604.09429, Sec. 3.4-3.5)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
@@ -36,7 +35,7 @@ from raxel_core.diffusion.sampler import sample
 from raxel_core.formats.realestate10k import read_realestate10k
 from raxel_core.model import JointModelConfig, JointTransformer
 
-SHARED_DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SHARED_DATA = shared_data.DATA
 RE10K = SHARED_DATA / "re10k"
 needs_re10k = pytest.mark.skipif(not (RE10K / "videos").is_dir(), reason=f"RealEstate10K clips not found at {RE10K}")
 

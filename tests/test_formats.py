@@ -3,12 +3,12 @@ LLFF / RealEstate10K conventions are checked against the real data, and bad file
 that name the file and the frame or line."""
 import json
 import math
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, project_to_rotation
@@ -22,7 +22,7 @@ from raxel_core.formats import (
     write_trajectory,
 )
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K = DATA / "re10k"
 MOTIONCTRL = DATA / "trajectories" / "motionctrl"
 FERN = DATA / "llff_fern"

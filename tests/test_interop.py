@@ -3,12 +3,12 @@
 tracks of a RealEstate10K clip."""
 import json
 import math
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, look_at_w2c, rotation_error_deg
@@ -29,7 +29,7 @@ from raxel_core.interop import (
 )
 from raxel_core.video_io import read_video_frames
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K = DATA / "re10k"
 POSES = sorted((RE10K / "poses").glob("*.txt")) if (RE10K / "poses").is_dir() else []
 needs_data = pytest.mark.skipif(not POSES, reason=f"RealEstate10K data not found at {RE10K}")

@@ -27,7 +27,6 @@ from comfyui_server import api_node as _node
 pytestmark = requires_comfyui("run the interop nodes inside a real ComfyUI server")
 
 sys.path.insert(0, str(ROOT / "workflows"))
-import build_workflows  # noqa: E402
 
 INTEROP_NODES = ["RaxelToCameraCtrlPoses", "RaxelFromCameraCtrlPoses", "RaxelToLoad3DCamera",
                  "RaxelTracksFromJSON", "RaxelExportBlender", "RaxelExportNerfstudioPath"]

@@ -3,12 +3,11 @@ alignment, per-frame timesteps, safetensors persistence, and a real RealEstate10
 real trajectory through the pixel-space model."""
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
@@ -33,7 +32,7 @@ from raxel_core.model.wan_weights import (
     wan_to_diffusers_state_dict,
 )
 
-SHARED_DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SHARED_DATA = shared_data.DATA
 
 # A tiny Wan 2.1 text-to-video transformer and the joint config whose video branch has its shapes.
 WAN_TINY = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, rotation_angle_deg, rotation_error_deg
@@ -28,9 +28,7 @@ from raxel_core.keyframes import (
 )
 from raxel_core.trajectory_presets import make_preset
 
-SHARED_DATA = Path(
-    os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
+SHARED_DATA = shared_data.DATA
 RE10K_POSES = SHARED_DATA / "re10k" / "poses"
 
 

@@ -2,18 +2,17 @@
 protocols equal their published formulas, and closed forms hold."""
 import copy
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 from scipy.spatial.transform import Rotation
 
 from raxel_core import metrics
 from raxel_core.cameras import Cameras
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 EVO_DATA = DATA / "trajectories" / "tum_kitti_euroc"
 RE10K_POSES = DATA / "re10k" / "poses"
 needs_evo_data = pytest.mark.skipif(

@@ -12,13 +12,13 @@ everything else uses small random models this file writes into the server's ``mo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 from comfyui_server import PACK_NAME, ROOT, requires_comfyui, server  # noqa: F401 (fixture)
 from comfyui_server import api_node as _node
@@ -26,7 +26,7 @@ from PIL import Image
 
 pytestmark = requires_comfyui("run the joint-model nodes inside a real ComfyUI server")
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 
 BUNDLED = ROOT / "models" / "raxel-tiny-v1" / "model.safetensors"

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import shared_data
 import torch
 from safetensors.torch import load_file
 
@@ -32,8 +33,7 @@ from raxel_core.raxels import encode_raxels
 
 
 def _shared_data() -> Path:
-    env = os.environ.get("RAXEL_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return shared_data.DATA
 
 
 CLIP = _shared_data() / "re10k" / "poses" / "0bf152ef84195293_svdxt.txt"   # 25 frames = 4 * 6 + 1

@@ -5,17 +5,17 @@ when its clip is absent. Thresholds were measured on this data (see each test) w
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import shared_data
 
 from raxel_core.cameras import rotation_angle_deg, rotation_error_deg
 from raxel_core.pose_estimation import estimate_trajectory
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_CLIP = "0bf152ef84195293"
 
 

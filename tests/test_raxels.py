@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import (
@@ -40,8 +40,7 @@ from raxel_core.raxels import (
 
 
 def _shared_data() -> Path:
-    env = os.environ.get("RAXEL_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return shared_data.DATA
 
 
 POSES = sorted((_shared_data() / "re10k" / "poses").glob("*.txt"))

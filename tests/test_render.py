@@ -1,12 +1,11 @@
 """The synthetic renderer and the photo pan emulation: geometry against closed forms, features,
 determinism, and homographies between frames of a pure rotation."""
 import math
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, look_at_w2c, rotation_error_deg
@@ -20,7 +19,7 @@ from raxel_core.render import (
     rotation_only_trajectory,
 )
 
-SHARED_DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SHARED_DATA = shared_data.DATA
 FERN = SHARED_DATA / "llff_fern" / "images_8" / "image000.png"
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, rotation_angle_deg
@@ -19,9 +18,7 @@ from raxel_core.trajectory_presets import (
     make_preset,
 )
 
-SHARED_DATA = Path(
-    os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
+SHARED_DATA = shared_data.DATA
 MOTIONCTRL_BASIC = SHARED_DATA / "trajectories" / "motionctrl" / "basic"
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import pytest
+import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, rotation_error_deg
 from raxel_core.trajectory_presets import make_preset
 from raxel_core.trajectory_view import VIEW_FORMAT, convergence_point, trajectory_view
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 
 
 def _from_view(view: dict) -> Cameras:

@@ -2,11 +2,11 @@
 sees for bad inputs."""
 import os
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import shared_data
 import torch
 from PIL import Image
 
@@ -19,7 +19,7 @@ from raxel_core.video_io import (
     write_video,
 )
 
-DATA = Path(os.environ.get("RAXEL_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = shared_data.DATA
 RE10K_VIDEOS = DATA / "re10k" / "videos"
 STATIC = DATA / "static_camera"
 needs_re10k = pytest.mark.skipif(
