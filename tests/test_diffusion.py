@@ -2,6 +2,7 @@
 (raxel_core.diffusion; Rays as Pixels, arXiv 2604.09429, Sec. 3.4-3.5)."""
 from __future__ import annotations
 
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,8 +17,10 @@ from raxel_core.diffusion.datasets import (
     SyntheticClips,
     augment_clip,
     clip_order,
+    encode_plucker_rays,
     encode_rays,
     prepare_dataset,
+    ray_representation_for,
     rays_to_cameras,
     spread_indices,
     tensor_to_frames,
@@ -33,7 +36,7 @@ from raxel_core.diffusion.flow_matching import (
 )
 from raxel_core.diffusion.sampler import sample
 from raxel_core.formats.realestate10k import read_realestate10k
-from raxel_core.model import JointModelConfig, JointTransformer
+from raxel_core.model import ChannelConcatModel, JointModelConfig, JointTransformer, is_channel_concat
 
 SHARED_DATA = shared_data.DATA
 RE10K = SHARED_DATA / "re10k"
@@ -284,3 +287,66 @@ def test_sampler_rejects_bad_lengths_resolutions_and_inputs(clips):
     rays, _ = encode_rays(clip.cameras, (16, 24))
     with pytest.raises(ValueError, match="exactly one of"):
         sample(model, "video", source_frames=frames[:1], cameras=clip.cameras, rays=rays)
+
+
+# ------------------------------------------------------------------------------ channel-concat ablation
+CONCAT = replace(TINY, in_channels=10, out_channels=9)
+
+
+class ExactConcatVelocity(torch.nn.Module):
+    """The inner network of a channel-concat model that returns the exact velocity: the video
+    channels at the video timestep, the Plücker channels at the noise level of the tenth input
+    channel (which is how the ray stream's timestep must reach it)."""
+
+    def __init__(self, video, plucker):
+        super().__init__()
+        self.config = CONCAT
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.data = torch.cat([video, plucker], 1)
+        self.levels = []
+
+    def forward(self, x, rays, video_timesteps, ray_timesteps, text=None):
+        assert rays is None and ray_timesteps is None and x.shape[1] == 10
+        level = x[:, 9:10]
+        self.levels.append(float(level.mean()))
+        sigma = torch.cat([(video_timesteps / 1000)[:, None, :, None, None].expand_as(x[:, :3]),
+                           level.expand_as(x[:, 3:9])], 1)
+        v = torch.where(sigma > 0, (x[:, :9] - self.data) / sigma.clamp_min(1e-12), torch.zeros_like(x[:, :9]))
+        return v, None
+
+
+def test_channel_concat_model_routes_both_streams_through_one_token_sequence():
+    torch.manual_seed(0)
+    inner = JointTransformer(CONCAT).eval()
+    model = ChannelConcatModel(inner)
+    assert ray_representation_for(CONCAT) == "plucker_concat" and is_channel_concat(CONCAT)
+    video, rays = torch.randn(2, 3, 5, 32, 48), torch.randn(2, 6, 5, 32, 48)
+    tv, tr = torch.zeros(2, 5), torch.full((2, 5), 400.0)
+    with torch.no_grad():
+        v, r = model(video, rays, tv, tr)
+        level = torch.full((2, 1, 5, 32, 48), 0.4)
+        direct, none = inner(torch.cat([video, rays, level], 1), None, tv, None)
+    assert none is None and v.shape == video.shape and r.shape == rays.shape
+    assert torch.equal(torch.cat([v, r], 1), direct)
+    with pytest.raises(ValueError, match="like the video"):
+        model(video, rays[..., :16, :24], tv, tr)
+    with pytest.raises(ValueError, match="in_channels 10"):
+        ChannelConcatModel(JointTransformer(TINY))
+
+
+def test_channel_concat_pose_and_video_modes_use_plucker_rays_at_the_frame_size(clips):
+    clip = clips[2]
+    plucker = encode_plucker_rays(clip.cameras, SIZE, reference=0).permute(1, 0, 2, 3)[None]
+    oracle = ExactConcatVelocity(clip.video.permute(1, 0, 2, 3)[None], plucker)
+    result = sample(oracle, "pose", video=tensor_to_frames(clip.video), steps_rays=2, seed=5)
+    assert result.model_calls == {"forward": 2, "video": 0, "rays": 2}
+    assert oracle.levels == pytest.approx([1.0, 0.5])               # the rays' sigma reaches the network
+    assert result.ray_stream.shape == (5, 6, *SIZE)
+    assert_same_trajectory(result.cameras, relative(clip.cameras), rot_deg=1e-3, centre=1e-4, focal=1e-3)
+    torch.manual_seed(0)
+    model = JointTransformer(CONCAT).eval()
+    followed = sample(model, "video", source_frames=tensor_to_frames(clip.video)[:1], cameras=clip.cameras,
+                      steps_video=2)
+    assert followed.video.shape == (5, *SIZE, 3) and followed.model_calls == {"forward": 2, "video": 2, "rays": 0}
+    with pytest.raises(ValueError, match="do not decode to cameras"):
+        sample(model, "pose", video=tensor_to_frames(clip.video), steps_rays=2)

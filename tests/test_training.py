@@ -116,3 +116,18 @@ def test_train_config_json_and_the_bundled_small_config(tmp_path):
         TrainConfig.from_json('{"stepz": 3}')
     with pytest.raises(ValueError, match="mode_probabilities"):
         TrainConfig(mode_probabilities={"depth": 1.0})
+
+
+def test_the_channel_concat_ablation_trains_saves_and_resumes(tmp_path):
+    model = {**TINY_MODEL, "in_channels": 10, "out_channels": 9}
+    config = tiny_config(tmp_path, model=model, ray_representation="plucker_concat", steps=2)
+    example = TrainingExamples(SyntheticClips(num_clips=1, num_frames=5, image_size=(32, 48), seed=1, num_scenes=1),
+                               config)[0]
+    assert example["rays"].shape == (6, 5, 32, 48)                   # Plücker rays at the frame size
+    result = train(config, log=lambda line: None)
+    loaded = JointTransformer.from_pretrained(result.checkpoint / "model")
+    assert loaded.config.in_channels == 10 and loaded.config.video_out_channels == 9
+    config.steps = 3
+    assert train(config, log=lambda line: None).step == 3
+    with pytest.raises(ValueError, match="in_channels 10 and out_channels 9"):
+        train(tiny_config(tmp_path, ray_representation="plucker_concat"), log=lambda line: None)

@@ -135,19 +135,27 @@ def rays_to_cameras(rays: torch.Tensor, metadata: dict | None = None, image_size
 
 
 #: Ray-stream representations: raxels (3 channels, the paper's), Plücker rays (6 channels, the
-#: paper's ablation baseline, Sec. 4.4, decoded as RayDiffusion does).
-RAY_REPRESENTATIONS = ("raxel", "plucker")
-RAY_CHANNELS = {"raxel": 3, "plucker": 6}
+#: paper's ablation baseline, Sec. 4.4, decoded as RayDiffusion does) on the ray branch, and Plücker
+#: rays concatenated channel-wise onto the video (the ablation as the paper words it; no ray
+#: branch, :class:`raxel_core.model.ChannelConcatModel`; rays at the video's size).
+RAY_REPRESENTATIONS = ("raxel", "plucker", "plucker_concat")
+RAY_CHANNELS = {"raxel": 3, "plucker": 6, "plucker_concat": 6}
 
 
 def ray_representation_for(config) -> str:
-    """The ray representation a :class:`~raxel_core.model.JointModelConfig` was built for, from its
-    ray channels: 3 = raxels, 6 = Plücker rays. ``ValueError`` for any other count (latent models)."""
-    for name, channels in RAY_CHANNELS.items():
+    """The ray representation a :class:`~raxel_core.model.JointModelConfig` was built for:
+    ``"plucker_concat"`` for a channel-concat model (:func:`raxel_core.model.is_channel_concat`),
+    else from the ray channels: 3 = raxels, 6 = Plücker rays. ``ValueError`` for any other count."""
+    from ..model.channel_concat import is_channel_concat
+
+    if is_channel_concat(config):
+        return "plucker_concat"
+    for name in ("raxel", "plucker"):
+        channels = RAY_CHANNELS[name]
         if config.ray_in_channels == channels and config.rays_out_channels == channels:
             return name
     raise ValueError(f"a pixel-space ray stream has 3 (raxel) or 6 (Plücker) channels; this model has "
-                     f"{config.ray_in_channels} in / {config.rays_out_channels} out (a latent model needs the Wan VAE)")
+                     f"{config.ray_in_channels} in / {config.rays_out_channels} out")
 
 
 def encode_plucker_rays(cameras: Cameras, raxel_size: tuple[int, int], reference: int = 0) -> torch.Tensor:
@@ -156,8 +164,8 @@ def encode_plucker_rays(cameras: Cameras, raxel_size: tuple[int, int], reference
     ``d`` the unit direction, ``m = (o / scale) x d`` the moment, both in the reference camera's
     frame (:func:`raxel_core.plucker.plucker_maps`), with the same translation normalisation as
     the raxels (``scale`` = distance of the farthest camera from the reference, so ``|m| <= 1``).
-    The ablation baseline of Rays as Pixels (Sec. 4.4: Plücker rays instead of raxels); here on
-    the ray branch at the raxel grid, not concatenated onto the video channels.
+    The ablation baseline of Rays as Pixels (Sec. 4.4: Plücker rays instead of raxels): on the ray
+    branch at the raxel grid, or at the frame size for the channel-concat model.
     """
     from ..plucker import plucker_maps
 

@@ -57,7 +57,10 @@ SYNTHETIC_NATIVE_FACTOR = 4
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "raxel-tiny-v1"
-DEFAULT_ABLATION_DIR = PROJECT_ROOT / "checkpoints" / "tiny_plucker"
+#: Training runs of the ablation models (configs/train_tiny_plucker*.json): Plücker rays on the ray
+#: branch, and Plücker rays concatenated onto the video channels (the paper's wording).
+DEFAULT_ABLATION_DIRS = (PROJECT_ROOT / "checkpoints" / "tiny_plucker",
+                         PROJECT_ROOT / "checkpoints" / "tiny_plucker_concat")
 
 
 @dataclass
@@ -367,8 +370,9 @@ def _model_label(model_dir: Path) -> str:
 def eval_joint_main(argv=None) -> int:
     """``raxel eval-joint``: print the evaluation tables of a trained model (module docstring).
 
-    Options: ``--model DIR`` (default ``models/raxel-tiny-v1``), ``--ablation DIR|auto|none``, ``--size H W`` (default 32 48)
-    (default ``auto``: the latest checkpoint in ``checkpoints/tiny_plucker`` if any), ``--synthetic N``
+    Options: ``--model DIR`` (default ``models/raxel-tiny-v1``), ``--ablation DIR [DIR ...]|auto|none``
+    (default ``auto``: the latest checkpoint of each of ``checkpoints/tiny_plucker`` and
+    ``checkpoints/tiny_plucker_concat`` that exists), ``--size H W`` (default 32 48), ``--synthetic N``
     and ``--re10k N`` held-out clips (default 5 each), ``--frames``, ``--steps-video``,
     ``--pose-steps``, ``--seed``, ``--data``, ``--json PATH``. Returns the exit status (2: the
     model or the data is missing).
@@ -379,9 +383,10 @@ def eval_joint_main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="raxel eval-joint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory of the model")
-    parser.add_argument("--ablation", default="auto",
-                        help="a second model (e.g. the Plücker ablation) to score beside it: a directory, 'auto' "
-                             f"(latest checkpoint in {DEFAULT_ABLATION_DIR.relative_to(PROJECT_ROOT)}) or 'none'")
+    parser.add_argument("--ablation", nargs="+", default=["auto"],
+                        help="other models (e.g. the Plücker ablations) to score beside it: directories, 'auto' "
+                             "(latest checkpoint in each of "
+                             f"{', '.join(str(d.relative_to(PROJECT_ROOT)) for d in DEFAULT_ABLATION_DIRS)}) or 'none'")
     parser.add_argument("--synthetic", type=int, default=5, help="held-out synthetic clips")
     parser.add_argument("--re10k", type=int, default=5, help="RealEstate10K clips (held out)")
     parser.add_argument("--clips", type=int, default=None, help="set both --synthetic and --re10k")
@@ -408,13 +413,13 @@ def eval_joint_main(argv=None) -> int:
     models = {}
     main = JointTransformer.from_pretrained(args.model).eval()
     models[f"{ray_representation_for(main.config)} ({_model_label(args.model)})"] = main
-    ablation = None
-    if args.ablation == "auto":
-        ckpt = latest_checkpoint(DEFAULT_ABLATION_DIR)
-        ablation = None if ckpt is None else ckpt / "model"
-    elif args.ablation != "none":
-        ablation = Path(args.ablation)
-    if ablation is not None:
+    if args.ablation == ["auto"]:
+        ablations = [ckpt / "model" for ckpt in map(latest_checkpoint, DEFAULT_ABLATION_DIRS) if ckpt is not None]
+    elif args.ablation == ["none"]:
+        ablations = []
+    else:
+        ablations = [Path(a) for a in args.ablation]
+    for ablation in ablations:
         other = JointTransformer.from_pretrained(ablation).eval()
         if other.config.patch_size != main.config.patch_size:
             raise ValueError(f"the ablation model {ablation} has another layout than {args.model}")

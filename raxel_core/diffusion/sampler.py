@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..model.channel_concat import ChannelConcatModel
 from ..raxels import RaxelMaps, encode_raxels
 from .datasets import (
     RAY_CHANNELS,
@@ -172,14 +173,15 @@ def sample(
     """
     check_mode(mode)
     config = model.config
-    if (config.in_channels != 3 or config.ray_in_channels not in RAY_CHANNELS.values()
-            or config.video_temporal_compression != 1):
+    representation = ray_representation_for(config)
+    if representation != "plucker_concat" and (config.in_channels != 3 or config.video_temporal_compression != 1):
         raise ValueError(
             f"this sampler runs pixel-space models (3 video and 3 raxel or 6 Plücker ray channels, no temporal "
             f"compression); the model takes {config.in_channels} / {config.ray_in_channels} channels: latent models "
             "need the Wan VAE, which raxel_core does not include"
         )
-    representation = ray_representation_for(config)
+    if representation == "plucker_concat" and not isinstance(model, ChannelConcatModel):
+        model = ChannelConcatModel(model)
     ray_channels = RAY_CHANNELS[representation]
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
@@ -222,8 +224,9 @@ def sample(
         raise ValueError(f"{n} frames are not a multiple of the model's temporal patch {config.patch_size[0]}")
     image_size = tuple(video_x1.shape[2:])
     raxel_size = check_resolution(config, image_size)
+    ray_size = image_size if representation == "plucker_concat" else raxel_size    # the ray stream's grid
 
-    rays_x1 = torch.zeros(ray_channels, n, *raxel_size)
+    rays_x1 = torch.zeros(ray_channels, n, *ray_size)
     if mode == "video":
         if cameras is not None:
             if len(cameras) != n:
@@ -235,14 +238,14 @@ def sample(
                     f"{image_size[1]} (another aspect ratio); crop the images or give a trajectory for their size"
                 )
             cameras = cameras.with_image_size(image_size)
-            if representation == "plucker":
-                ray_frames = encode_plucker_rays(cameras, raxel_size, reference=0)
+            if representation in ("plucker", "plucker_concat"):
+                ray_frames = encode_plucker_rays(cameras, ray_size, reference=0)
             else:
                 ray_frames, _ = encode_rays(cameras, raxel_size, reference=0)
             rays_x1 = ray_frames.permute(1, 0, 2, 3)
         else:
-            if tuple(rays.shape) != (n, ray_channels, *raxel_size):
-                raise ValueError(f"rays must be (F, C, h, w) = ({n}, {ray_channels}, {raxel_size[0]}, {raxel_size[1]}) for "
+            if tuple(rays.shape) != (n, ray_channels, *ray_size):
+                raise ValueError(f"rays must be (F, C, h, w) = ({n}, {ray_channels}, {ray_size[0]}, {ray_size[1]}) for "
                                  f"{image_size[0]}x{image_size[1]} frames; got {tuple(rays.shape)}")
             rays_x1 = rays.detach().float().cpu().permute(1, 0, 2, 3)
 
@@ -292,7 +295,7 @@ def sample(
     # ------------------------------------------------------------------ outputs
     out_video = x_video[0].float().cpu().permute(1, 2, 3, 0).clamp(-1, 1).add(1).div(2).contiguous()
     ray_frames = x_rays[0].float().cpu().permute(1, 0, 2, 3)
-    if representation == "plucker":
+    if representation in ("plucker", "plucker_concat"):
         if mode == "video" and cameras is not None:
             result_cameras = cameras
         else:

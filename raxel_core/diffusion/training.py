@@ -83,9 +83,12 @@ class TrainConfig:
         gradient_checkpointing: recompute block activations in the backward pass.
         num_workers: DataLoader worker processes.
         init_from: a ``save_pretrained`` directory to start from (ignored when resuming).
-        ray_representation: ``"raxel"`` (the paper's 3-channel raxels) or ``"plucker"`` (6-channel
-            Plücker rays on the ray branch, the paper's ablation baseline; the model needs
-            ``ray_in_channels = 6``), see :func:`raxel_core.diffusion.datasets.encode_plucker_rays`.
+        ray_representation: ``"raxel"`` (the paper's 3-channel raxels), ``"plucker"`` (6-channel
+            Plücker rays on the ray branch; the model needs ``ray_in_channels = 6``) or
+            ``"plucker_concat"`` (Plücker rays at the frame size concatenated onto the video
+            channels, the paper's ablation baseline; the model needs ``in_channels = 10``,
+            ``out_channels = 9``, :class:`raxel_core.model.ChannelConcatModel`), see
+            :func:`raxel_core.diffusion.datasets.encode_plucker_rays`.
     """
 
     model: dict = field(default_factory=lambda: {"preset": "small"})
@@ -211,6 +214,8 @@ class TrainingExamples(torch.utils.data.Dataset):
         clip = augment_clip(clip, source=source, reverse=reverse)
         if c.ray_representation == "plucker":
             clip = replace(clip, rays=encode_plucker_rays(clip.cameras, tuple(clip.rays.shape[-2:]), reference=0))
+        elif c.ray_representation == "plucker_concat":
+            clip = replace(clip, rays=encode_plucker_rays(clip.cameras, tuple(clip.video.shape[-2:]), reference=0))
         video_clean, rays_clean = clean_masks(MODES[mode], n, n, c.num_source_frames)
         video_t = frame_times(video_clean, g, c.noise_levels, c.t_sampling)
         ray_t = frame_times(rays_clean, g, c.noise_levels, c.t_sampling)
@@ -376,9 +381,13 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     main = accelerator.is_main_process
     model_config = config.model_config()
     if ray_representation_for(model_config) != config.ray_representation:
-        raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with "
-                         f"{6 if config.ray_representation == 'plucker' else 3} ray channels; the model config has "
-                         f"{model_config.ray_in_channels} (set model.ray_in_channels)")
+        needs = {"raxel": "ray_in_channels 3", "plucker": "ray_in_channels 6",
+                 "plucker_concat": "in_channels 10 and out_channels 9"}[config.ray_representation]
+        raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with {needs}; the model "
+                         f"config has in_channels {model_config.in_channels}, out_channels "
+                         f"{model_config.video_out_channels}, ray_in_channels {model_config.ray_in_channels}")
+    if config.ray_representation == "plucker_concat" and config.fsdp:
+        raise ValueError("the channel-concat ablation trains without FSDP (set fsdp to false)")
     root = Path(config.checkpoint_dir)
     log_path = root / LOG_NAME
 
@@ -395,6 +404,10 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     else:
         model = JointTransformer(model_config)
     model.gradient_checkpointing = bool(config.gradient_checkpointing)
+    if config.ray_representation == "plucker_concat":
+        from ..model import ChannelConcatModel
+
+        model = ChannelConcatModel(model)
 
     clips = make_dataset(config.dataset, config.num_frames, config.image_size, model_config.raxel_downscale)
     examples = TrainingExamples(clips, config)

@@ -5,10 +5,12 @@
 * ``rope.py``              3D RoPE with ray tokens placed on the video token grid
 * ``joint_transformer.py`` :class:`JointTransformer` (DSCA blocks on Wan 2.1 layers), save / load
 * ``wan_weights.py``       Wan 2.1 T2V checkpoints (diffusers or Wan / ComfyUI keys) into the video branch
+* ``channel_concat.py``    :class:`ChannelConcatModel`, the paper's ablation: Plücker rays concatenated onto the video channels
 
 Needs ``diffusers`` (the Wan layers are diffusers' own).
 """
 from .attention import attention
+from .channel_concat import ChannelConcatModel, is_channel_concat
 from .config import JointModelConfig
 from .joint_transformer import JointTransformer
 from .wan_weights import (
@@ -20,12 +22,14 @@ from .wan_weights import (
 )
 
 __all__ = [
+    "ChannelConcatModel",
     "JointModelConfig",
     "JointTransformer",
     "attention",
     "detect_wan_layout",
     "diffusers_to_wan_state_dict",
     "init_ray_branch_from_video",
+    "is_channel_concat",
     "load_wan_weights",
     "wan_to_diffusers_state_dict",
 ]
