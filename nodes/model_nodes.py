@@ -210,9 +210,10 @@ def _frames_of(value, what: str) -> torch.Tensor:
     return value[..., :3].detach().to("cpu", torch.float32).clamp(0, 1)
 
 
-def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str) -> None:
+def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str, spatial_factor: int = 1) -> None:
     """``ValueError`` naming the size the model takes when ``frames`` [F, H, W, 3] differ (no silent
-    resize): the training size when recorded, else the patch-grid multiples."""
+    resize): the training size when recorded, else the patch-grid multiples (times the VAE's
+    ``spatial_factor`` for a latent model)."""
     from ..raxel_core.diffusion.sampler import check_resolution
 
     h, w = int(frames.shape[1]), int(frames.shape[2])
@@ -225,11 +226,11 @@ def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str)
             )
         return
     try:
-        check_resolution(payload.config, (h, w))
+        check_resolution(payload.config, (h, w), spatial_factor)
     except ValueError:
         c = payload.config
-        mult_h = math.lcm(c.patch_size[1], c.raxel_downscale * c.ray_patch_size[1])
-        mult_w = math.lcm(c.patch_size[2], c.raxel_downscale * c.ray_patch_size[2])
+        mult_h = spatial_factor * math.lcm(c.patch_size[1], c.raxel_downscale * c.ray_patch_size[1])
+        mult_w = spatial_factor * math.lcm(c.patch_size[2], c.raxel_downscale * c.ray_patch_size[2])
         fix_h, fix_w = max(mult_h, round(h / mult_h) * mult_h), max(mult_w, round(w / mult_w) * mult_w)
         raise ValueError(
             f"{what} is {w}x{h} (width x height) but this model takes widths that are multiples of {mult_w} and "
@@ -261,18 +262,82 @@ def _text_states(payload: LoadedRaxelModel, conditioning) -> torch.Tensor | None
     return states[:1].to(param.device, param.dtype)
 
 
-def _check_vae(payload: LoadedRaxelModel, vae) -> None:
-    if vae is None:
-        return
+class ComfyVAELatentSpace:
+    """A ComfyUI ``VAE`` (core Load VAE) as the sampler's latent space
+    (:mod:`raxel_core.diffusion.latent_space`: ``encode_video`` / ``decode_video`` /
+    ``encode_images`` / ``decode_images`` on ``[-1, 1]`` tensors).
+
+    Only the Wan 2.1 VAE (16 channels, 8x spatial, 4x temporal compression) is taken; its latents
+    are normalised with ComfyUI's ``Wan21`` latent format (the same mean / std diffusers' Wan
+    pipeline uses, so a model sees one latent space through either library). Video frames are
+    encoded as one clip, raxel images one by one (one latent per camera, Rays as Pixels Sec. 3.2).
+
+    Raises:
+        ValueError: any other VAE (the message names what it is and what to connect).
+    """
+
+    name = "wan2.1-vae (ComfyUI)"
+
+    def __init__(self, vae):
+        import comfy.latent_formats
+
+        channels = getattr(vae, "latent_channels", None)
+        dims = getattr(vae, "latent_dim", None)
+        try:
+            spatial = int(vae.spacial_compression_encode())
+            temporal = vae.temporal_compression_decode()
+        except (AttributeError, TypeError) as err:
+            raise ValueError(f"'vae' is not a ComfyUI VAE ({err}); connect core Load VAE") from None
+        if (channels, dims, spatial, temporal) != (16, 3, 8, 4):
+            raise ValueError(f"the raxel sampler takes the Wan 2.1 VAE (16 latent channels, 8x spatial and 4x temporal "
+                             f"compression); this VAE has {channels} channels, {spatial}x spatial, "
+                             f"{temporal or 1}x temporal compression. Load wan_2.1_vae.safetensors with Load VAE")
+        self.vae = vae
+        self.format = comfy.latent_formats.Wan21()
+        self.channels, self.spatial_factor, self.temporal_factor = 16, 8, 4
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        from ..raxel_core.diffusion.latent_space import latent_frames
+
+        latent_frames(video.shape[1], self.temporal_factor)
+        frames = video.permute(1, 2, 3, 0).add(1).div(2).clamp(0, 1)             # (F, H, W, 3) in [0, 1]
+        return self.format.process_in(self.vae.encode(frames).float().cpu())[0]
+
+    def decode_video(self, latents: torch.Tensor) -> torch.Tensor:
+        pixels = self.vae.decode(self.format.process_out(latents[None].float()))    # (1, F, H, W, 3) in [0, 1]
+        return pixels[0].float().cpu().permute(3, 0, 1, 2).mul(2).sub(1)
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        frames = images.permute(1, 2, 3, 0).add(1).div(2).clamp(0, 1)
+        z = [self.vae.encode(frames[i:i + 1]).float().cpu() for i in range(frames.shape[0])]   # one clip per image
+        return self.format.process_in(torch.cat(z, 2))[0]
+
+    def decode_images(self, latents: torch.Tensor) -> torch.Tensor:
+        z = self.format.process_out(latents[None].float())
+        pixels = [self.vae.decode(z[:, :, i:i + 1])[0, 0] for i in range(z.shape[2])]       # (H, W, 3) each
+        return torch.stack(pixels).float().cpu().permute(3, 0, 1, 2).mul(2).sub(1)
+
+
+def _latent_space(payload: LoadedRaxelModel, vae):
+    """The latent space for ``payload`` (None = pixels), or a ValueError saying what to connect."""
+    from ..raxel_core.diffusion.latent_space import check_latent_space
+
     config = payload.config
+    pixel_model = config.in_channels in (3, 10)             # raxel / Plücker pixel models and the concat ablation
+    if vae is None:
+        if not pixel_model:
+            raise ValueError(f"{payload.name} works on {config.in_channels}-channel VAE latents: connect the VAE it "
+                             "was trained with (the Wan 2.1 VAE, core Load VAE) to 'vae'")
+        return None
     channels = getattr(vae, "latent_channels", None)
-    if channels is not None and channels != config.in_channels:
+    if channels is not None and channels != config.in_channels and not pixel_model:
         raise ValueError(f"the VAE gives {channels} latent channels but the model expects {config.in_channels}; "
                          "connect the VAE the model was trained with")
-    if config.in_channels == 3:
+    if pixel_model:
         raise ValueError(f"{payload.name} works on pixels directly (3 channels, no VAE): disconnect 'vae'")
-    raise ValueError(f"{payload.name} works on {config.in_channels}-channel VAE latents, which this version of the "
-                     "raxel sampler cannot run yet (pixel-space models only)")
+    space = ComfyVAELatentSpace(vae)
+    check_latent_space(config, space)
+    return space
 
 
 class RaxelJointSampler(io.ComfyNode):
@@ -314,8 +379,9 @@ class RaxelJointSampler(io.ComfyNode):
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="Seed of the initial noise."),
                 io.Vae.Input("vae", optional=True,
-                             tooltip="Only for latent-space models: the VAE they were trained with. Leave "
-                                     "unconnected for pixel-space models such as raxel-tiny-v1."),
+                             tooltip="Only for latent-space models: the Wan 2.1 VAE (core Load VAE); frames "
+                                     "then come in 1 + 4k (5, 9, ..., 81). Leave unconnected for pixel-space "
+                                     "models such as raxel-tiny-v1."),
                 io.Conditioning.Input("conditioning", optional=True,
                                       tooltip="Only for text-conditioned models: the encoded prompt."),
             ],
@@ -342,7 +408,8 @@ class RaxelJointSampler(io.ComfyNode):
             raise ValueError("'model' must come from Raxel Model Loader")  # noqa: TRY004 (shown to the user)
         if mode not in MODE_LABELS:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODE_LABELS)}")
-        _check_vae(model, vae)
+        space = _latent_space(model, vae)
+        spatial = 1 if space is None else space.spatial_factor
         text = _text_states(model, conditioning)
 
         clip = _frames_of(video, "the video") if video is not None else None
@@ -353,7 +420,7 @@ class RaxelJointSampler(io.ComfyNode):
             if images is not None or trajectory is not None:
                 raise ValueError("pose mode (video -> camera) takes only the video; disconnect 'images' and "
                                  "'trajectory' (use video mode to follow a trajectory)")
-            check_frame_size(model, clip, "the video")
+            check_frame_size(model, clip, "the video", spatial)
             kwargs["video"] = clip
             n = clip.shape[0]
         else:
@@ -365,7 +432,7 @@ class RaxelJointSampler(io.ComfyNode):
             else:
                 raise ValueError(f"{mode} mode ({MODE_LABELS[mode]}) needs a source image: connect 'images' "
                                  "(or 'video', whose first frame is used)")
-            check_frame_size(model, source, what)
+            check_frame_size(model, source, what, spatial)
             if clip is not None and images is not None and tuple(clip.shape[1:3]) != tuple(source.shape[1:3]):
                 raise ValueError(f"the images are {source.shape[2]}x{source.shape[1]} but the video "
                                  f"{clip.shape[2]}x{clip.shape[1]}; give both the same size")
@@ -399,7 +466,7 @@ class RaxelJointSampler(io.ComfyNode):
         bar = comfy.utils.ProgressBar(max(len(keys) - 1, 1))
         try:
             result = sample(model.model, mode, steps_video=int(steps_video), steps_rays=int(steps_rays),
-                            seed=int(seed), text=text,
+                            seed=int(seed), text=text, latent_space=space,
                             progress=lambda done, total: bar.update_absolute(done, total),
                             should_stop=comfy.model_management.processing_interrupted, **kwargs)
         except Exception:

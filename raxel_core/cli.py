@@ -240,7 +240,7 @@ def cmd_sample(args) -> int:
     if args.model is None and not BUNDLED_MODEL_DIR.is_dir():
         raise ValueError(f"the bundled model is not installed at {BUNDLED_MODEL_DIR}; give --model")
     check_model_path(model)
-    for name in ("video", "image", "trajectory"):
+    for name in ("video", "image", "trajectory", "vae"):
         value = getattr(args, name)
         if value is not None and not Path(value).exists():
             raise ValueError(f"--{name} {value} does not exist")
@@ -256,7 +256,7 @@ def cmd_sample(args) -> int:
     frames = args.frames if args.frames is not None or args.mode != "joint" else 9
     sample_main(model, args.mode, args.out, video=args.video, image=args.image, trajectory=args.trajectory,
                 num_frames=frames, steps_video=args.steps_video, steps_rays=args.steps_rays, seed=args.seed,
-                device=args.device, log=log)
+                device=args.device, log=log, vae=args.vae)
     return 0
 
 
@@ -353,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--steps-rays", type=int, default=2, help="Euler steps of the ray stream (default: %(default)s)")
     m.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
     m.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    m.add_argument("--vae", default=None, help="latent models only: a local diffusers folder of the Wan 2.1 VAE "
+                   "(AutoencoderKLWan: config.json + diffusion_pytorch_model.safetensors)")
     m.set_defaults(func=cmd_sample)
 
     sub.add_parser("eval-joint", help="evaluate the joint model (raxel eval-joint --help)", add_help=False)

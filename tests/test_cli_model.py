@@ -80,6 +80,33 @@ def test_sample_video_mode_writes_the_clip_and_raxels(tiny_model, tmp_path):
 
 
 @needs_clip
+def test_sample_a_latent_model_with_a_local_diffusers_wan_vae(tmp_path):
+    """`raxel sample video --vae DIR`: a 16-channel latent model through a local diffusers Wan 2.1
+    VAE folder (random weights at base width 8, saved as safetensors): 5 frames at the model's size."""
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    from raxel_core.formats import write_trajectory
+    from raxel_core.trajectory_presets import make_preset
+    from raxel_core.video_io import read_video_frames
+
+    torch.manual_seed(0)
+    AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
+                     temperal_downsample=[False, True, True]).save_pretrained(tmp_path / "vae")
+    config = JointModelConfig.small(in_channels=16, ray_in_channels=16, patch_size=(1, 2, 2), num_layers=1,
+                                    num_attention_heads=2, attention_head_dim=16, ffn_dim=64, freq_dim=32,
+                                    video_temporal_compression=4)
+    model = JointTransformer(config).save_pretrained(tmp_path / "latent")
+    (Path(model) / "state.json").write_text(json.dumps({"step": 0, "config": {"image_size": [64, 96], "num_frames": 5}}))
+    write_trajectory(make_preset("orbit_left", 5, image_size=(64, 96)), tmp_path / "move.json")
+    argv = ["sample", "video", "--model", str(model), "--image", str(_source_image(tmp_path / "source.png")),
+            "--trajectory", str(tmp_path / "move.json"), "--out", str(tmp_path / "out"), "--steps-video", "2"]
+    assert cli.main([*argv, "--vae", str(tmp_path / "vae")]) == 0
+    assert read_video_frames(tmp_path / "out" / "video.mp4").shape == (5, 64, 96, 3)
+    assert cli.main(argv) == 2                                  # no VAE for a latent model: one clear line
+
+
+@needs_clip
 def test_sample_pose_mode_with_the_bundled_model_writes_a_trajectory(tmp_path):
     if not (cli.BUNDLED_MODEL_DIR / "model.safetensors").is_file():
         pytest.skip(f"the bundled model is not installed at {cli.BUNDLED_MODEL_DIR}")

@@ -350,3 +350,76 @@ def test_channel_concat_pose_and_video_modes_use_plucker_rays_at_the_frame_size(
     assert followed.video.shape == (5, *SIZE, 3) and followed.model_calls == {"forward": 2, "video": 2, "rays": 0}
     with pytest.raises(ValueError, match="do not decode to cameras"):
         sample(model, "pose", video=tensor_to_frames(clip.video), steps_rays=2)
+
+
+# ------------------------------------------------------------------------------ latent spaces
+class SpaceToDepth:
+    """An exactly invertible latent space (pixel unshuffle by 2: 12 channels, no temporal
+    compression), so sampling through a latent space can be checked to the last bit."""
+
+    name, channels, spatial_factor, temporal_factor = "space-to-depth", 12, 2, 1
+
+    def encode_video(self, video):
+        return torch.nn.functional.pixel_unshuffle(video.transpose(0, 1), 2).transpose(0, 1)
+
+    def decode_video(self, latents):
+        return torch.nn.functional.pixel_shuffle(latents.transpose(0, 1), 2).transpose(0, 1)
+
+    encode_images, decode_images = encode_video, decode_video
+
+
+LATENT12 = replace(TINY, in_channels=12, ray_in_channels=12)
+
+
+def test_pose_and_joint_sampling_through_a_latent_space_encode_inputs_and_decode_results(clips):
+    clip, space = clips[2], SpaceToDepth()
+    video, rays = _stream_data(clip)
+    z_video, z_rays = space.encode_video(video[0])[None], space.encode_images(rays[0])[None]
+    oracle = ExactVelocity(z_video, z_rays)
+    oracle.config = LATENT12
+    result = sample(oracle, "pose", video=tensor_to_frames(clip.video), steps_rays=2, seed=5, latent_space=space)
+    assert oracle.calls[0][1].shape == (1, 5) and result.latents["rays"].shape == (12, 5, 8, 12)
+    assert torch.allclose(result.latents["rays"], z_rays[0], atol=1e-6)
+    assert_same_trajectory(result.cameras, relative(clip.cameras), rot_deg=1e-3, centre=1e-4, focal=1e-3)
+    joint = sample(oracle, "joint", source_frames=tensor_to_frames(clip.video)[:1], num_frames=5, steps_video=3,
+                   steps_rays=2, latent_space=space)
+    assert torch.allclose(joint.video, (clip.video.permute(0, 2, 3, 1) + 1) / 2, atol=1e-5)
+    assert_same_trajectory(joint.cameras, relative(clip.cameras), rot_deg=1e-3, centre=1e-4, focal=1e-3)
+
+
+def test_a_wan_vae_compresses_video_4x_in_time_but_encodes_raxels_one_per_camera(clips):
+    """diffusers' AutoencoderKLWan (Wan 2.1's VAE layers, random weights at base width 8) as the
+    latent space of a latent model: 5 frames -> 2 video latent frames, 5 ray latents."""
+    from diffusers import AutoencoderKLWan
+
+    from raxel_core.diffusion.latent_space import DiffusersWanVAE
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
+                           temperal_downsample=[False, True, True])
+    space = DiffusersWanVAE(vae)
+    assert (space.channels, space.spatial_factor, space.temporal_factor) == (16, 8, 4)
+    config = JointModelConfig.small(in_channels=16, ray_in_channels=16, patch_size=(1, 2, 2), num_layers=1,
+                                    num_attention_heads=2, attention_head_dim=16, ffn_dim=64, freq_dim=32,
+                                    video_temporal_compression=4)
+    model = JointTransformer(config).eval()
+    clip = SyntheticClips(num_clips=1, num_frames=5, image_size=(64, 96), seed=3, num_scenes=1)[0]
+    frames = tensor_to_frames(clip.video)
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append((args[0].shape, args[1].shape)))
+    result = sample(model, "video", source_frames=frames[:1], cameras=clip.cameras, steps_video=2, latent_space=space)
+    assert seen[0] == ((1, 16, 2, 8, 12), (1, 16, 5, 4, 6))
+    assert result.video.shape == (5, 64, 96, 3) and result.latents["video"].shape == (16, 2, 8, 12)
+    assert torch.allclose(result.video[0], torch.from_numpy(frames[0]).float() / 255, atol=1e-6)  # the given frame
+    assert result.cameras is not None and len(result.cameras) == 5
+    with pytest.raises(ValueError, match=r"1 \+ 4k frames, e.g. 5 or 9"):
+        sample(model, "pose", video=np.zeros((6, 64, 96, 3), np.uint8), latent_space=space)
+    with pytest.raises(ValueError, match="cannot take 48x96 frames"):
+        sample(model, "pose", video=np.zeros((5, 48, 96, 3), np.uint8), latent_space=space)
+    with pytest.raises(ValueError, match="VAE latents: give it the VAE"):
+        sample(model, "pose", video=frames)
+    with pytest.raises(ValueError, match="works on pixels directly"):
+        sample(JointTransformer(TINY).eval(), "pose", video=tensor_to_frames(clips[0].video), latent_space=space)
+    with pytest.raises(ValueError, match="compresses time 4x but the model was built for 1x"):
+        sample(JointTransformer(replace(config, video_temporal_compression=1)).eval(), "pose", video=frames,
+               latent_space=space)

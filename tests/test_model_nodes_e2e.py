@@ -334,3 +334,81 @@ def test_cancel_stops_the_sampler_and_the_server_goes_on(server, models, inputs)
     interrupted = [m[1] for m in status["messages"] if m[0] == "execution_interrupted"]
     assert interrupted and interrupted[0]["node_type"] == "RaxelJointSampler", status
     server.assert_healthy()
+
+
+# ------------------------------------------------------------------------------------------ latent models
+#: Frame size of the latent test model: Wan 2.1 VAE (8x) latents 8x12 in (1, 2, 2) patches, raxels
+#: 32x48 -> latents 4x6 in (1, 2, 2) patches: pixel-aligned (one ray token per 2x2 video tokens).
+LATENT_SIZE = (64, 96)
+WAN_VAE_NAME = "raxel_test_wan21_random.safetensors"
+#: Written by ComfyUI's own Wan 2.1 VAE class (comfy.ldm.wan.vae.WanVAE, the configuration comfy/sd.py
+#: builds for a Wan 2.1 VAE file), random weights in bfloat16; runs in the server's environment.
+_WRITE_WAN_VAE = """
+import sys, torch
+from safetensors.torch import save_file
+from comfy.cli_args import args
+args.cpu = True                                  # as the test server runs (--cpu)
+import comfy.ldm.wan.vae as wan
+torch.manual_seed(0)
+vae = wan.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                 temperal_downsample=[False, True, True], dropout=0.0)
+save_file({k: v.to(torch.bfloat16).contiguous() for k, v in vae.state_dict().items()}, sys.argv[1])
+"""
+
+
+@pytest.fixture(scope="module")
+def latent_model(server, models) -> str:
+    """A Wan 2.1 VAE (random weights, ComfyUI's own layout) in the server's ``models/vae`` and a
+    16-channel latent joint model for it (4x temporal compression) in ``models/raxel``."""
+    import subprocess
+    import sys
+
+    from comfyui_server import COMFYUI_DIR, SHIMS, server_environment
+
+    vae_dir = server.base / "models" / "vae"
+    vae_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-c", _WRITE_WAN_VAE, str(vae_dir / WAN_VAE_NAME)], cwd=COMFYUI_DIR,
+                   env=server_environment(SHIMS), check=True, timeout=300)
+    _save(_tiny_config(in_channels=16, ray_in_channels=16, patch_size=(1, 2, 2), video_temporal_compression=4),
+          models / "wan_latent")
+    return "wan_latent/model.safetensors"
+
+
+def _latent_prompt(model_name: str, inputs: dict, frames: int = 5, vae: str = WAN_VAE_NAME) -> dict:
+    return {
+        "1": _loader(model_name),
+        "2": {"class_type": "LoadImage", "inputs": {"image": inputs["image"]}},
+        "3": {"class_type": "ImageScale", "inputs": {"image": ["2", 0], "upscale_method": "area",
+                                                     "width": LATENT_SIZE[1], "height": LATENT_SIZE[0],
+                                                     "crop": "center"}},
+        "4": _trajectory(frames, width=LATENT_SIZE[1], height=LATENT_SIZE[0]),
+        "5": {"class_type": "VAELoader", "inputs": {"vae_name": vae}},
+        "6": _sampler("video", model=["1", 0], images=["3", 0], trajectory=["4", 0], vae=["5", 0]),
+        "7": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}},
+        "8": {"class_type": "PreviewImage", "inputs": {"images": ["6", 1]}},
+    }
+
+
+def test_a_latent_model_samples_through_comfyuis_wan_vae(server, latent_model, inputs):
+    """Video mode through core Load VAE's Wan 2.1 VAE: the source image and the raxel images are
+    encoded (raxels one by one), 2 latent frames are denoised for 5 frames, and the result decoded."""
+    entry = server.run_ok(_latent_prompt(latent_model, inputs))
+    frames, raxels = _images(server, entry, "7"), _images(server, entry, "8")
+    assert len(frames) == 5 and all(f.shape == (*LATENT_SIZE, 3) for f in frames)
+    assert len(raxels) == 5 and all(r.shape == (LATENT_SIZE[0] // 2, LATENT_SIZE[1] // 2, 3) for r in raxels)
+    assert any(np.abs(f.astype(int) - frames[0].astype(int)).mean() > 1 for f in frames[1:])  # generated, not copies
+    server.assert_healthy()
+
+
+def test_latent_model_inputs_it_cannot_take_fail_naming_the_fix(server, latent_model, inputs):
+    error = server.run_error(_latent_prompt(latent_model, inputs, frames=6))
+    assert "6 frames do not fill whole latent frames" in error["exception_message"]
+    assert "e.g. 5 or 9" in error["exception_message"]
+    prompt = _latent_prompt(latent_model, inputs)
+    del prompt["6"]["inputs"]["vae"], prompt["5"]
+    error = server.run_error(prompt)
+    assert "works on 16-channel VAE latents: connect the VAE" in error["exception_message"]
+    prompt = _latent_prompt("latent16/model.safetensors", inputs)       # 16 channels but no temporal compression
+    error = server.run_error(prompt)
+    assert "compresses time 4x but the model was built for 1x" in error["exception_message"]
+    server.assert_healthy()

@@ -17,10 +17,12 @@ exactly ``N_s`` times. diffusers' ``FlowMatchEulerDiscreteScheduler`` keeps one 
 scheduler and cannot interleave two grids with per-frame clean masks, so this 10-line Euler loop
 is our own (same update and shift formula).
 
-Pixel-space models only (``in_channels = 3``; ``ray_in_channels = 3`` for raxels, such as
-:meth:`JointModelConfig.small`, or 6 for the Plücker-ray ablation models,
-:func:`raxel_core.diffusion.datasets.encode_plucker_rays`): latent models need the Wan VAE, which
-``raxel_core`` does not ship.
+Latent space (:mod:`raxel_core.diffusion.latent_space`): pixel-space models (``in_channels = 3``,
+such as :meth:`JointModelConfig.small` and the Plücker ablations) run on ``[-1, 1]`` pixels; latent
+models (e.g. :meth:`JointModelConfig.wan21_1_3b`) take a ``latent_space`` (the Wan 2.1 VAE through
+diffusers, or a ComfyUI VAE in the node). Then the clean inputs are encoded (the video as one clip,
+the source frames as the first latent frames, raxel images one by one), the Euler loop runs on
+latents, and the results are decoded; the source frames of the returned video are the given ones.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from .datasets import (
     rays_to_raxel_maps,
 )
 from .flow_matching import check_mode, clean_masks, shift_sigma
+from .latent_space import PixelSpace, check_latent_space, latent_frames
 
 
 @dataclass
@@ -60,7 +63,10 @@ class SampleResult:
             distance 1) or, in ``video`` mode, the given trajectory.
         model_calls: ``{"forward": n, "video": Nv, "rays": Nr}``: forward passes, and how many of
             them advanced each stream.
-        ray_stream: ``(F, C, h, w)`` float32 the model's ray stream as sampled (generated raxels
+        latents: ``{"video": (C, F', h, w), "rays": (C, F, h', w')}`` the sampled latents when a
+            VAE latent space was used, else None.
+        ray_stream: ``(F, C, h, w)`` float32 the model's ray stream as sampled (decoded to raxel
+            pixels for a latent model) (generated raxels
             are decoded after :func:`~raxel_core.diffusion.datasets.normalize_reference_rays`; the
             length it divided by is ``cameras.metadata["reference_ray_length"]``) (``C = 3`` raxels
             ``(d + o / scale) / 2``, ``C = 6`` Plücker ``(d, m)``). For a Plücker model ``rays``
@@ -72,6 +78,7 @@ class SampleResult:
     cameras: Cameras
     model_calls: dict = field(default_factory=dict)
     ray_stream: torch.Tensor | None = None
+    latents: dict | None = None
 
 
 def _to_video_tensor(frames, what: str) -> torch.Tensor:
@@ -93,20 +100,21 @@ def _to_video_tensor(frames, what: str) -> torch.Tensor:
     return (x.clamp(0, 1) * 2 - 1).permute(3, 0, 1, 2).contiguous()
 
 
-def check_resolution(config, image_size: tuple[int, int]) -> tuple[int, int]:
-    """The raxel grid for frames of ``image_size`` under ``config``; ``ValueError`` with the fix
-    when the model cannot take that size (frames and raxels must split into whole patches and
-    raxels are the frame size / ``raxel_downscale``)."""
+def check_resolution(config, image_size: tuple[int, int], spatial_factor: int = 1) -> tuple[int, int]:
+    """The raxel grid (pixels) for frames of ``image_size`` under ``config``; ``ValueError`` with
+    the fix when the model cannot take that size (frames and raxels must split into whole patches
+    of latent pixels, ``spatial_factor`` pixels each, and raxels are the frame size / ``raxel_downscale``)."""
     h, w = image_size
     d = config.raxel_downscale
-    mult_h = np.lcm(config.patch_size[1], d * config.ray_patch_size[1])
-    mult_w = np.lcm(config.patch_size[2], d * config.ray_patch_size[2])
+    mult_h = int(spatial_factor * np.lcm(config.patch_size[1], d * config.ray_patch_size[1]))
+    mult_w = int(spatial_factor * np.lcm(config.patch_size[2], d * config.ray_patch_size[2]))
     if h % mult_h or w % mult_w or h <= 0 or w <= 0:
         fix_h, fix_w = max(mult_h, round(h / mult_h) * mult_h), max(mult_w, round(w / mult_w) * mult_w)
         raise ValueError(
             f"this model cannot take {h}x{w} frames: height must be a multiple of {mult_h} and width of "
             f"{mult_w} (video patch {config.patch_size[1:]}, raxels at 1/{d} size in patches "
-            f"{config.ray_patch_size[1:]}); resize or crop to e.g. {fix_h}x{fix_w}"
+            f"{config.ray_patch_size[1:]}{f', {spatial_factor} pixels per latent pixel' if spatial_factor > 1 else ''}); "
+            f"resize or crop to e.g. {fix_h}x{fix_w}"
         )
     return h // d, w // d
 
@@ -136,11 +144,12 @@ def sample(
     text: torch.Tensor | None = None,
     cameras: Cameras | None = None,
     shift: float = 1.0,
+    latent_space=None,
 ) -> SampleResult:
     """Run one of the paper's three tasks with a :class:`~raxel_core.model.JointTransformer`.
 
     Args:
-        model: a pixel-space ``JointTransformer`` (its device and dtype are used).
+        model: a ``JointTransformer`` (its device and dtype are used).
         mode: ``"pose"`` (video -> cameras), ``"video"`` (source frames + trajectory -> video) or
             ``"joint"`` (source frames -> video + cameras).
         video: ``pose`` mode: the ``(F, H, W, 3)`` frames (uint8, or float in [0, 1]).
@@ -160,26 +169,29 @@ def sample(
         cameras: ``video`` mode: the trajectory (``F`` cameras); its intrinsics are rescaled to the
             frame size when the aspect ratio matches. Frame 0 is the source camera.
         shift: Wan timestep shift of both grids (1 = uniform in sigma).
+        latent_space: where the streams live (:mod:`raxel_core.diffusion.latent_space`); default
+            :class:`~raxel_core.diffusion.latent_space.PixelSpace`. Latent models need their VAE here;
+            with temporal compression ``T`` the clip and the source frames have ``1 + kT`` frames.
 
     Returns:
         :class:`SampleResult`.
 
     Raises:
-        ValueError: unknown mode; a missing or superfluous input for the mode; a latent-space
-            model; frames of a size the model cannot take (the message gives a size that works);
+        ValueError: unknown mode; a missing or superfluous input for the mode; a model that does
+            not fit the latent space (channels, temporal compression; a Plücker model in a VAE space);
+            frames of a size or count the model cannot take (the message gives one that works);
             a trajectory whose length differs from the video's; generated rays that do not decode
             to cameras (an untrained or wrong model).
         InterruptedError: ``should_stop()`` returned True.
     """
     check_mode(mode)
     config = model.config
-    representation = ray_representation_for(config)
-    if representation != "plucker_concat" and (config.in_channels != 3 or config.video_temporal_compression != 1):
-        raise ValueError(
-            f"this sampler runs pixel-space models (3 video and 3 raxel or 6 Plücker ray channels, no temporal "
-            f"compression); the model takes {config.in_channels} / {config.ray_in_channels} channels: latent models "
-            "need the Wan VAE, which raxel_core does not include"
-        )
+    representation = ray_representation_for(config) if config.in_channels in (3, 10) else "raxel"
+    space = PixelSpace() if latent_space is None else latent_space
+    if representation != "raxel" and space.channels != 3:
+        raise ValueError(f"a {representation} ablation model runs on pixels; run it without a VAE")
+    if representation != "plucker_concat":
+        check_latent_space(config, space)
     if representation == "plucker_concat" and not isinstance(model, ChannelConcatModel):
         model = ChannelConcatModel(model)
     ray_channels = RAY_CHANNELS[representation]
@@ -220,10 +232,11 @@ def sample(
         video_x1[:, :source.shape[1]] = source
     if num_frames is not None and num_frames != n:
         raise ValueError(f"the video has {n} frames but num_frames is {num_frames}; trim the video or change num_frames")
-    if n % config.patch_size[0] or n % config.ray_patch_size[0]:
+    n_latent = latent_frames(n, space.temporal_factor)
+    if n_latent % config.patch_size[0] or n % config.ray_patch_size[0]:
         raise ValueError(f"{n} frames are not a multiple of the model's temporal patch {config.patch_size[0]}")
     image_size = tuple(video_x1.shape[2:])
-    raxel_size = check_resolution(config, image_size)
+    raxel_size = check_resolution(config, image_size, space.spatial_factor)
     ray_size = image_size if representation == "plucker_concat" else raxel_size    # the ray stream's grid
 
     rays_x1 = torch.zeros(ray_channels, n, *ray_size)
@@ -249,16 +262,27 @@ def sample(
                                  f"{image_size[0]}x{image_size[1]} frames; got {tuple(rays.shape)}")
             rays_x1 = rays.detach().float().cpu().permute(1, 0, 2, 3)
 
+    # ------------------------------------------------------------------ into the model's space
     num_source = source.shape[1] if source is not None else 1
-    video_clean, rays_clean = clean_masks(mode, n, n, num_source)
+    if mode == "pose":
+        z_video = space.encode_video(video_x1)
+    else:
+        z_source = space.encode_video(source)       # the source frames alone: the first latent frame(s)
+        num_source = z_source.shape[1]
+        z_video = torch.zeros(z_source.shape[0], n_latent, *z_source.shape[2:])
+        z_video[:, :num_source] = z_source
+    z_rays = (space.encode_images(rays_x1) if mode == "video"
+              else torch.zeros(space.channels if representation == "raxel" else ray_channels, n,
+                               *(v // space.spatial_factor for v in ray_size)))
+    video_clean, rays_clean = clean_masks(mode, n_latent, n, num_source)
 
     # ------------------------------------------------------------------ noise and grids
     generator = torch.Generator().manual_seed(int(seed))
-    video_noise = torch.randn(video_x1.shape, generator=generator)
-    ray_noise = torch.randn(rays_x1.shape, generator=generator)
+    video_noise = torch.randn(z_video.shape, generator=generator)
+    ray_noise = torch.randn(z_rays.shape, generator=generator)
     vc, rc = video_clean[None, :, None, None], rays_clean[None, :, None, None]
-    x_video = torch.where(vc, video_x1, video_noise)[None].to(device, dtype)
-    x_rays = torch.where(rc, rays_x1, ray_noise)[None].to(device, dtype)
+    x_video = torch.where(vc, z_video, video_noise)[None].to(device, dtype)
+    x_rays = torch.where(rc, z_rays, ray_noise)[None].to(device, dtype)
     vc, rc = vc[None].to(device), rc[None].to(device)
 
     grids = {}
@@ -273,7 +297,8 @@ def sample(
 
     def timesteps(name: str, clean: torch.Tensor) -> torch.Tensor:
         sigma = grids[name][position[name]][1] if name in grids else 0.0
-        ts = torch.where(clean, torch.zeros(n), torch.full((n,), 1000.0 * sigma))
+        frames = clean.shape[0]
+        ts = torch.where(clean, torch.zeros(frames), torch.full((frames,), 1000.0 * sigma))
         return ts[None].to(device)
 
     for j, key in enumerate(merged[:-1]):
@@ -293,8 +318,17 @@ def sample(
             progress(j + 1, total)
 
     # ------------------------------------------------------------------ outputs
-    out_video = x_video[0].float().cpu().permute(1, 2, 3, 0).clamp(-1, 1).add(1).div(2).contiguous()
-    ray_frames = x_rays[0].float().cpu().permute(1, 0, 2, 3)
+    latents = None
+    if isinstance(space, PixelSpace):
+        pixels = x_video[0].float().cpu()
+        ray_frames = x_rays[0].float().cpu().permute(1, 0, 2, 3)
+    else:
+        latents = {"video": x_video[0].float().cpu(), "rays": x_rays[0].float().cpu()}
+        pixels = video_x1.clone() if mode == "pose" else space.decode_video(latents["video"])
+        if mode != "pose":
+            pixels[:, :source.shape[1]] = source                       # the given frames, not their round trip
+        ray_frames = (rays_x1 if mode == "video" else space.decode_images(latents["rays"])).permute(1, 0, 2, 3)
+    out_video = pixels.permute(1, 2, 3, 0).clamp(-1, 1).add(1).div(2).contiguous()
     if representation in ("plucker", "plucker_concat"):
         if mode == "video" and cameras is not None:
             result_cameras = cameras
@@ -323,4 +357,5 @@ def sample(
             raise ValueError(f"the generated rays do not decode to cameras ({err}); the model is untrained, "
                              "was trained for another resolution, or needs more ray steps") from None
         result_cameras.metadata["reference_ray_length"] = length
-    return SampleResult(video=out_video, rays=maps, cameras=result_cameras, model_calls=calls, ray_stream=ray_frames)
+    return SampleResult(video=out_video, rays=maps, cameras=result_cameras, model_calls=calls, ray_stream=ray_frames,
+                        latents=latents)

@@ -594,8 +594,8 @@ def training_resolution(weights) -> tuple[tuple[int, int] | None, int | None]:
 def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: str | Path | None = None,
                 image: str | Path | None = None, trajectory: str | Path | None = None,
                 num_frames: int | None = None, steps_video: int = 30, steps_rays: int = 2, seed: int = 0,
-                device: str = "cpu", log=print) -> dict:
-    """Run a trained pixel-space model from files (``raxel sample MODEL_DIR MODE OUT_DIR ...``).
+                device: str = "cpu", log=print, vae: str | Path | None = None) -> dict:
+    """Run a trained model from files (``raxel sample MODE --out OUT_DIR ...``).
 
     Args:
         model_dir: a ``save_pretrained`` directory (e.g. ``checkpoints/small/step_0020000/model``).
@@ -610,6 +610,8 @@ def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: st
             RealEstate10K file's normalised intrinsics are taken at the model's frame size).
         num_frames, steps_video, steps_rays, seed: as :func:`raxel_core.diffusion.sampler.sample`.
         device: torch device.
+        vae: for a latent model, a local diffusers ``AutoencoderKLWan`` folder (Wan 2.1's VAE,
+            :class:`raxel_core.diffusion.latent_space.DiffusersWanVAE`); None for pixel models.
     Returns:
         ``{"video": path | None, "trajectory": path | None, "raxels": path}``.
     """
@@ -623,6 +625,11 @@ def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: st
     from .sampler import sample
 
     model = JointTransformer.from_pretrained(model_dir, device=device).eval()
+    space = None
+    if vae is not None:
+        from .latent_space import DiffusersWanVAE
+
+        space = DiffusersWanVAE.from_pretrained(vae, device=device)
     # The frame size the model was trained at; a model that does not record it takes the input's
     # own size (the sampler refuses sizes its patch grid cannot take, naming them).
     size, _ = training_resolution(model_dir)
@@ -658,7 +665,8 @@ def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: st
             kwargs["cameras"] = cams
             num_frames = num_frames or len(cams)
     result = sample(model, mode, num_frames=num_frames if mode != "pose" else None, steps_video=steps_video,
-                    steps_rays=steps_rays, seed=seed, progress=lambda d, t: log(f"step {d}/{t}"), **kwargs)
+                    steps_rays=steps_rays, seed=seed, progress=lambda d, t: log(f"step {d}/{t}"), latent_space=space,
+                    **kwargs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"video": None, "trajectory": None}
