@@ -24,7 +24,10 @@
    2 steps), then a video from that trajectory + the first frame (``video`` mode), then the
    regenerated video's cameras (model ``pose`` mode and the geometric estimator) against that
    trajectory, and the pixel PSNR between the regenerated and the real video.
-4. **Ablation**: the same metrics for the Plücker-ray model trained at equal budget, when given.
+4. **Ablation**: the same metrics for the Plücker-ray models trained at equal budget, when given:
+   Plücker rays on the ray branch (``configs/train_tiny_plucker.json``) and Plücker rays
+   concatenated channel-wise onto the video, as the paper words its ablation
+   (``configs/train_tiny_plucker_concat.json``, :class:`raxel_core.model.ChannelConcatModel`).
 
 Clips: held-out synthetic rooms (:class:`SyntheticClips` with a seed the training never used:
 other scenes, other paths) and the RealEstate10K clips of the shared data
@@ -397,7 +400,7 @@ def eval_joint_main(argv=None) -> int:
     Options: ``--model DIR`` (default ``models/raxel-tiny-v1``), ``--ablation DIR [DIR ...]|auto|none``
     (default ``auto``: the latest checkpoint of each of ``checkpoints/tiny_plucker`` and
     ``checkpoints/tiny_plucker_concat`` that exists), ``--size H W`` (default 32 48), ``--synthetic N``
-    and ``--re10k N`` held-out clips (default 5 each), ``--frames``, ``--steps-video``,
+    and ``--re10k N`` held-out clips (default 10 and 5), ``--frames``, ``--steps-video``,
     ``--pose-steps``, ``--seed``, ``--data``, ``--json PATH``. Returns the exit status (2: the
     model or the data is missing).
     """
@@ -411,7 +414,7 @@ def eval_joint_main(argv=None) -> int:
                         help="other models (e.g. the Plücker ablations) to score beside it: directories, 'auto' "
                              "(latest checkpoint in each of "
                              f"{', '.join(str(d.relative_to(PROJECT_ROOT)) for d in DEFAULT_ABLATION_DIRS)}) or 'none'")
-    parser.add_argument("--synthetic", type=int, default=5, help="held-out synthetic clips")
+    parser.add_argument("--synthetic", type=int, default=10, help="held-out synthetic clips")
     parser.add_argument("--re10k", type=int, default=5, help="RealEstate10K clips (held out)")
     parser.add_argument("--clips", type=int, default=None, help="set both --synthetic and --re10k")
     parser.add_argument("--frames", type=int, default=9, help="frames per clip")
