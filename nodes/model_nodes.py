@@ -19,7 +19,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY, CameraTrajectory, RaxelModel, trajectory_ui
+from .types import CATEGORY, CameraTrajectory, RaxelModel, trajectory_ui, video_components
 
 #: Name of the model folder (``folder_paths`` key and ``ComfyUI/models/<name>``).
 MODEL_FOLDER = "raxel"
@@ -197,11 +197,7 @@ class RaxelModelLoader(io.ComfyNode):
 def _frames_of(value, what: str) -> torch.Tensor:
     """An IMAGE batch or a core VIDEO -> IMAGE ``[F, H, W, 3]`` float32 on the CPU."""
     if hasattr(value, "get_components"):
-        try:
-            value = value.get_components().images
-        except Exception as err:
-            raise ValueError(f"{what} could not be decoded ({type(err).__name__}: {err}); check that the file "
-                             "plays, or re-export it (H.264 .mp4)") from err
+        value = video_components(value, what).images
     if not isinstance(value, torch.Tensor) or value.ndim != 4 or value.shape[-1] not in (3, 4):
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ValueError(f"{what} must be an IMAGE batch [frames, height, width, 3]; got {shape}")

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY, CameraTrajectory, trajectory_ui
+from .types import CATEGORY, CameraTrajectory, trajectory_ui, video_components
 
 
 def frames_to_uint8(images: torch.Tensor, what: str) -> np.ndarray:
@@ -102,13 +102,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
             )
         if video is not None:
             what = "the video"
-            try:
-                components = video.get_components()
-            except Exception as err:  # PyAV / ComfyUI errors say little to an artist: rephrase
-                raise ValueError(
-                    f"the video could not be decoded ({type(err).__name__}: {err}); check that the "
-                    "file plays, holds a video stream and is not empty, or re-export it (H.264 .mp4)"
-                ) from err
+            components = video_components(video, what)
             images = components.images
             fps = float(components.frame_rate) if components.frame_rate else None
         else:

@@ -67,3 +67,20 @@ def trajectory_ui(trajectory, reference=None, **shown) -> dict:
     if reference is not None:
         shown["raxel_reference"] = [trajectory_view(reference, label="reference")]
     return shown
+
+
+def video_components(video, what: str = "the video"):
+    """``video.get_components()`` of a core ``VIDEO`` with errors an artist can act on.
+
+    Raises:
+        ValueError: the file holds no decodable frame (an empty or interrupted export: PyAV then
+            fails with an ``IndexError`` whose text says nothing useful) or cannot be decoded.
+    """
+    try:
+        return video.get_components()
+    except IndexError:
+        raise ValueError(f"{what} holds no frames (an empty or interrupted export); re-export it, e.g. as "
+                         "H.264 .mp4") from None
+    except Exception as err:  # PyAV / ComfyUI errors say little to an artist: rephrase, keep the cause
+        raise ValueError(f"{what} could not be decoded ({type(err).__name__}: {err}); check that the file plays "
+                         "and holds a video stream, or re-export it (H.264 .mp4)") from err
