@@ -352,6 +352,16 @@ def test_channel_concat_pose_and_video_modes_use_plucker_rays_at_the_frame_size(
         sample(model, "pose", video=tensor_to_frames(clip.video), steps_rays=2)
 
 
+def test_a_plucker_ray_branch_model_samples_on_pixels_and_refuses_a_vae(clips):
+    clip = clips[2]
+    model = JointTransformer(replace(TINY, ray_in_channels=6)).eval()
+    result = sample(model, "video", source_frames=tensor_to_frames(clip.video)[:1], cameras=clip.cameras,
+                    steps_video=2)
+    assert result.video.shape == (5, *SIZE, 3) and result.ray_stream.shape == (5, 6, 16, 24)
+    with pytest.raises(ValueError, match="plucker ablation model runs on pixels"):
+        sample(model, "pose", video=tensor_to_frames(clip.video), latent_space=SpaceToDepth())
+
+
 # ------------------------------------------------------------------------------ latent spaces
 class SpaceToDepth:
     """An exactly invertible latent space (pixel unshuffle by 2: 12 channels, no temporal

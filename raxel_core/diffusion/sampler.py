@@ -190,7 +190,7 @@ def sample(
     space = PixelSpace() if latent_space is None else latent_space
     if representation != "raxel" and space.channels != 3:
         raise ValueError(f"a {representation} ablation model runs on pixels; run it without a VAE")
-    if representation != "plucker_concat":
+    if representation == "raxel":
         check_latent_space(config, space)
     if representation == "plucker_concat" and not isinstance(model, ChannelConcatModel):
         model = ChannelConcatModel(model)
