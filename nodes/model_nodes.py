@@ -10,7 +10,6 @@ Only ``.safetensors`` weights are read, each with its config (``config.json`` be
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +209,7 @@ def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str,
     """``ValueError`` naming the size the model takes when ``frames`` [F, H, W, 3] differ (no silent
     resize): the training size when recorded, else the patch-grid multiples (times the VAE's
     ``spatial_factor`` for a latent model)."""
-    from ..raxel_core.diffusion.sampler import check_resolution
+    from ..raxel_core.diffusion.sampler import check_resolution, frame_size_multiples, nearest_frame_size
 
     h, w = int(frames.shape[1]), int(frames.shape[2])
     if payload.image_size is not None:
@@ -225,9 +224,8 @@ def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str,
         check_resolution(payload.config, (h, w), spatial_factor)
     except ValueError:
         c = payload.config
-        mult_h = spatial_factor * math.lcm(c.patch_size[1], c.raxel_downscale * c.ray_patch_size[1])
-        mult_w = spatial_factor * math.lcm(c.patch_size[2], c.raxel_downscale * c.ray_patch_size[2])
-        fix_h, fix_w = max(mult_h, round(h / mult_h) * mult_h), max(mult_w, round(w / mult_w) * mult_w)
+        mult_h, mult_w = frame_size_multiples(c, spatial_factor)
+        fix_h, fix_w = nearest_frame_size(c, (h, w), spatial_factor)
         raise ValueError(
             f"{what} is {w}x{h} (width x height) but this model takes widths that are multiples of {mult_w} and "
             f"heights that are multiples of {mult_h} (its patch grid, raxels at 1/{c.raxel_downscale} size); "
@@ -293,9 +291,7 @@ class ComfyVAELatentSpace:
         self.channels, self.spatial_factor, self.temporal_factor = 16, 8, 4
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
-        from ..raxel_core.diffusion.latent_space import latent_frames
-
-        latent_frames(video.shape[1], self.temporal_factor)
+        """``(3, F, H, W)`` -> ``(16, 1 + (F - 1) / 4, H / 8, W / 8)``; the sampler checks ``F = 1 + 4k``."""
         frames = video.permute(1, 2, 3, 0).add(1).div(2).clamp(0, 1)             # (F, H, W, 3) in [0, 1]
         return self.format.process_in(self.vae.encode(frames).float().cpu())[0]
 
@@ -316,10 +312,10 @@ class ComfyVAELatentSpace:
 
 def _latent_space(payload: LoadedRaxelModel, vae):
     """The latent space for ``payload`` (None = pixels), or a ValueError saying what to connect."""
-    from ..raxel_core.diffusion.latent_space import check_latent_space
+    from ..raxel_core.diffusion.latent_space import check_latent_space, uses_pixels
 
     config = payload.config
-    pixel_model = config.in_channels in (3, 10)             # raxel / Plücker pixel models and the concat ablation
+    pixel_model = uses_pixels(config)
     if vae is None:
         if not pixel_model:
             raise ValueError(f"{payload.name} works on {config.in_channels}-channel VAE latents: connect the VAE it "

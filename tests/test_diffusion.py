@@ -422,6 +422,8 @@ def test_a_wan_vae_compresses_video_4x_in_time_but_encodes_raxels_one_per_camera
     assert result.video.shape == (5, 64, 96, 3) and result.latents["video"].shape == (16, 2, 8, 12)
     assert torch.allclose(result.video[0], torch.from_numpy(frames[0]).float() / 255, atol=1e-6)  # the given frame
     assert result.cameras is not None and len(result.cameras) == 5
+    with pytest.raises(ValueError, match=r"2 frames do not fill whole latent frames"):     # source images too
+        sample(model, "video", source_frames=frames[:2], cameras=clip.cameras, latent_space=space)
     with pytest.raises(ValueError, match=r"1 \+ 4k frames, e.g. 5 or 9"):
         sample(model, "pose", video=np.zeros((6, 64, 96, 3), np.uint8), latent_space=space)
     with pytest.raises(ValueError, match="cannot take 48x96 frames"):

@@ -47,7 +47,7 @@ from .datasets import (
     rays_to_raxel_maps,
 )
 from .flow_matching import check_mode, clean_masks, shift_sigma
-from .latent_space import PixelSpace, check_latent_space, latent_frames
+from .latent_space import PixelSpace, check_latent_space, latent_frames, uses_pixels
 
 
 @dataclass
@@ -100,16 +100,29 @@ def _to_video_tensor(frames, what: str) -> torch.Tensor:
     return (x.clamp(0, 1) * 2 - 1).permute(3, 0, 1, 2).contiguous()
 
 
+def frame_size_multiples(config, spatial_factor: int = 1) -> tuple[int, int]:
+    """``(height, width)`` multiples every frame size of ``config`` must be: frames and raxels (the
+    frame size / ``raxel_downscale``) split into whole patches of latent pixels, ``spatial_factor``
+    pixels each (1 on pixels, 8 for the Wan 2.1 VAE)."""
+    d = config.raxel_downscale
+    return (int(spatial_factor * np.lcm(config.patch_size[1], d * config.ray_patch_size[1])),
+            int(spatial_factor * np.lcm(config.patch_size[2], d * config.ray_patch_size[2])))
+
+
+def nearest_frame_size(config, image_size: tuple[int, int], spatial_factor: int = 1) -> tuple[int, int]:
+    """The frame size ``(H, W)`` nearest ``image_size`` that ``config`` takes (for error messages)."""
+    (h, w), (mult_h, mult_w) = image_size, frame_size_multiples(config, spatial_factor)
+    return max(mult_h, round(h / mult_h) * mult_h), max(mult_w, round(w / mult_w) * mult_w)
+
+
 def check_resolution(config, image_size: tuple[int, int], spatial_factor: int = 1) -> tuple[int, int]:
     """The raxel grid (pixels) for frames of ``image_size`` under ``config``; ``ValueError`` with
-    the fix when the model cannot take that size (frames and raxels must split into whole patches
-    of latent pixels, ``spatial_factor`` pixels each, and raxels are the frame size / ``raxel_downscale``)."""
+    the fix when the model cannot take that size (:func:`frame_size_multiples`)."""
     h, w = image_size
     d = config.raxel_downscale
-    mult_h = int(spatial_factor * np.lcm(config.patch_size[1], d * config.ray_patch_size[1]))
-    mult_w = int(spatial_factor * np.lcm(config.patch_size[2], d * config.ray_patch_size[2]))
+    mult_h, mult_w = frame_size_multiples(config, spatial_factor)
     if h % mult_h or w % mult_w or h <= 0 or w <= 0:
-        fix_h, fix_w = max(mult_h, round(h / mult_h) * mult_h), max(mult_w, round(w / mult_w) * mult_w)
+        fix_h, fix_w = nearest_frame_size(config, image_size, spatial_factor)
         raise ValueError(
             f"this model cannot take {h}x{w} frames: height must be a multiple of {mult_h} and width of "
             f"{mult_w} (video patch {config.patch_size[1:]}, raxels at 1/{d} size in patches "
@@ -186,7 +199,7 @@ def sample(
     """
     check_mode(mode)
     config = model.config
-    representation = ray_representation_for(config) if config.in_channels in (3, 10) else "raxel"
+    representation = ray_representation_for(config) if uses_pixels(config) else "raxel"
     space = PixelSpace() if latent_space is None else latent_space
     if representation != "raxel" and space.channels != 3:
         raise ValueError(f"a {representation} ablation model runs on pixels; run it without a VAE")
@@ -267,6 +280,7 @@ def sample(
     if mode == "pose":
         z_video = space.encode_video(video_x1)
     else:
+        latent_frames(source.shape[1], space.temporal_factor)      # whole latent frames of source images
         z_source = space.encode_video(source)       # the source frames alone: the first latent frame(s)
         num_source = z_source.shape[1]
         z_video = torch.zeros(z_source.shape[0], n_latent, *z_source.shape[2:])
