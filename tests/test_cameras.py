@@ -4,13 +4,8 @@ import math
 import pytest
 import torch
 
-from raxel_core.cameras import (
-    Cameras,
-    look_at_w2c,
-    project_to_rotation,
-    rotation_angle_deg,
-    rotation_error_deg,
-)
+from raxel_core.cameras import Cameras, look_at_w2c
+from raxel_core.geometry.rotations import project_to_rotation, rotation_angle_deg, rotation_error_deg
 
 
 def random_cameras(n=6, seed=0, size=(240, 416)):

@@ -11,22 +11,18 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, rotation_angle_deg, rotation_error_deg
-from raxel_core.keyframes import (
+from raxel_core.authoring.interpolation import slerp
+from raxel_core.authoring.keyframes import (
     EXAMPLE_JSON,
     Keyframe,
-    chain,
-    combine,
     keyframes_from_cameras,
     parse_keyframes_json,
-    resample,
-    rotation_from_euler_deg,
-    slerp,
-    smooth,
-    so3_exp,
     trajectory_from_keyframes,
 )
-from raxel_core.trajectory_presets import make_preset
+from raxel_core.authoring.trajectory_ops import chain, combine, resample, smooth
+from raxel_core.authoring.trajectory_presets import make_preset
+from raxel_core.cameras import Cameras
+from raxel_core.geometry.rotations import rotation_angle_deg, rotation_error_deg, rotation_from_euler_deg, so3_exp
 
 SHARED_DATA = shared_data.DATA
 RE10K_POSES = SHARED_DATA / "re10k" / "poses"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import shared_data
 
-from raxel_core.cameras import rotation_angle_deg, rotation_error_deg
+from raxel_core.geometry.rotations import rotation_angle_deg, rotation_error_deg
 from raxel_core.pose_estimation import estimate_trajectory
 
 DATA = shared_data.DATA

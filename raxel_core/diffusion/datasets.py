@@ -29,10 +29,10 @@ import cv2
 import numpy as np
 import torch
 
+from ..authoring.keyframes import Keyframe, trajectory_from_keyframes
+from ..authoring.trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, make_preset
 from ..cameras import Cameras
-from ..keyframes import Keyframe, trajectory_from_keyframes
 from ..raxels import RaxelMaps, decode_raxels, encode_raxels
-from ..trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, make_preset
 
 #: Video files :func:`prepare_dataset` and :class:`RealEstate10KClips` look for.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
@@ -126,7 +126,7 @@ def rays_to_cameras(rays: torch.Tensor, metadata: dict | None = None, image_size
     """
     cams = decode_raxels(rays_to_raxel_maps(rays, metadata))
     if metadata is None:
-        from ..cameras import rotation_angle_deg
+        from ..geometry.rotations import rotation_angle_deg
 
         residual = {"rotation_deg": float(rotation_angle_deg(cams.R[0])), "centre": float(cams.centers[0].norm())}
         cams = cams.relative_to(0)
