@@ -73,22 +73,6 @@ def test_slerp_takes_the_shortest_arc():
     assert torch.allclose(mid[0], rotation_from_euler_deg(0, 0, -45).T, atol=1e-12)
 
 
-# --------------------------------------------------------------------------- euler convention
-@pytest.mark.parametrize(
-    "euler, preset",
-    [
-        ((25, 0, 0), "pan_right"),
-        ((-25, 0, 0), "pan_left"),
-        ((0, 25, 0), "tilt_up"),
-        ((0, 0, 25), "roll_clockwise"),
-    ],
-)
-def test_euler_angles_mean_the_same_as_the_presets(euler, preset):
-    assert torch.allclose(
-        rotation_from_euler_deg(*euler), make_preset(preset, 2, magnitude=25).R[-1], atol=1e-15
-    )
-
-
 # --------------------------------------------------------------------------- keyframed paths
 def sample_keys() -> list[Keyframe]:
     return parse_keyframes_json(
