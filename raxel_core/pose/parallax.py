@@ -59,7 +59,7 @@ def parallax_statistics(pairs, image_size):
 def _widest(stats):
     """The pairs whose frame gap is at least half the largest verified gap (most parallax)."""
     gaps = np.array([s["j"] - s["i"] for s in stats])
-    return [s for s, g in zip(stats, gaps) if g >= max(1, gaps.max() // 2)]
+    return [s for s, g in zip(stats, gaps, strict=True) if g >= max(1, gaps.max() // 2)]
 
 
 def is_static(stats) -> tuple[bool, float]:

@@ -75,7 +75,7 @@ def solve_rotation_only(pairs, stats, n, image_size, focal, f_prior, messages, s
 
     if static:
         stats = [dict(s, H=np.eye(3), inliers=s["stationary"]) for s in stats]
-    good = [(p, s) for p, s in zip(pairs, stats) if s["H"] is not None and s["inliers"].sum() >= 8]
+    good = [(p, s) for p, s in zip(pairs, stats, strict=True) if s["H"] is not None and s["inliers"].sum() >= 8]
     frames = _largest_component(n, [(p[0], p[1]) for p, _ in good])
     fset = set(frames)
     good = [(p, s) for p, s in good if p[0] in fset]

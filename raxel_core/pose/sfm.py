@@ -76,7 +76,7 @@ def read_pairs(database_path: Path):
         keypoints = {iid: np.asarray(db.read_keypoints(iid))[:, :2].astype(np.float64) for iid in frame_by_id}
         pair_ids, geometries = db.read_two_view_geometries()
         pairs = []
-        for pair_id, geometry in zip(pair_ids, geometries):
+        for pair_id, geometry in zip(pair_ids, geometries, strict=True):
             id1, id2 = pycolmap.pair_id_to_image_pair(pair_id)
             m = np.asarray(geometry.inlier_matches)
             if len(m) == 0:
