@@ -64,7 +64,7 @@ def _progress_printer(label: str):
 def cmd_demo(args) -> int:
     from . import metrics, preview, render
     from .formats import write_trajectory
-    from .pose_estimation import estimate_trajectory
+    from .pose import estimate_trajectory
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ def cmd_demo(args) -> int:
 # --------------------------------------------------------------------------- pose
 def cmd_pose(args) -> int:
     from .formats import write_trajectory
-    from .pose_estimation import estimate_trajectory
+    from .pose import estimate_trajectory
     from .video_io import read_frames
 
     frames = read_frames(args.input)
