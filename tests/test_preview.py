@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from synthetic_fixtures import rotation_only_trajectory
+
 from raxel_core.cameras import Cameras
 from raxel_core.preview import (
     PANEL_BACKGROUND,
@@ -13,7 +15,7 @@ from raxel_core.preview import (
     save_preview,
     trajectory_preview,
 )
-from raxel_core.render import default_demo_trajectory, rotation_only_trajectory
+from raxel_core.synthetic.room_trajectories import default_demo_trajectory
 
 
 def trajectory(centres, size=(240, 320), fov_y_deg=50.0) -> Cameras:
