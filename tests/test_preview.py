@@ -3,7 +3,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from synthetic_fixtures import rotation_only_trajectory
 
 from raxel_core.cameras import Cameras

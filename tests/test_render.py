@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import shared_data
 import torch
-
 from synthetic_fixtures import crop_sequence, rotation_only_trajectory
 
 from raxel_core.cameras import Cameras, look_at_w2c, rotation_error_deg

@@ -23,6 +23,7 @@ from .room_trajectories import sample_room_trajectory
 
 @lru_cache(maxsize=32)
 def _scene(seed: int, texel_size: float):
+    """:func:`make_scene` of ``seed``, cached: the clips of a dataset share a pool of ``num_scenes`` rooms."""
     return make_scene(seed, texel_size=texel_size)
 
 
