@@ -95,8 +95,9 @@ def fresh_process_peak(*args) -> float | None:
 
 
 def _setup(model_dir: Path, steps_video: int, steps_rays: int):
-    from raxel_core.diffusion.datasets import SyntheticClips, tensor_to_frames
+    from raxel_core.diffusion.datasets import tensor_to_frames
     from raxel_core.model import JointTransformer
+    from raxel_core.synthetic.clips import SyntheticClips
 
     model = JointTransformer.from_pretrained(model_dir).eval()
     clip = SyntheticClips(1, 9, (32, 48), seed=1000, num_scenes=1)[0]

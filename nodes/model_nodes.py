@@ -139,7 +139,7 @@ def load_model(name: str) -> LoadedRaxelModel:
             f"cannot load raxel model {name!r}: it is not a readable .safetensors file ({type(err).__name__}: "
             f"{err}); the file is corrupt or incomplete: download or export it again"
         ) from None
-    from ..raxel_core.diffusion.training import training_resolution
+    from ..raxel_core.diffusion.checkpoints import training_resolution
 
     image_size, num_frames = training_resolution(path)
     model = model.to(comfy.model_management.get_torch_device()).eval()

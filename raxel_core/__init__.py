@@ -10,7 +10,7 @@ Pure Python on torch / numpy; never imports ComfyUI. Where things live:
 * ``plucker.py``            Plucker ray maps and the Wan camera embedding layout
 * ``metrics.py``            ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr
 * ``pose/``                 camera trajectory from video frames (pycolmap)
-* ``render.py``             synthetic textured scenes rendered along known cameras
+* ``synthetic/``            synthetic textured rooms rendered along known cameras, synthetic training clips
 * ``video_io.py``           reading video files into frames
 * ``preview.py``            top / side view images of a trajectory with frustums
 * ``cli.py``                the ``raxel`` command

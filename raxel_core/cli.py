@@ -62,13 +62,15 @@ def _progress_printer(label: str):
 
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
-    from . import metrics, preview, render
+    from . import metrics, preview
     from .formats import write_trajectory
     from .pose import estimate_trajectory
+    from .synthetic import render
+    from .synthetic.room_trajectories import default_demo_trajectory
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    truth = render.default_demo_trajectory(num_frames=args.frames)
+    truth = default_demo_trajectory(num_frames=args.frames)
     scene = render.make_scene(seed=args.seed)
     t0 = time.perf_counter()
     frames = render.render_frames(scene, truth)

@@ -15,13 +15,10 @@ import shared_data
 import torch
 
 from raxel_core.cameras import Cameras
-from raxel_core.diffusion.datasets import (
-    RealEstate10KClips,
-    SyntheticClips,
-    tensor_to_frames,
-)
+from raxel_core.diffusion.datasets import RealEstate10KClips, tensor_to_frames
 from raxel_core.diffusion.sampler import sample
 from raxel_core.model import JointModelConfig, JointTransformer
+from raxel_core.synthetic.clips import SyntheticClips
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "raxel-tiny-v1"

@@ -14,12 +14,10 @@ pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip i
 from raxel_core.cameras import Cameras
 from raxel_core.diffusion.datasets import (
     RealEstate10KClips,
-    SyntheticClips,
     augment_clip,
     clip_order,
     encode_plucker_rays,
     encode_rays,
-    prepare_dataset,
     ray_representation_for,
     rays_to_cameras,
     spread_indices,
@@ -34,10 +32,12 @@ from raxel_core.diffusion.flow_matching import (
     timestep_to_t,
     velocity_target,
 )
+from raxel_core.diffusion.prepare import prepare_dataset
 from raxel_core.diffusion.sampler import sample
 from raxel_core.formats.realestate10k import read_realestate10k
 from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.model import ChannelConcatModel, JointModelConfig, JointTransformer, is_channel_concat
+from raxel_core.synthetic.clips import SyntheticClips
 
 SHARED_DATA = shared_data.DATA
 RE10K = SHARED_DATA / "re10k"

@@ -69,7 +69,7 @@ def test_static_camera_gives_near_zero_motion():
 
 @pytest.mark.parametrize("pan, tilt", [(8.0, 0.0), (4.0, 4.0)])
 def test_tripod_pan_and_tilt_of_a_real_photo_is_rotation_only(fern, pan, tilt):
-    from raxel_core.render import crop_sequence
+    from synthetic_fixtures import crop_sequence
 
     frames, gt = crop_sequence(fern, 10, pan_deg=pan, tilt_deg=tilt)
     est = estimate_trajectory(frames)
@@ -81,7 +81,9 @@ def test_tripod_pan_and_tilt_of_a_real_photo_is_rotation_only(fern, pan, tilt):
 
 
 def test_rendered_pan_is_rotation_only_with_right_angles():
-    from raxel_core.render import make_scene, render_frames, rotation_only_trajectory
+    from synthetic_fixtures import rotation_only_trajectory
+
+    from raxel_core.synthetic.render import make_scene, render_frames
 
     gt = rotation_only_trajectory(8, (192, 288), pan_deg=24.0, tilt_deg=4.0)
     est = estimate_trajectory(render_frames(make_scene(0), gt))
@@ -93,7 +95,7 @@ def test_rendered_pan_is_rotation_only_with_right_angles():
 
 
 def test_known_focal_is_held_fixed(fern):
-    from raxel_core.render import crop_sequence
+    from synthetic_fixtures import crop_sequence
 
     frames, gt = crop_sequence(fern, 6, pan_deg=6.0)
     est = estimate_trajectory(frames, focal=float(gt.fx[0]))

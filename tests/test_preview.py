@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from synthetic_fixtures import rotation_only_trajectory
 
 from raxel_core.cameras import Cameras
 from raxel_core.preview import (
@@ -13,7 +14,7 @@ from raxel_core.preview import (
     save_preview,
     trajectory_preview,
 )
-from raxel_core.render import default_demo_trajectory, rotation_only_trajectory
+from raxel_core.synthetic.room_trajectories import default_demo_trajectory
 
 
 def trajectory(centres, size=(240, 320), fov_y_deg=50.0) -> Cameras:

@@ -7,18 +7,12 @@ import numpy as np
 import pytest
 import shared_data
 import torch
+from synthetic_fixtures import crop_sequence, rotation_only_trajectory
 
 from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.geometry.rotations import rotation_error_deg
-from raxel_core.render import (
-    FACE_TEXTURE_AXES,
-    Scene,
-    crop_sequence,
-    default_demo_trajectory,
-    make_scene,
-    render_frames,
-    rotation_only_trajectory,
-)
+from raxel_core.synthetic.render import FACE_TEXTURE_AXES, Scene, make_scene, render_frames
+from raxel_core.synthetic.room_trajectories import default_demo_trajectory
 
 SHARED_DATA = shared_data.DATA
 FERN = SHARED_DATA / "llff_fern" / "images_8" / "image000.png"

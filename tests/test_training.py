@@ -13,19 +13,18 @@ import torch
 pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
 pytest.importorskip("accelerate", reason="training needs accelerate (pip install accelerate)")
 
-from raxel_core.diffusion.datasets import SyntheticClips
+from raxel_core.diffusion.checkpoints import latest_checkpoint, load_optimizer_state
 from raxel_core.diffusion.flow_matching import MODES
 from raxel_core.diffusion.training import (
     TrainConfig,
     TrainingExamples,
     batch_loss,
     collate,
-    latest_checkpoint,
-    load_optimizer_state,
     train,
     training_step,
 )
 from raxel_core.model import JointTransformer
+from raxel_core.synthetic.clips import SyntheticClips
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"preset": "small", "num_layers": 1, "num_attention_heads": 2, "attention_head_dim": 16,

@@ -1,10 +1,12 @@
 """Training and sampling of the joint video + ray diffusion model (Rays as Pixels, arXiv 2604.09429).
 
 * ``flow_matching.py`` the objective: path, velocity target, loss, task modes, timestep convention
-* ``datasets.py``      clips (synthetic renders, RealEstate10K-layout folders), augmentation,
-                       ``prepare_dataset`` (your videos -> RealEstate10K layout with SfM poses)
-* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs), checkpoints,
+* ``datasets.py``      the ``Clip`` type, RealEstate10K-layout folders, augmentation, ``make_dataset``
+                       (synthetic rooms: :class:`raxel_core.synthetic.clips.SyntheticClips`)
+* ``prepare.py``       ``prepare_dataset`` (your videos -> RealEstate10K layout with SfM poses)
+* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs),
                        and the command entry points ``train_main``, ``prepare_main``, ``sample_main``
+* ``checkpoints.py``   checkpoint folders (safetensors + JSON, no pickles), ``training_resolution``
 * ``sampler.py``       ``sample``: Euler integration with separate video / ray step counts
 * ``evaluation_joint.py`` ``eval_joint_main`` (``raxel eval-joint``): pose, camera following, closed loop, ablation
 
@@ -12,15 +14,12 @@ The network itself is :class:`raxel_core.model.JointTransformer`.
 """
 from .datasets import (
     Clip,
-    PrepareReport,
     RealEstate10KClips,
-    SyntheticClips,
     augment_clip,
     encode_plucker_rays,
     encode_rays,
     make_dataset,
     plucker_rays_to_cameras,
-    prepare_dataset,
     ray_representation_for,
     rays_to_cameras,
     rays_to_raxel_maps,
@@ -34,6 +33,7 @@ from .flow_matching import (
     timestep_to_t,
     velocity_target,
 )
+from .prepare import PrepareReport, prepare_dataset
 from .sampler import SampleResult, sample
 from .training import (
     TrainConfig,
@@ -50,7 +50,6 @@ __all__ = [
     "PrepareReport",
     "RealEstate10KClips",
     "SampleResult",
-    "SyntheticClips",
     "TrainConfig",
     "TrainResult",
     "augment_clip",

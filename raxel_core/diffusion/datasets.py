@@ -1,4 +1,4 @@
-"""Training clips for the joint video + ray model: synthetic renders, RealEstate10K-layout folders.
+"""Training clips for the joint video + ray model: the :class:`Clip` type, RealEstate10K-layout folders.
 
 Every dataset yields :class:`Clip`: a short video with its exact (or pseudo ground truth) cameras,
 resized to the model resolution, and the clip's raxel maps (Rays as Pixels, arXiv 2604.09429,
@@ -11,34 +11,25 @@ Sec. 3.2) encoded with frame 0 as the reference camera:
 * ``cameras``: :class:`~raxel_core.cameras.Cameras` of the ``F`` frames at ``(H, W)``.
 
 :func:`augment_clip` applies the paper's augmentations before the raxels are encoded: time
-reversal and a random source (canonical) frame, placed first. :func:`prepare_dataset` turns a
-folder of the user's videos into the RealEstate10K layout with SfM poses as pseudo ground truth.
+reversal and a random source (canonical) frame, placed first. :func:`make_dataset` builds either
+kind of dataset from a training config: :class:`RealEstate10KClips` (here) or synthetic rooms
+(:class:`raxel_core.synthetic.clips.SyntheticClips`). :func:`raxel_core.diffusion.prepare.prepare_dataset`
+turns a folder of the user's videos into the RealEstate10K layout with SfM poses as pseudo ground truth.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ..authoring.keyframes import Keyframe, trajectory_from_keyframes
-from ..authoring.trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, make_preset
 from ..cameras import Cameras
 from ..raxels import RaxelMaps, decode_raxels, encode_raxels
 
-#: Video files :func:`prepare_dataset` and :class:`RealEstate10KClips` look for.
+#: Video files :class:`RealEstate10KClips` and :func:`raxel_core.diffusion.prepare.prepare_dataset` look for.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
-
-#: Cameras of a synthetic clip keep this distance (scene units) from the walls and the boxes.
-ROOM_MARGIN = 0.15
 
 
 # ----------------------------------------------------------------------------------- clips
@@ -296,165 +287,12 @@ def augment_clip(clip: Clip, source: int = 0, reverse: bool = False) -> Clip:
     return Clip(video=clip.video[idx], rays=rays, cameras=cams, raxel_metadata=meta, name=clip.name)
 
 
-def _clip_from_frames(frames: np.ndarray, cameras: Cameras, raxel_downscale: int, name: str) -> Clip:
+def clip_from_frames(frames: np.ndarray, cameras: Cameras, raxel_downscale: int, name: str) -> Clip:
+    """A :class:`Clip` of ``frames`` ``(F, H, W, 3)`` uint8 RGB and their ``F`` cameras at ``(H, W)``,
+    raxels encoded with frame 0 as the reference on the grid ``(H, W) / raxel_downscale``
+    (:func:`raxel_size_for`, which raises ``ValueError`` when it does not divide)."""
     rays, meta = encode_rays(cameras, raxel_size_for(cameras.image_size, raxel_downscale))
     return Clip(video=frames_to_tensor(frames), rays=rays, cameras=cameras, raxel_metadata=meta, name=name)
-
-
-# ----------------------------------------------------------------------------------- synthetic
-@lru_cache(maxsize=32)
-def _scene(seed: int, texel_size: float):
-    from ..render import make_scene
-
-    return make_scene(seed, texel_size=texel_size)
-
-
-def _inside(scene, centres: np.ndarray, margin: float) -> bool:
-    """All centres at least ``margin`` inside the room and outside every box inflated by it."""
-    c = np.asarray(centres, dtype=np.float64).reshape(-1, 3)
-    if not ((c > scene.room_min + margin) & (c < scene.room_max - margin)).all():
-        return False
-    for b in range(scene.num_boxes):
-        if ((c > scene.box_min[b] - margin) & (c < scene.box_max[b] + margin)).all(axis=1).any():
-            return False
-    return True
-
-
-def _random_start(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A camera position in the near half of the room and a look-at point ahead of it (+z)."""
-    eye = np.array([rng.uniform(-2.0, 2.0), rng.uniform(-0.8, 0.7), rng.uniform(-1.7, 0.3)])
-    yaw, pitch = math.radians(rng.uniform(-35, 35)), math.radians(rng.uniform(-20, 12))
-    forward = np.array([math.sin(yaw) * math.cos(pitch), -math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
-    return eye, eye + 3.0 * forward
-
-
-def _preset_in_room(rng, num_frames, image_size, fov) -> Cameras:
-    from ..cameras import look_at_w2c
-
-    name = str(rng.choice([n for n in PRESET_NAMES if n != "static"]))
-    default = DEFAULT_MAGNITUDES[name]
-    if name.startswith(("dolly", "truck", "pedestal")):
-        magnitude = rng.uniform(0.3, 1.0)
-    elif name.startswith("zoom"):
-        magnitude = rng.uniform(1.15, 1.6)
-    elif name == "spiral":
-        magnitude = rng.uniform(30, 120)
-    else:
-        magnitude = default * rng.uniform(0.4, 1.0)
-    preset = make_preset(name, num_frames, magnitude=magnitude, easing=str(rng.choice(EASINGS)),
-                         image_size=image_size, fov_y_deg=fov, distance=rng.uniform(1.5, 3.5))
-    eye, target = _random_start(rng)
-    start = look_at_w2c(eye, target)[0]                       # world -> first camera
-    w2c = preset.w2c @ start                                  # first camera -> camera k, composed
-    cams = Cameras.from_w2c(w2c, preset.K, image_size)
-    cams.metadata["synthetic"] = {"kind": "preset", "preset": name, "magnitude": float(magnitude)}
-    return cams
-
-
-def _keyframes_in_room(rng, num_frames, image_size, fov) -> Cameras:
-    eye, target = _random_start(rng)
-    keys = [Keyframe(0, eye, look_at=target, fov_y_deg=fov)]
-    count = int(rng.integers(1, 3))
-    for j in range(1, count + 1):
-        frame = round(j * (num_frames - 1) / count)
-        pos = eye + rng.uniform([-1.0, -0.4, -0.5], [1.0, 0.4, 1.2])
-        look = target + rng.uniform([-1.5, -0.6, -1.0], [1.5, 0.6, 1.0])
-        keys.append(Keyframe(frame, pos, look_at=look, fov_y_deg=fov * rng.uniform(0.85, 1.15)))
-    cams = trajectory_from_keyframes(keys, num_frames, image_size)
-    cams.metadata["synthetic"] = {"kind": "keyframes", "keys": count + 1}
-    return cams
-
-
-def sample_room_trajectory(scene, rng: np.random.Generator, num_frames: int, image_size: tuple[int, int],
-                           keyframe_probability: float = 0.4, max_tries: int = 200) -> Cameras:
-    """A random camera path inside ``scene``'s room (:func:`raxel_core.render.make_scene`).
-
-    A named preset (:func:`make_preset`, random move, magnitude, easing; frame 0 placed at a random
-    pose looking into the room) or, with ``keyframe_probability``, a spline through 2-3 random
-    look-at keyframes. Vertical field of view uniform in [40, 70] degrees. Paths that leave the
-    room or enter a box (with :data:`ROOM_MARGIN`) are redrawn.
-
-    Raises:
-        ValueError: no valid path in ``max_tries`` draws.
-    """
-    for _ in range(max_tries):
-        fov = rng.uniform(40.0, 70.0)
-        if rng.random() < keyframe_probability:
-            cams = _keyframes_in_room(rng, num_frames, image_size, fov)
-        else:
-            cams = _preset_in_room(rng, num_frames, image_size, fov)
-        if _inside(scene, cams.centers.numpy(), ROOM_MARGIN):
-            return cams.validate("synthetic trajectory")
-    raise ValueError(f"no camera path inside the room after {max_tries} draws; the room is too small for "
-                     "the sampled moves")
-
-
-class SyntheticClips(torch.utils.data.Dataset):
-    """Textured rooms rendered along random camera paths, with exact cameras.
-
-    Clip ``i`` is deterministic from ``(seed, i)``: scene ``make_scene(seed * 100003 + i % num_scenes)``
-    (a pool of ``num_scenes`` rooms, each with its own boxes and textures), a path from
-    :func:`sample_room_trajectory` drawn with ``numpy.random.default_rng([seed, i])``, frames from
-    :func:`raxel_core.render.render_frames` (``antialias`` supersampling).
-
-    Args:
-        num_clips: length of the dataset.
-        num_frames: frames per clip.
-        image_size: ``(H, W)`` frame size; must be divisible by ``raxel_downscale``.
-        raxel_downscale: raxel grid = frame size / this (the paper: 2).
-        seed: dataset seed.
-        num_scenes: number of distinct rooms.
-        texel_size: texture resolution of the rooms (scene units per texel; 0.02 is plenty at 64x96).
-        antialias: render supersampling per axis.
-        cache_dir: if given, rendered frames and cameras are stored there as ``.npz`` (read back
-            with ``allow_pickle=False``) under a key of all the arguments above, and reused.
-    """
-
-    def __init__(self, num_clips: int = 10000, num_frames: int = 9, image_size: tuple[int, int] = (64, 96),
-                 raxel_downscale: int = 2, seed: int = 0, num_scenes: int = 256, texel_size: float = 0.02,
-                 antialias: int = 2, cache_dir: str | Path | None = None):
-        if num_clips < 1 or num_frames < 2:
-            raise ValueError(f"need num_clips >= 1 and num_frames >= 2; got {num_clips}, {num_frames}")
-        self.num_clips, self.num_frames = int(num_clips), int(num_frames)
-        self.image_size = (int(image_size[0]), int(image_size[1]))
-        self.raxel_downscale = int(raxel_downscale)
-        raxel_size_for(self.image_size, self.raxel_downscale)
-        self.seed, self.num_scenes = int(seed), max(1, int(num_scenes))
-        self.texel_size, self.antialias = float(texel_size), int(antialias)
-        self.cache_dir = None
-        if cache_dir is not None:
-            key = json.dumps([self.num_frames, self.image_size, self.seed, self.num_scenes, self.texel_size,
-                              self.antialias, 1])
-            self.cache_dir = Path(cache_dir) / ("synthetic_" + hashlib.sha1(key.encode()).hexdigest()[:12])
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-
-    def __len__(self) -> int:
-        return self.num_clips
-
-    def render(self, index: int) -> tuple[np.ndarray, Cameras]:
-        """``(frames (F, H, W, 3) uint8, cameras)`` of clip ``index`` (cached when configured)."""
-        from ..render import render_frames
-
-        if not 0 <= index < self.num_clips:
-            raise IndexError(f"clip {index} is outside the dataset's {self.num_clips} clips")
-        path = None if self.cache_dir is None else self.cache_dir / f"{index:07d}.npz"
-        if path is not None and path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                cams = Cameras(K=data["K"], R=data["R"], t=data["t"], image_size=self.image_size)
-                return data["frames"], cams
-        scene = _scene(self.seed * 100003 + index % self.num_scenes, self.texel_size)
-        rng = np.random.default_rng([self.seed, index])
-        cams = sample_room_trajectory(scene, rng, self.num_frames, self.image_size)
-        frames = render_frames(scene, cams, antialias=self.antialias)
-        if path is not None:
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")      # one per writer process
-            np.savez(tmp, frames=frames, K=cams.K.numpy(), R=cams.R.numpy(), t=cams.t.numpy())
-            tmp.replace(path)
-        return frames, cams
-
-    def __getitem__(self, index: int) -> Clip:
-        frames, cams = self.render(int(index))
-        return _clip_from_frames(frames, cams, self.raxel_downscale, f"synthetic/{index}")
 
 
 # ----------------------------------------------------------------------------------- real clips
@@ -495,7 +333,8 @@ def resize_crop(frames: np.ndarray, cameras: Cameras, image_size: tuple[int, int
 
 def find_clips(root: str | Path) -> list[tuple[str, Path, Path]]:
     """``(stem, video, poses)`` of every clip under ``root``: ``videos/<stem>.mp4`` +
-    ``poses/<stem>.txt`` (the layout of /work/shared/data/re10k and of :func:`prepare_dataset`), or
+    ``poses/<stem>.txt`` (the layout of /work/shared/data/re10k and of
+    :func:`raxel_core.diffusion.prepare.prepare_dataset`), or
     ``<stem>.mp4`` + ``<stem>.txt`` side by side. Sorted by stem. Raises ``ValueError`` when the
     folder is missing or holds no pair."""
     root = Path(root)
@@ -537,8 +376,8 @@ class RealEstate10KClips(torch.utils.data.Dataset):
         num_frames, image_size, raxel_downscale: as the model needs them.
         source_aspect: ``W0 / H0`` of the video the files' normalised intrinsics refer to.
             ``None`` (default): the clip's own aspect, right for files written by
-            :func:`prepare_dataset`; ``16 / 9`` for CameraCtrl's cropped RealEstate10K clips
-            (such as /work/shared/data/re10k, which were cut to 384x256 from 16:9 video).
+            :func:`~raxel_core.diffusion.prepare.prepare_dataset`; ``16 / 9`` for CameraCtrl's cropped
+            RealEstate10K clips (such as /work/shared/data/re10k, which were cut to 384x256 from 16:9 video).
         stems: restrict to these clip names.
 
     Raises:
@@ -574,7 +413,7 @@ class RealEstate10KClips(torch.utils.data.Dataset):
                              "frames; line k + 1 of the pose file must be frame k of the video")
         idx = spread_indices(len(frames), self.num_frames)
         frames, cams = resize_crop(frames[idx], cams[torch.tensor(idx)], self.image_size)
-        return _clip_from_frames(frames, cams, self.raxel_downscale, stem)
+        return clip_from_frames(frames, cams, self.raxel_downscale, stem)
 
 
 def make_dataset(spec: dict, num_frames: int, image_size: tuple[int, int], raxel_downscale: int = 2):
@@ -583,6 +422,8 @@ def make_dataset(spec: dict, num_frames: int, image_size: tuple[int, int], raxel
     spec = dict(spec)
     kind = spec.pop("kind", None)
     common = {"num_frames": num_frames, "image_size": image_size, "raxel_downscale": raxel_downscale}
+    from ..synthetic.clips import SyntheticClips  # imported here: synthetic.clips builds on this module's Clip
+
     try:
         if kind == "synthetic":
             return SyntheticClips(**spec, **common)
@@ -591,78 +432,3 @@ def make_dataset(spec: dict, num_frames: int, image_size: tuple[int, int], raxel
     except TypeError as err:
         raise ValueError(f"bad {kind} dataset options {sorted(spec)}: {err}") from None
     raise ValueError(f"unknown dataset kind {kind!r}; use \"synthetic\" or \"realestate10k\"")
-
-
-# ----------------------------------------------------------------------------------- preparation
-@dataclass
-class PrepareReport:
-    """What :func:`prepare_dataset` did: clip stems written, and ``{file name: reason}`` skipped."""
-
-    written: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    out_dir: Path | None = None
-
-
-def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int | None = None,
-                    max_image_size: int | None = 640, progress: Callable[[int, int], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None, **estimate_options) -> PrepareReport:
-    """Turn a folder of videos into the RealEstate10K layout with SfM poses as pseudo ground truth.
-
-    For each video file in ``video_dir`` (suffixes :data:`VIDEO_SUFFIXES`, sorted): decode it,
-    estimate its cameras with :func:`raxel_core.pose.estimate_trajectory` (pycolmap),
-    and when every frame is registered write ``out_dir/videos/<stem>.mp4`` (the decoded frames
-    re-encoded with H.264 so that frame k of the file is pose line k + 1) and
-    ``out_dir/poses/<stem>.txt`` (RealEstate10K, intrinsics normalised by the frame's own size).
-    A clip that fails (unreadable, too few frames, not every frame registered) is skipped and
-    named with the reason in the report and in ``out_dir/prepare_report.json``.
-
-    Args:
-        video_dir: folder of videos.
-        out_dir: output folder (created).
-        max_frames: use at most this many frames of each video (from the start).
-        max_image_size: feature extraction on frames downscaled to this longer side (poses at
-            full size); ``None``: full size.
-        progress: ``progress(done, total)`` after each video.
-        should_stop: polled between videos; ``InterruptedError`` when it returns True.
-        **estimate_options: passed to ``estimate_trajectory`` (``focal``, ``mapper``, ...).
-    Returns:
-        :class:`PrepareReport`.
-    Raises:
-        ValueError: ``video_dir`` missing or without videos.
-    """
-    from ..formats import write_trajectory
-    from ..pose import estimate_trajectory
-    from ..video_io import read_video, write_video
-
-    video_dir, out_dir = Path(video_dir), Path(out_dir)
-    if not video_dir.is_dir():
-        raise ValueError(f"video folder {video_dir} does not exist")
-    videos = sorted(p for p in video_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
-        raise ValueError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {video_dir}")
-    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
-    (out_dir / "poses").mkdir(parents=True, exist_ok=True)
-    report = PrepareReport(out_dir=out_dir)
-    for i, path in enumerate(videos):
-        if should_stop is not None and should_stop():
-            raise InterruptedError("dataset preparation stopped")
-        try:
-            frames, fps = read_video(path, max_frames=max_frames)
-            h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2   # H.264 needs even sizes
-            frames = np.ascontiguousarray(frames[:, :h, :w])              # right / bottom crop: K unchanged
-            estimate = estimate_trajectory(frames, fps=fps, max_image_size=max_image_size, **estimate_options)
-            if not estimate.complete:
-                raise ValueError(f"frames {estimate.unregistered} got no pose ({estimate.method}); "
-                                 + " ".join(estimate.messages[-2:]))
-            if path.stem in report.written:
-                raise ValueError(f"another video with the stem {path.stem!r} was already written")
-            write_video(out_dir / "videos" / f"{path.stem}.mp4", frames, fps or 30.0)
-            write_trajectory(estimate.cameras, out_dir / "poses" / f"{path.stem}.txt", format="realestate10k")
-            report.written.append(path.stem)
-        except (ValueError, RuntimeError) as err:
-            report.skipped[path.name] = str(err)
-        if progress is not None:
-            progress(i + 1, len(videos))
-    (out_dir / "prepare_report.json").write_text(
-        json.dumps({"written": report.written, "skipped": report.skipped}, indent=2) + "\n", encoding="utf-8")
-    return report

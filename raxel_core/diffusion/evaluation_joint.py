@@ -51,7 +51,8 @@ import torch
 
 from ..cameras import Cameras
 from ..metrics import auc, relative_pose_errors, rot_trans_err, rra, rta
-from .datasets import RealEstate10KClips, SyntheticClips, tensor_to_frames
+from ..synthetic.clips import SyntheticClips
+from .datasets import RealEstate10KClips, tensor_to_frames
 
 #: Ray step counts of the pose table (the paper: 2 is best; 5 and 20 no better).
 POSE_STEPS = (1, 2, 5, 20)
@@ -405,8 +406,8 @@ def eval_joint_main(argv=None) -> int:
     model or the data is missing).
     """
     from ..model import JointTransformer
+    from .checkpoints import latest_checkpoint
     from .datasets import ray_representation_for
-    from .training import latest_checkpoint
 
     parser = argparse.ArgumentParser(prog="raxel eval-joint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory of the model")

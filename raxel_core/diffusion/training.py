@@ -10,17 +10,13 @@ is a pure function of ``(seed, k)``: which clip, which task, the source frame, t
 the noise levels and the noise itself. Nothing about the data order lives in the checkpoint, so
 resuming at step ``s`` continues exactly where the run stopped (same batches, same losses).
 
-Checkpoints (never pickles): ``<checkpoint_dir>/step_XXXXXXX/`` holds ``model/`` (``config.json`` +
-``model.safetensors``, :meth:`JointTransformer.save_pretrained`), ``optimizer.safetensors`` (every
-tensor of the optimizer state) + ``optimizer.json`` (the rest: step counts, hyper-parameters,
-structure) and ``state.json`` (step, the training config), written last so that a checkpoint
-without it is incomplete and ignored. Logs: ``<checkpoint_dir>/train_log.jsonl``, one JSON line per
-log interval with the mean loss per task mode, and the console.
+Checkpoints (never pickles): ``<checkpoint_dir>/step_XXXXXXX/``, see
+:mod:`raxel_core.diffusion.checkpoints`. Logs: ``<checkpoint_dir>/train_log.jsonl``, one JSON line
+per log interval with the mean loss per task mode, and the console.
 """
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -28,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
+from .checkpoints import latest_checkpoint, load_optimizer_state, save_checkpoint, training_resolution
 from .datasets import (
     RAY_REPRESENTATIONS,
     augment_clip,
@@ -47,7 +43,6 @@ from .flow_matching import (
     noise_batch,
 )
 
-CHECKPOINT_PREFIX = "step_"
 LOG_NAME = "train_log.jsonl"
 
 
@@ -280,56 +275,6 @@ def training_step(model, optimizer, batch: dict, cosine_weight: float = 0.5, gra
     return per_example.detach()
 
 
-# ----------------------------------------------------------------------------------- state files
-def _split_state(obj, tensors: dict, prefix: str):
-    """Nested dicts / lists of tensors and scalars -> JSON-safe structure; tensors go to ``tensors``."""
-    if isinstance(obj, torch.Tensor):
-        tensors[prefix] = obj.detach().cpu().contiguous()
-        return {"__tensor__": prefix}
-    if isinstance(obj, dict):
-        return {"__dict__": [[k, _split_state(v, tensors, f"{prefix}.{k}")] for k, v in obj.items()]}
-    if isinstance(obj, (list, tuple)):
-        return {"__list__": [_split_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)],
-                "tuple": isinstance(obj, tuple)}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise ValueError(f"cannot store {type(obj).__name__} at {prefix} in a checkpoint (tensors and scalars only)")
-
-
-def _join_state(obj, tensors: dict):
-    if isinstance(obj, dict) and "__tensor__" in obj:
-        return tensors[obj["__tensor__"]]
-    if isinstance(obj, dict) and "__dict__" in obj:
-        return {k: _join_state(v, tensors) for k, v in obj["__dict__"]}
-    if isinstance(obj, dict) and "__list__" in obj:
-        items = [_join_state(v, tensors) for v in obj["__list__"]]
-        return tuple(items) if obj.get("tuple") else items
-    return obj
-
-
-def save_optimizer_state(state: dict, directory: Path) -> None:
-    """Write an optimizer ``state_dict()`` as ``optimizer.safetensors`` + ``optimizer.json``."""
-    tensors: dict[str, torch.Tensor] = {}
-    skeleton = _split_state(state, tensors, "opt")
-    save_file(tensors, str(directory / "optimizer.safetensors"))
-    (directory / "optimizer.json").write_text(json.dumps(skeleton) + "\n", encoding="utf-8")
-
-
-def load_optimizer_state(directory: Path) -> dict:
-    """Read what :func:`save_optimizer_state` wrote (no pickles)."""
-    tensors = load_file(str(directory / "optimizer.safetensors"))
-    return _join_state(json.loads((directory / "optimizer.json").read_text(encoding="utf-8")), tensors)
-
-
-def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
-    """The complete checkpoint (one with ``state.json``) of the highest step, or ``None``."""
-    root = Path(checkpoint_dir)
-    if not root.is_dir():
-        return None
-    done = [p for p in root.glob(CHECKPOINT_PREFIX + "*") if (p / "state.json").is_file()]
-    return max(done, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]), default=None)
-
-
 # ----------------------------------------------------------------------------------- training
 @dataclass
 class TrainResult:
@@ -476,43 +421,6 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     return TrainResult(step, last_losses, checkpoint, log_path)
 
 
-def save_checkpoint(accelerator, model, optimizer, config: TrainConfig, step: int) -> Path:
-    """Write ``step_XXXXXXX/`` (module docstring) on the main process; drop old checkpoints beyond
-    ``config.keep_checkpoints``. Returns the checkpoint directory."""
-    root = Path(config.checkpoint_dir)
-    directory = root / f"{CHECKPOINT_PREFIX}{step:07d}"
-    accelerator.wait_for_everyone()
-    if config.fsdp:                                                    # gathered full states (all ranks take part)
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-        state = accelerator.get_state_dict(model)
-        optim_state = FSDP.optim_state_dict(model, optimizer.optimizer)
-    else:
-        state, optim_state = None, optimizer.state_dict()
-    if accelerator.is_main_process:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "state.json").unlink(missing_ok=True)
-        unwrapped = accelerator.unwrap_model(model)
-        if state is None:
-            unwrapped.save_pretrained(directory / "model")
-        else:
-            from ..model import JointTransformer
-
-            full = JointTransformer(unwrapped.config)                 # the gathered weights, saved as usual
-            full.load_state_dict(state)
-            full.save_pretrained(directory / "model")
-        save_optimizer_state(optim_state, directory)
-        (directory / "state.json").write_text(json.dumps({"step": step, "config": asdict(config)}, indent=2) + "\n",
-                                              encoding="utf-8")
-        if config.keep_checkpoints > 0:
-            done = sorted((p for p in root.glob(CHECKPOINT_PREFIX + "*") if (p / "state.json").is_file()),
-                          key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
-            for old in done[:-config.keep_checkpoints]:
-                shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return directory
-
-
 # ----------------------------------------------------------------------------------- entry points
 def train_main(config_path: str | Path, resume: bool = True, steps: int | None = None,
                checkpoint_dir: str | None = None) -> TrainResult:
@@ -538,12 +446,12 @@ def prepare_main(video_dir: str | Path, out_dir: str | Path, max_frames: int | N
                  max_image_size: int | None = 640, log=print):
     """Build a training folder from your videos (``raxel prepare VIDEO_DIR OUT_DIR``).
 
-    Estimates every video's cameras with SfM (:func:`raxel_core.diffusion.datasets.prepare_dataset`)
+    Estimates every video's cameras with SfM (:func:`raxel_core.diffusion.prepare.prepare_dataset`)
     and writes ``OUT_DIR/videos/<stem>.mp4`` + ``OUT_DIR/poses/<stem>.txt``; prints what was skipped
     and why. Use the folder as ``{"kind": "realestate10k", "root": OUT_DIR}`` in a training config.
     Returns the :class:`PrepareReport`.
     """
-    from .datasets import prepare_dataset
+    from .prepare import prepare_dataset
 
     report = prepare_dataset(video_dir, out_dir, max_frames=max_frames, max_image_size=max_image_size,
                              progress=lambda done, total: log(f"[{done}/{total}] videos processed"))
@@ -551,44 +459,6 @@ def prepare_main(video_dir: str | Path, out_dir: str | Path, max_frames: int | N
     for name, reason in report.skipped.items():
         log(f"  skipped {name}: {reason}")
     return report
-
-
-def training_resolution(weights) -> tuple[tuple[int, int] | None, int | None]:
-    """Frame size ``(H, W)`` and clip length recorded by training, from ``state.json`` beside the
-    weights, in the folder above (``step_XXXXXXX/state.json`` + ``step_XXXXXXX/model/``), or the
-    ``raxel_training`` entry of the weights' metadata; ``(None, None)`` when none records them.
-
-    Raises:
-        ValueError: a ``state.json`` that is not JSON or has a malformed ``image_size``.
-    """
-    weights = Path(weights)
-    if weights.is_dir():
-        weights = weights / "model.safetensors"
-    text = None
-    for candidate in (weights.parent / "state.json", weights.parent.parent / "state.json"):
-        if candidate.is_file():
-            text, source = candidate.read_text(encoding="utf-8"), candidate
-            break
-    if text is None:
-        from safetensors import safe_open
-
-        with safe_open(str(weights), framework="pt") as handle:
-            text = (handle.metadata() or {}).get("raxel_training")
-        source = weights
-        if text is None:
-            return None, None
-    try:
-        data = json.loads(text)
-        config = data.get("config", data)
-        size = config.get("image_size")
-        frames = config.get("num_frames")
-        size = None if size is None else (int(size[0]), int(size[1]))
-        frames = None if frames is None else int(frames)
-    except (ValueError, TypeError, AttributeError, IndexError) as err:
-        raise ValueError(f"{source} does not record the training image_size as [height, width] ({err}); "
-                         "fix or delete it") from None
-    return size, frames
-
 
 
 def sample_main(model_dir: str | Path, mode: str, out_dir: str | Path, video: str | Path | None = None,

@@ -1,18 +1,11 @@
-"""Synthetic textured scenes rendered along known cameras (ground truth for pose estimation).
+"""Synthetic textured scenes rendered along known cameras (ground truth for pose estimation and training).
 
-Two sources of video with exactly known cameras, both in the one convention of
-:mod:`raxel_core.cameras` (OpenCV axes, world-to-camera ``R, t``, pixel ``K``, pixel centres at
-``(col + 0.5, row + 0.5)``):
-
-* :func:`make_scene` + :func:`render_frames`: an axis-aligned room (floor, walls, ceiling) with a few
-  boxes inside, every face carrying a rich procedural texture, rendered by exact per-pixel ray
-  casting (ray / axis-aligned-plane and ray / box slab intersections, nearest hit, bilinear texture
-  lookup, ``s x s`` supersampling). :func:`default_demo_trajectory` moves a camera through it with
-  real parallax, :func:`rotation_only_trajectory` turns it on a tripod.
-* :func:`crop_sequence`: a tripod pan / tilt emulated from one real photo. For a camera that only
-  rotates, image motion is the homography ``H = K_dst R K_src^-1`` (Hartley & Zisserman, *Multiple
-  View Geometry*, 2nd ed., Sec. 8.4.2 / 13.3), so warping the photo gives frames whose cameras are
-  known exactly.
+:func:`make_scene` + :func:`render_frames`: an axis-aligned room (floor, walls, ceiling) with a few
+boxes inside, every face carrying a rich procedural texture, rendered by exact per-pixel ray casting
+(ray / axis-aligned-plane and ray / box slab intersections, nearest hit, bilinear texture lookup,
+``s x s`` supersampling), in the one convention of :mod:`raxel_core.cameras` (OpenCV axes,
+world-to-camera ``R, t``, pixel ``K``, pixel centres at ``(col + 0.5, row + 0.5)``). Camera paths
+through the room: :mod:`raxel_core.synthetic.room_trajectories`.
 
 Scene units: the room is a few units across (think metres); world axes are OpenCV's, so **y points
 down**: the floor is the plane ``y = room_max[1]`` and the ceiling ``y = room_min[1]``.
@@ -26,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from .cameras import Cameras, look_at_w2c
+from ..cameras import Cameras
 
 #: Face order of a box (the room is box 0 seen from inside, the boxes follow): for the normal axis
 #: ``k`` in (x, y, z), face ``2k`` lies on the box's minimum plane and ``2k + 1`` on its maximum.
@@ -176,7 +169,7 @@ def _face_texture(rng: np.random.Generator, shape: tuple[int, int], shade: float
     colours = cv2.cvtColor(blob_hsv[None].astype(np.float32), cv2.COLOR_HSV2RGB)[0] * 255.0
     kinds = rng.integers(0, 4, count)
     angles = rng.random(count) * 180
-    for (cx, cy), (rx, ry), col, kind, ang in zip(centres, radii, colours, kinds, angles):
+    for (cx, cy), (rx, ry), col, kind, ang in zip(centres, radii, colours, kinds, angles, strict=True):
         col = tuple(int(v) for v in col)
         centre, axes = (int(cx), int(cy)), (int(rx), int(ry))
         if kind == 0:
@@ -356,7 +349,7 @@ def _check_cameras_inside(scene: Scene, cameras: Cameras) -> None:
             f"camera {k} at {np.round(centres[k], 3).tolist()} is outside the room "
             f"[{scene.room_min.tolist()}, {scene.room_max.tolist()}] or inside a box; the renderer "
             "casts rays from inside the room only: move the trajectory into the room "
-            "(raxel_core.render.default_demo_trajectory shows a valid path)"
+            "(raxel_core.synthetic.room_trajectories.default_demo_trajectory shows a valid path)"
         )
 
 
@@ -435,155 +428,3 @@ def render_frames(scene: Scene, cameras: Cameras, antialias: int = 2, return_dep
     if return_depth:
         return frames, depth, face_map
     return frames
-
-
-# ----------------------------------------------------------------------------------- trajectories
-def _rotation_yaw_pitch(yaw_deg, pitch_deg) -> torch.Tensor:
-    """``(N, 3, 3)`` camera-to-world rotations ``Ry(yaw) @ Rx(pitch)`` in OpenCV axes: positive yaw
-    turns the view to the right (+x), positive pitch tilts it up (-y, since y is down)."""
-    yaw = torch.deg2rad(torch.as_tensor(yaw_deg, dtype=torch.float64)).reshape(-1)
-    pitch = torch.deg2rad(torch.as_tensor(pitch_deg, dtype=torch.float64)).reshape(-1)
-    n = max(yaw.shape[0], pitch.shape[0])
-    yaw, pitch = yaw.expand(n), pitch.expand(n)
-    cy, sy, cp, sp = torch.cos(yaw), torch.sin(yaw), torch.cos(pitch), torch.sin(pitch)
-    zero, one = torch.zeros_like(cy), torch.ones_like(cy)
-    Ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(n, 3, 3)
-    Rx = torch.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], -1).reshape(n, 3, 3)
-    return Ry @ Rx
-
-
-def default_demo_trajectory(num_frames: int = 24, image_size: tuple[int, int] = (256, 384),
-                            fov_y_deg: float = 60.0, fps: float | None = 8.0) -> Cameras:
-    """The demo camera path through :func:`make_scene`'s room: a truck right of 1.8 units with a
-    slight dolly in (0.3 units) while panning left by ~14 degrees, so near boxes and far walls show
-    real parallax. The camera stays 1.4 units above the floor looking slightly down.
-
-    Args:
-        num_frames: number of cameras (>= 2).
-        image_size: ``(H, W)`` pixels.
-        fov_y_deg: vertical field of view in degrees (square pixels, centred principal point).
-        fps: frames per second stored on the trajectory.
-
-    Returns:
-        :class:`Cameras` with ``metadata["source"] = "raxel_core.render.default_demo_trajectory"``.
-
-    Raises:
-        ValueError: ``num_frames < 2``.
-    """
-    if num_frames < 2:
-        raise ValueError(f"num_frames must be at least 2 for a moving camera; got {num_frames}")
-    a = torch.linspace(0.0, 1.0, num_frames, dtype=torch.float64)[:, None]
-    eye = torch.tensor([-0.9, 0.1, -1.2], dtype=torch.float64) * (1 - a) + torch.tensor(
-        [0.9, 0.1, -0.9], dtype=torch.float64) * a
-    target = torch.tensor([0.6, 0.6, 3.0], dtype=torch.float64) * (1 - a) + torch.tensor(
-        [-0.4, 0.6, 3.0], dtype=torch.float64) * a
-    K = Cameras.intrinsics_from_fov(fov_y_deg, image_size, num_frames)
-    cams = Cameras.from_w2c(look_at_w2c(eye, target), K, image_size, fps=fps)
-    cams.metadata["source"] = "raxel_core.render.default_demo_trajectory"
-    return cams
-
-
-def rotation_only_trajectory(num_frames: int = 24, image_size: tuple[int, int] = (256, 384),
-                             pan_deg: float = 30.0, tilt_deg: float = 0.0, fov_y_deg: float = 60.0,
-                             center=(0.0, 0.0, -1.0), fps: float | None = 8.0) -> Cameras:
-    """A tripod move: the camera stays at ``center`` and turns. Yaw sweeps linearly from
-    ``-pan_deg / 2`` to ``+pan_deg / 2`` (positive = towards +x, to the right) and pitch from
-    ``-tilt_deg / 2`` to ``+tilt_deg / 2`` (positive = up, towards -y); ``c2w = Ry(yaw) Rx(pitch)``
-    and ``R = c2w^T``. Every camera centre equals ``center``.
-
-    Raises:
-        ValueError: ``num_frames < 1``.
-    """
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be at least 1; got {num_frames}")
-    a = torch.linspace(-0.5, 0.5, num_frames, dtype=torch.float64) if num_frames > 1 else torch.zeros(1, dtype=torch.float64)
-    c2w_R = _rotation_yaw_pitch(a * pan_deg, a * tilt_deg)
-    R = c2w_R.transpose(1, 2)
-    c = torch.as_tensor(center, dtype=torch.float64).reshape(1, 3, 1).expand(num_frames, 3, 1)
-    t = -(R @ c)[..., 0]
-    K = Cameras.intrinsics_from_fov(fov_y_deg, image_size, num_frames)
-    cams = Cameras(K=K, R=R, t=t, image_size=image_size, fps=fps)
-    cams.metadata["source"] = "raxel_core.render.rotation_only_trajectory"
-    return cams
-
-
-# ----------------------------------------------------------------------------------- real photo
-def crop_sequence(image: np.ndarray, num_frames: int = 16, crop_size: tuple[int, int] | None = None,
-                  pan_deg: float = 8.0, tilt_deg: float = 0.0, fov_x_deg: float = 60.0,
-                  fps: float | None = 8.0) -> tuple[np.ndarray, Cameras]:
-    """Emulate a tripod pan / tilt from one real photo by warping it under known rotations.
-
-    The photo is assumed to be a pinhole image with square pixels, principal point at its centre
-    and horizontal field of view ``fov_x_deg`` (default 60 degrees, typical of phone cameras; the
-    LLFF fern photos have 63.5): ``K_src = [[f, 0, W/2], [0, f, H/2], [0, 0, 1]]`` with
-    ``f = (W / 2) / tan(fov_x / 2)``. The photo's camera is the world frame (``R = I``, ``t = 0``).
-    Frame ``k`` is a camera at the same centre with camera-to-world rotation
-    ``Ry(yaw_k) Rx(pitch_k)`` (yaw from ``-pan_deg / 2`` to ``+pan_deg / 2``, positive = right;
-    pitch from ``-tilt_deg / 2`` to ``+tilt_deg / 2``, positive = up) and intrinsics
-    ``K = [[f, 0, w/2], [0, f, h/2], [0, 0, 1]]`` for a crop of ``(h, w)`` pixels. For a pure rotation
-    the photo maps to frame ``k`` by the homography ``H_k = K R_k K_src^-1`` (Hartley & Zisserman,
-    Sec. 8.4.2), applied with ``cv2.warpPerspective`` (bicubic, pixel centres at +0.5 as everywhere
-    in :mod:`raxel_core`). Frames ``i`` and ``j`` are related by ``K R_j R_i^T K^-1``.
-
-    Args:
-        image: ``(H, W, 3)`` uint8 RGB photo.
-        num_frames: number of frames (>= 1).
-        crop_size: ``(h, w)`` of the output frames; default ``(0.7 H, 0.7 W)`` rounded to even.
-        pan_deg, tilt_deg: total sweep of yaw and pitch in degrees.
-        fov_x_deg: assumed horizontal field of view of the photo in degrees, in (0, 180).
-        fps: frames per second stored on the trajectory.
-
-    Returns:
-        ``(frames (N, h, w, 3) uint8, Cameras)``: the exact rotation-only ground truth (all centres
-        at the origin), ``metadata["source"] = "raxel_core.render.crop_sequence"``.
-
-    Raises:
-        ValueError: a bad image, ``crop_size`` larger than the photo, or a sweep that would look past
-            the photo's edge (the error gives the largest sweep that fits).
-    """
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be an (H, W, 3) uint8 RGB array; got {image.dtype} {image.shape}")
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be at least 1; got {num_frames}")
-    if not 0 < fov_x_deg < 180:
-        raise ValueError(f"fov_x_deg must be in (0, 180) degrees; got {fov_x_deg}")
-    H, W = image.shape[:2]
-    if crop_size is None:
-        crop_size = (2 * round(0.35 * H), 2 * round(0.35 * W))
-    h, w = (int(v) for v in crop_size)
-    if not (0 < h <= H and 0 < w <= W):
-        raise ValueError(f"crop_size {crop_size} must be positive and fit in the photo ({H}, {W})")
-    f = (W / 2) / math.tan(math.radians(fov_x_deg) / 2)
-    K_src = Cameras.intrinsics_matrix(f, f, W / 2, H / 2)[0]
-    K = Cameras.intrinsics_matrix(f, f, w / 2, h / 2)[0]
-    a = torch.linspace(-0.5, 0.5, num_frames, dtype=torch.float64) if num_frames > 1 else torch.zeros(1, dtype=torch.float64)
-    R = _rotation_yaw_pitch(a * pan_deg, a * tilt_deg).transpose(1, 2)  # world-to-camera
-    # pixel-centre convention: continuous coordinate = OpenCV index + 0.5
-    to_index = torch.tensor([[1.0, 0, -0.5], [0, 1.0, -0.5], [0, 0, 1.0]], dtype=torch.float64)
-    from_index = torch.linalg.inv(to_index)
-    corners = torch.tensor([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], dtype=torch.float64).T
-    frames = np.empty((num_frames, h, w, 3), dtype=np.uint8)
-    for k in range(num_frames):
-        H_k = K @ R[k] @ torch.linalg.inv(K_src)  # photo pixel -> frame pixel
-        src = torch.linalg.inv(H_k) @ corners  # frame corners in the photo
-        if (src[2] <= 0).any():
-            raise ValueError(f"frame {k} looks more than 90 degrees away from the photo; reduce pan_deg / tilt_deg")
-        src = (src[:2] / src[2]).T
-        if (src[:, 0] < -1e-6).any() or (src[:, 0] > W + 1e-6).any() or (src[:, 1] < -1e-6).any() or (src[:, 1] > H + 1e-6).any():
-            half_x = math.degrees(math.atan((W / 2) / f) - math.atan((w / 2) / f))
-            half_y = math.degrees(math.atan((H / 2) / f) - math.atan((h / 2) / f))
-            raise ValueError(
-                f"frame {k} of a {pan_deg:g} degree pan / {tilt_deg:g} degree tilt looks past the "
-                f"photo's edge (crop {h}x{w} of a {H}x{W} photo, assumed fov_x {fov_x_deg:g}); keep "
-                f"the sweep under about {2 * half_x:.1f} degrees pan / {2 * half_y:.1f} degrees tilt "
-                "(less when combined) or use a smaller crop_size"
-            )
-        H_index = (to_index @ H_k @ from_index).numpy()
-        frames[k] = cv2.warpPerspective(image, H_index, (w, h), flags=cv2.INTER_CUBIC,
-                                        borderMode=cv2.BORDER_REPLICATE)
-    t = torch.zeros(num_frames, 3, dtype=torch.float64)
-    cams = Cameras(K=K.expand(num_frames, 3, 3).clone(), R=R, t=t, image_size=(h, w), fps=fps)
-    cams.metadata.update({"source": "raxel_core.render.crop_sequence", "fov_x_deg": float(fov_x_deg),
-                          "K_photo": K_src.tolist()})
-    return frames, cams
