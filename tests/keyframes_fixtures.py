@@ -20,7 +20,6 @@ from pathlib import Path
 
 from raxel_core.keyframes import parse_keyframes_json, rotation_from_euler_deg, trajectory_from_keyframes
 
-_KEY = '{{"frame": {frame}, "position": {position}, {orientation}}}'
 VALID_TEXTS = [
     '[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4], "fov": 50}, '
     '{"frame": 48, "position": [1, 0, 0], "euler_deg": [-15, 0, 0]}]',
@@ -32,6 +31,7 @@ VALID_TEXTS = [
     ' {"frame": 5, "position": [1, -2, 0], "look_at": [-1, 4, 9]}]',
     '[{"frame": 0, "position": [0, 0, 0], "euler_deg": [90, -45, 180]}, '
     '{"frame": 2, "position": [0, 0, 1], "euler_deg": [-120, 80, -30], "fov": 120}]',
+    '[{"frame": 2.0, "position": [0, 0, 0], "look_at": [0, 0, 1]}]',
 ]
 INVALID_TEXTS = [
     "[{frame: 0}]",
@@ -44,6 +44,7 @@ INVALID_TEXTS = [
     '[{"frame": -1, "position": [0,0,0], "look_at": [0,0,1]}]',
     '[{"frame": 1.5, "position": [0,0,0], "look_at": [0,0,1]}]',
     '[{"frame": "0", "position": [0,0,0], "look_at": [0,0,1]}]',
+    '[{"frame": true, "position": [0,0,0], "look_at": [0,0,1]}]',
     '[{"frame": 0, "position": [0,0,0]}]',
     '[{"frame": 0, "position": [0,0,0], "look_at": [0,0,1], "euler_deg": [0,0,0]}]',
     '[{"frame": 0, "position": [0,0,0], "lookat": [0,0,1]}]',
@@ -54,6 +55,7 @@ INVALID_TEXTS = [
     '[{"frame": 0, "position": [0,0,0], "look_at": [0,0,1], "fov": 0}]',
     '[{"frame": 0, "position": [0,0,0], "look_at": [0,0,1], "fov": 180}]',
     '[{"frame": 0, "position": [0,0,0], "look_at": [0,0,1], "fov": "50"}]',
+    '[{"frame": 0, "position": [0,0,0], "look_at": [0,0,1], "fov": 1e400}]',
     '[{"frame": 2, "position": [0,0,0], "look_at": [0,0,1]}, {"frame": 2, "position": [1,0,0], "look_at": [0,0,1]}]',
     '[{"frame": 0, "position": [0,0,0], "look_at": [0,-3,0]}]',
 ]
