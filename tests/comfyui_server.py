@@ -7,8 +7,8 @@ Configuration (README, "Testing against ComfyUI"): ``RAXEL_COMFYUI_DIR`` names a
 with its requirements installed; ``RAXEL_COMFYUI_SHIMS`` optionally names a folder put first on
 the server's ``PYTHONPATH`` (import shims for torchvision / torchaudio on a CPU-only torch).
 
-Used by test_comfyui_e2e.py, test_interop_nodes_e2e.py, test_model_nodes_e2e.py (the ``server``
-fixture below, one server per test module), test_browser.py and test_headless.py (their own
+Used by the ``server`` fixture of tests/conftest.py (one server per test module: test_comfyui_e2e.py,
+test_interop_nodes_e2e.py, test_model_nodes_e2e.py), test_browser.py and test_headless.py (their own
 fixtures around :func:`start_comfyui`).
 """
 from __future__ import annotations
@@ -46,12 +46,6 @@ def comfyui_skip_reason(purpose: str) -> str | None:
         return None
     return ("RAXEL_COMFYUI_DIR is not set: point it at a ComfyUI checkout with its requirements "
             f"installed to {purpose}")
-
-
-def requires_comfyui(purpose: str) -> pytest.MarkDecorator:
-    """``pytestmark`` for a module that needs the real server: skipped with
-    :func:`comfyui_skip_reason` while ``RAXEL_COMFYUI_DIR`` is not set."""
-    return pytest.mark.skipif(not COMFYUI_DIR, reason=comfyui_skip_reason(purpose) or "")
 
 
 def server_environment(shims: str | None) -> dict[str, str]:
@@ -242,11 +236,3 @@ def start_comfyui(base_dir: Path, comfyui_dir: str | Path, shims: str | None = N
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A ComfyUI server with only this pack (:func:`start_comfyui`), one per test module that
-    imports this fixture."""
-    with start_comfyui(tmp_path_factory.mktemp("comfyui"), COMFYUI_DIR, SHIMS) as srv:
-        yield srv

@@ -19,11 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shared_data
 from comfyui_server import COMFYUI_DIR, ROOT, SHIMS, comfyui_skip_reason, start_comfyui
 
-DATA = shared_data.DATA
-RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
 ARTIFACTS = Path(os.environ.get("RAXEL_TEST_ARTIFACTS", ROOT / "tests" / "artifacts"))
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 #: Bound on waiting for one prompt, so a hung server or page fails instead of hanging CI.
@@ -362,13 +359,12 @@ def test_malformed_keyframe_json_shows_an_error_and_the_view_keeps_working(page)
     assert _state(page, node)["editable"]
 
 
-def test_pose_from_video_draws_one_frustum_per_registered_frame(page, server):
-    if not RE10K_CLIP.is_file():
-        pytest.skip(f"RealEstate10K clip {RE10K_CLIP} is absent (shared data not available)")
+def test_pose_from_video_draws_one_frustum_per_registered_frame(page, server, shared_file):
+    clip = shared_file("re10k/videos/0bf152ef84195293.mp4")
     path = ROOT / "workflows" / "raxel_pose_from_video.json"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    shutil.copy(RE10K_CLIP, server.input / "re10k_clip.mp4")
+    shutil.copy(clip, server.input / "re10k_clip.mp4")
     workflow = json.loads(path.read_text())
     for node in _nodes_of(workflow, "LoadVideo"):
         node["widgets_values"][0] = "re10k_clip.mp4"
@@ -391,12 +387,10 @@ def test_pose_from_video_draws_one_frustum_per_registered_frame(page, server):
     _shot(page, "pose_from_video_after_run")
 
 
-def test_loaded_trajectory_file_is_drawn_frame_for_frame(page, server):
+def test_loaded_trajectory_file_is_drawn_frame_for_frame(page, server, shared_file):
     from raxel_core.formats import read_trajectory
 
-    poses = DATA / "re10k" / "poses" / "0bf152ef84195293.txt"
-    if not poses.is_file():
-        pytest.skip(f"{poses} is absent (shared data not available)")
+    poses = shared_file("re10k/poses/0bf152ef84195293.txt")
     shutil.copy(poses, server.input / "re10k_poses.txt")
     expected = len(read_trajectory(poses, image_size=(360, 640)))
     # a two-node UI workflow: Load Trajectory -> Trajectory Preview

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shared_data
 import torch
 
 from raxel_core.cameras import Cameras
@@ -22,7 +21,6 @@ from raxel_core.synthetic.clips import SyntheticClips
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "raxel-tiny-v1"
-DATA = shared_data.DATA
 SIZE = (32, 48)
 FRAMES = 9
 
@@ -42,10 +40,8 @@ def synthetic_clip():
 
 
 @pytest.fixture(scope="module")
-def re10k_clip():
-    root = DATA / "re10k"
-    if not root.is_dir():
-        pytest.skip(f"RealEstate10K clips absent at {root} (set RAXEL_SHARED_DATA)")
+def re10k_clip(shared_file):
+    root = shared_file("re10k")
     clip = RealEstate10KClips(root, FRAMES, SIZE, source_aspect=16 / 9, stems=["0bf152ef84195293"])[0]
     return tensor_to_frames(clip.video), clip.cameras
 

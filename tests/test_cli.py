@@ -5,16 +5,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import shared_data
 import torch
+from shared_data import DATA
 
 from raxel_core.formats import read_trajectory
 from raxel_core.geometry.rotations import rotation_error_deg
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = shared_data.DATA
 RE10K_POSES = DATA / "re10k" / "poses"
-needs_data = pytest.mark.skipif(not RE10K_POSES.is_dir(), reason=f"shared data not found at {DATA}")
+needs_data = pytest.mark.shared_data("re10k/poses")
 
 
 def raxel(*args, cwd=None):

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shared_data
 from PIL import Image
+from shared_data import DATA
 
 from raxel_core import cli
 from raxel_core.model import JointModelConfig, JointTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = shared_data.DATA
 RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
-needs_clip = pytest.mark.skipif(not RE10K_CLIP.is_file(), reason=f"RealEstate10K clip not found at {RE10K_CLIP}")
+needs_clip = pytest.mark.shared_data("re10k/videos/0bf152ef84195293.mp4")
 
 #: A pixel-space model with the bundled model's patch layout (64x96 frames, 32x48 raxels) but one
 #: small layer: cheap to run, same code path.

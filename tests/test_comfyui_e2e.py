@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shared_data
-from comfyui_server import PACK_NAME, PROMPT_SECONDS, ROOT, requires_comfyui, server  # noqa: F401 (fixture)
+from comfyui_server import PACK_NAME, PROMPT_SECONDS, ROOT
 from comfyui_server import api_node as _node
 
-DATA = shared_data.DATA
-RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
+#: The RealEstate10K clip, relative to the shared data folder (the ``shared_file`` fixture finds it).
+RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
 
-pytestmark = requires_comfyui("run the pack inside a real ComfyUI server")
+pytestmark = pytest.mark.comfyui("run the pack inside a real ComfyUI server")
 
 sys.path.insert(0, str(ROOT / "workflows"))
 import build_workflows
@@ -93,15 +92,14 @@ def _saved_file(entry: dict, node_id: str) -> Path:
     return Path(files[0]["subfolder"]) / files[0]["filename"]
 
 
-def test_pose_from_video_workflow_agrees_with_the_library(server):
-    if not RE10K_CLIP.is_file():
-        pytest.skip(f"RealEstate10K clip {RE10K_CLIP} is absent (shared data not available)")
+def test_pose_from_video_workflow_agrees_with_the_library(server, shared_file):
+    clip = shared_file(RE10K_CLIP)
     from raxel_core.formats import read_trajectory
     from raxel_core.geometry.rotations import rotation_error_deg
     from raxel_core.pose import estimate_trajectory
     from raxel_core.video_io import read_video_frames
 
-    shutil.copy(RE10K_CLIP, server.input / "re10k_clip.mp4")
+    shutil.copy(clip, server.input / "re10k_clip.mp4")
     prompt = _api_workflow("raxel_pose_from_video")
     prompt["1"]["inputs"]["file"] = "re10k_clip.mp4"
     started = time.monotonic()
@@ -112,7 +110,7 @@ def test_pose_from_video_workflow_agrees_with_the_library(server):
     served = read_trajectory(saved)
     assert entry["outputs"]["3"]["images"], "the preview showed no image"
 
-    frames = read_video_frames(RE10K_CLIP)
+    frames = read_video_frames(clip)
     library = estimate_trajectory(frames)
     assert f"registered: {len(library.frame_indices)} of {len(frames)} frames" in report, report
     assert len(served) == len(library.cameras)
@@ -219,10 +217,8 @@ def test_pose_node_without_frames_fails_naming_both_inputs(server):
     server.assert_healthy()
 
 
-def test_trajectory_file_with_nan_fails_naming_file_and_frame(server):
-    poses = DATA / "re10k" / "poses" / "0bf152ef84195293.txt"
-    if not poses.is_file():
-        pytest.skip(f"{poses} is absent (shared data not available)")
+def test_trajectory_file_with_nan_fails_naming_file_and_frame(server, shared_file):
+    poses = shared_file("re10k/poses/0bf152ef84195293.txt")
     lines = poses.read_text().splitlines()
     fields = lines[3].split()
     fields[9] = "nan"  # frame 2: a rotation entry
@@ -288,10 +284,8 @@ def test_invalid_keyframes_are_rejected_before_running(server):
     server.assert_healthy()
 
 
-def test_cancel_stops_pose_estimation_and_the_server_goes_on(server):
-    clip = DATA / "re10k" / "videos" / "0bf152ef84195293_svdxt.mp4"
-    if not clip.is_file():
-        pytest.skip(f"{clip} is absent (shared data not available)")
+def test_cancel_stops_pose_estimation_and_the_server_goes_on(server, shared_file):
+    clip = shared_file("re10k/videos/0bf152ef84195293_svdxt.mp4")
     shutil.copy(clip, server.input / "re10k_long.mp4")
     code, body = server.post_prompt(_pose_prompt("re10k_long.mp4"))
     assert code == 200, body

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import shared_data
 import torch
+from shared_data import DATA
 
 pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
 
@@ -39,9 +39,8 @@ from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.model import ChannelConcatModel, JointModelConfig, JointTransformer, is_channel_concat
 from raxel_core.synthetic.clips import SyntheticClips
 
-SHARED_DATA = shared_data.DATA
-RE10K = SHARED_DATA / "re10k"
-needs_re10k = pytest.mark.skipif(not (RE10K / "videos").is_dir(), reason=f"RealEstate10K clips not found at {RE10K}")
+RE10K = DATA / "re10k"
+needs_re10k = pytest.mark.shared_data("re10k/videos")
 
 # A 1-layer pixel-space model on 32x48 frames (16x24 raxels): the small preset's token layout, tiny widths.
 TINY = JointModelConfig.small(num_layers=1, num_attention_heads=2, attention_head_dim=16, ffn_dim=64, freq_dim=32)

@@ -6,7 +6,7 @@ serves the next prompt after), and RaxelCameraEmbedding equals core's WanCameraE
 presets and plugs into core's WanCameraImageToVideo.
 
 Needs a ComfyUI checkout with its requirements (``RAXEL_COMFYUI_DIR``; ``RAXEL_COMFYUI_SHIMS``
-optional), exactly as tests/test_comfyui_e2e.py; the server fixture is tests/comfyui_server.py's.
+optional), exactly as tests/test_comfyui_e2e.py; the server fixture is tests/conftest.py's.
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfyui_server import COMFYUI_DIR, PACK_NAME, ROOT, SHIMS, requires_comfyui, server  # noqa: F401 (fixture)
+from comfyui_server import COMFYUI_DIR, PACK_NAME, ROOT, SHIMS
 from comfyui_server import api_node as _node
 
-pytestmark = requires_comfyui("run the interop nodes inside a real ComfyUI server")
+pytestmark = pytest.mark.comfyui("run the interop nodes inside a real ComfyUI server")
 
 sys.path.insert(0, str(ROOT / "workflows"))
 

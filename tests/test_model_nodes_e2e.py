@@ -5,7 +5,7 @@ model cannot take, a corrupt / pickled / mismatched model file, a VAE or a text 
 model cannot use) ends in an error naming the problem, after which the server serves the next prompt.
 
 Needs a ComfyUI checkout with its requirements (``RAXEL_COMFYUI_DIR``; ``RAXEL_COMFYUI_SHIMS``
-optional), exactly as tests/test_comfyui_e2e.py; the server fixture is tests/comfyui_server.py's.
+optional), exactly as tests/test_comfyui_e2e.py; the server fixture is tests/conftest.py's.
 The template runs need the bundled model (``models/raxel-tiny-v1``) and are skipped without it;
 everything else uses small random models this file writes into the server's ``models/raxel`` folder.
 """
@@ -18,16 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shared_data
 import torch
-from comfyui_server import PACK_NAME, ROOT, requires_comfyui, server  # noqa: F401 (fixture)
+from comfyui_server import PACK_NAME, ROOT
 from comfyui_server import api_node as _node
 from PIL import Image
 
-pytestmark = requires_comfyui("run the joint-model nodes inside a real ComfyUI server")
+pytestmark = pytest.mark.comfyui("run the joint-model nodes inside a real ComfyUI server")
 
-DATA = shared_data.DATA
-RE10K_CLIP = DATA / "re10k" / "videos" / "0bf152ef84195293.mp4"
+#: The RealEstate10K clip, relative to the shared data folder (the ``shared_file`` fixture finds it).
+RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
 
 BUNDLED = ROOT / "models" / "raxel-tiny-v1" / "model.safetensors"
 BUNDLED_NAME = "raxel-tiny-v1/model.safetensors"
@@ -74,15 +73,14 @@ def models(server) -> Path:
 
 
 @pytest.fixture(scope="module")
-def inputs(server) -> dict:
+def inputs(server, shared_file) -> dict:
     """Input-folder files: the RealEstate10K clip (16 frames 384x256), its first frame, and that
     frame at the tiny model's 48x32."""
-    if not RE10K_CLIP.is_file():
-        pytest.skip(f"RealEstate10K clip {RE10K_CLIP} is absent (shared data not available)")
+    clip = shared_file(RE10K_CLIP)
     from raxel_core.video_io import read_video_frames
 
-    shutil.copy(RE10K_CLIP, server.input / "re10k_clip.mp4")
-    first = read_video_frames(RE10K_CLIP, max_frames=1)[0]
+    shutil.copy(clip, server.input / "re10k_clip.mp4")
+    first = read_video_frames(clip, max_frames=1)[0]
     Image.fromarray(first).save(server.input / "raxel_source.png")
     small = np.asarray(Image.fromarray(first).resize((TINY_SIZE[1], TINY_SIZE[0]), Image.BILINEAR))
     Image.fromarray(small).save(server.input / "raxel_source_48x32.png")

@@ -5,7 +5,6 @@ import math
 import cv2
 import numpy as np
 import pytest
-import shared_data
 import torch
 from synthetic_fixtures import crop_sequence, rotation_only_trajectory
 
@@ -13,9 +12,6 @@ from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.synthetic.render import FACE_TEXTURE_AXES, Scene, make_scene, render_frames
 from raxel_core.synthetic.room_trajectories import default_demo_trajectory
-
-SHARED_DATA = shared_data.DATA
-FERN = SHARED_DATA / "llff_fern" / "images_8" / "image000.png"
 
 
 @pytest.fixture(scope="module")
@@ -198,10 +194,9 @@ def test_rendered_rotation_frames_are_related_by_the_rotation_homography(scene):
 
 
 @pytest.fixture(scope="module")
-def fern():
-    if not FERN.is_file():
-        pytest.skip(f"real photo {FERN} absent (shared data folder not present; set RAXEL_SHARED_DATA)")
-    return cv2.cvtColor(cv2.imread(str(FERN)), cv2.COLOR_BGR2RGB)
+def fern(shared_file):
+    photo = shared_file("llff_fern/images_8/image000.png")
+    return cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
 
 
 def test_crop_sequence_frames_follow_the_known_homographies(fern):

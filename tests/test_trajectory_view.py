@@ -6,15 +6,12 @@ import json
 import math
 
 import pytest
-import shared_data
 import torch
 
 from raxel_core.authoring.trajectory_presets import make_preset
 from raxel_core.cameras import Cameras
 from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.trajectory_view import VIEW_FORMAT, convergence_point, trajectory_view
-
-DATA = shared_data.DATA
 
 
 def _from_view(view: dict) -> Cameras:
@@ -74,10 +71,8 @@ def test_bad_inputs_name_the_problem():
         trajectory_view({"frames": []})
 
 
-def test_realestate10k_clip_view_matches_the_file():
-    poses = DATA / "re10k" / "poses" / "0bf152ef84195293.txt"
-    if not poses.is_file():
-        pytest.skip(f"{poses} is absent (shared data not available)")
+def test_realestate10k_clip_view_matches_the_file(shared_file):
+    poses = shared_file("re10k/poses/0bf152ef84195293.txt")
     from raxel_core.formats import read_trajectory
 
     cameras = read_trajectory(poses, image_size=(360, 640))

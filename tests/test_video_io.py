@@ -6,9 +6,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-import shared_data
 import torch
 from PIL import Image
+from shared_data import DATA
 
 from raxel_core.video_io import (
     read_frame_dir,
@@ -19,15 +19,10 @@ from raxel_core.video_io import (
     write_video,
 )
 
-DATA = shared_data.DATA
 RE10K_VIDEOS = DATA / "re10k" / "videos"
 STATIC = DATA / "static_camera"
-needs_re10k = pytest.mark.skipif(
-    not RE10K_VIDEOS.is_dir(), reason=f"RealEstate10K clips not found at {RE10K_VIDEOS} (set RAXEL_SHARED_DATA)"
-)
-needs_static = pytest.mark.skipif(
-    not STATIC.is_dir(), reason=f"static-camera videos not found at {STATIC} (set RAXEL_SHARED_DATA)"
-)
+needs_re10k = pytest.mark.shared_data("re10k/videos")
+needs_static = pytest.mark.shared_data("static_camera")
 RE10K_CLIPS = sorted(RE10K_VIDEOS.glob("*.mp4")) if RE10K_VIDEOS.is_dir() else []
 
 

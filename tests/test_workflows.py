@@ -6,7 +6,6 @@ node of the pack has a documentation page with the same sections. (Tooltips on e
 output are checked against the running server's /object_info in tests/test_interop_nodes_e2e.py.)"""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -21,15 +20,9 @@ DOCS = ROOT / "web" / "docs"
 DOC_SECTIONS = ["## Inputs", "## Outputs", "## Example", "## Common errors"]
 
 
-def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_workflows", WORKFLOWS / "build_workflows.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(WORKFLOWS))  # the builder and its node_schemas are scripts beside the templates
+import build_workflows as builder  # noqa: E402
 
-
-builder = _load_builder()
 NAMES = [w.name for w in builder.WORKFLOWS]
 
 

@@ -8,9 +8,11 @@
 
 Each workflow is defined once below (:data:`WORKFLOWS`), with Markdown notes that explain it
 (:class:`Note`: UI files only, the server has no note node); the sockets and widgets of every node type
-used are in :data:`NODE_TYPES` (checked against a running ComfyUI's ``/object_info`` by
-``tests/test_comfyui_e2e.py``). Run ``python workflows/build_workflows.py`` after editing; the
-test ``tests/test_workflows.py`` fails when the committed files differ from what this writes.
+used are in :data:`NODE_TYPES`: the pack's read from the nodes' own ``define_schema``
+(``workflows/node_schemas.py``), core ComfyUI's written here; both checked against a running
+ComfyUI's ``/object_info`` by ``tests/test_comfyui_e2e.py``. Run ``python workflows/build_workflows.py``
+after editing; the test ``tests/test_workflows.py`` fails when the committed files differ from what
+this writes.
 """
 from __future__ import annotations
 
@@ -19,74 +21,19 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from node_schemas import read_node_schemas
+
 HERE = Path(__file__).resolve().parent
 
-#: Sockets and widgets of each node type used: ``inputs`` are linkable sockets ``(name, type,
-#: optional)``, ``widgets`` the widget names in the order of ``widgets_values`` (a trailing
-#: ``"upload"`` is the upload button's placeholder value some core nodes carry), ``outputs``
-#: ``(name, type)``.
-NODE_TYPES: dict[str, dict] = {
+#: Sockets and widgets of the core ComfyUI node types the templates use (checked against a running
+#: ComfyUI's ``/object_info`` by ``tests/test_comfyui_e2e.py``): ``inputs`` are linkable sockets ``(name,
+#: type, optional)``, ``widgets`` the widget names in the order of ``widgets_values`` (a trailing
+#: ``"upload"`` is the upload button's placeholder value some core nodes carry), ``outputs`` ``(name, type)``.
+CORE_NODE_TYPES: dict[str, dict] = {
     "LoadVideo": {
         "inputs": [],
         "widgets": ["file", "upload"],
         "outputs": [("VIDEO", "VIDEO")],
-    },
-    "RaxelPoseFromVideo": {
-        "inputs": [("images", "IMAGE", True), ("video", "VIDEO", True)],
-        "widgets": ["focal_px"],
-        "outputs": [("trajectory", "CAMERA_TRAJECTORY"), ("report", "STRING")],
-    },
-    "RaxelCameraTrajectory": {
-        "inputs": [],
-        "widgets": ["preset", "frames", "magnitude", "easing", "width", "height", "fov",
-                    "distance", "keyframes"],
-        "outputs": [("trajectory", "CAMERA_TRAJECTORY")],
-    },
-    "RaxelEncode": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
-        "widgets": ["reference", "raxel_width", "raxel_height"],
-        "outputs": [("raxels", "IMAGE"), ("metadata", "RAXEL_METADATA")],
-    },
-    "RaxelPoseDecode": {
-        "inputs": [("raxels", "IMAGE", False), ("metadata", "RAXEL_METADATA", True)],
-        "widgets": [],
-        "outputs": [("trajectory", "CAMERA_TRAJECTORY")],
-    },
-    "RaxelTrajectoryPreview": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False),
-                   ("reference", "CAMERA_TRAJECTORY", True)],
-        "widgets": ["width", "height"],
-        "outputs": [("image", "IMAGE")],
-    },
-    "RaxelSaveTrajectory": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
-        "widgets": ["filename_prefix", "format"],
-        "outputs": [("path", "STRING")],
-    },
-    "RaxelToCameraCtrlPoses": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
-        "widgets": [],
-        "outputs": [("poses", "CAMERACTRL_POSES")],
-    },
-    "RaxelFromCameraCtrlPoses": {
-        "inputs": [("poses", "CAMERACTRL_POSES", False)],
-        "widgets": ["width", "height"],
-        "outputs": [("trajectory", "CAMERA_TRAJECTORY")],
-    },
-    "RaxelToLoad3DCamera": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
-        "widgets": ["frame", "target_distance"],
-        "outputs": [("camera_info", "LOAD3D_CAMERA"), ("fov", "FLOAT")],
-    },
-    "RaxelExportBlender": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
-        "widgets": ["filename_prefix", "camera_name", "fps"],
-        "outputs": [("path", "STRING")],
-    },
-    "RaxelExportNerfstudioPath": {
-        "inputs": [("trajectory", "CAMERA_TRAJECTORY", False)],
-        "widgets": ["filename_prefix", "fps"],
-        "outputs": [("path", "STRING")],
     },
     "Preview3D": {
         "inputs": [("camera_info", "LOAD3D_CAMERA", True)],
@@ -123,20 +70,14 @@ NODE_TYPES: dict[str, dict] = {
         "widgets": ["filename_prefix", "fps", "lossless", "quality", "method"],
         "outputs": [],
     },
-    "RaxelModelLoader": {
-        "inputs": [],
-        "widgets": ["model_name"],
-        "outputs": [("model", "RAXEL_MODEL")],
-    },
-    "RaxelJointSampler": {
-        # "IMAGE,VIDEO": one socket taking either type (io.MultiType)
-        "inputs": [("model", "RAXEL_MODEL", False), ("images", "IMAGE", True), ("video", "IMAGE,VIDEO", True),
-                   ("trajectory", "CAMERA_TRAJECTORY", True), ("vae", "VAE", True),
-                   ("conditioning", "CONDITIONING", True)],
-        "widgets": ["mode", "frames", "steps_video", "steps_rays", "seed"],
-        "outputs": [("video", "IMAGE"), ("raxels", "IMAGE"), ("trajectory", "CAMERA_TRAJECTORY")],
-    },
 }
+
+#: Sockets and widgets of every node type the templates may use: the core ones above and the pack's own,
+#: read from ``define_schema`` in ``nodes/*.py`` (:mod:`node_schemas`), so a renamed input or output
+#: changes the templates (or fails their check) instead of drifting from a hand copy.
+PACK_SCHEMAS = read_node_schemas()
+NODE_TYPES: dict[str, dict] = {**CORE_NODE_TYPES, **{node_id: schema.node_type()
+                                                      for node_id, schema in PACK_SCHEMAS.items()}}
 
 #: The front end's Markdown note node: UI only (the server has no such node type), so notes are
 #: written to the UI files and left out of the API twins.

@@ -1,5 +1,5 @@
 // Keyframe JSON of RaxelCameraTrajectory in the browser: parse with readable errors, orient,
-// and write back. The schema and its checks mirror raxel_core/keyframes.py
+// and write back. The schema and its checks mirror raxel_core/authoring/keyframes.py
 // (parse_keyframes_json); the server parses the text again before a run, so this file only has
 // to agree with it, never replace it. No three.js here: plain arrays, OpenCV axes
 // (x right, y down, z forward), rotations as 3x3 arrays of rows.
