@@ -6,8 +6,8 @@ Pure Python on torch / numpy; never imports ComfyUI. Where things live:
 * ``formats/``              file formats, each converting to/from ``Cameras`` at the edge
 * ``trajectory_presets.py`` camera moves (pan, dolly, orbit, zoom, ...)
 * ``keyframes.py``          keyframed paths, chaining, resampling, smoothing
-* ``raxels.py``             cameras <-> raxel images (Rays as Pixels, Sec. 3.2 / 3.5)
-* ``plucker.py``            Plucker ray maps and the Wan camera embedding layout
+* ``rays/``                 cameras <-> ray images: raxel maps (Rays as Pixels, Sec. 3.2 / 3.5), their
+                            PNG files, Plucker ray maps, the Wan camera embedding, the model's ray codecs
 * ``metrics.py``            ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr
 * ``pose_estimation.py``    camera trajectory from video frames (pycolmap)
 * ``render.py``             synthetic textured scenes rendered along known cameras

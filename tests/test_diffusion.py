@@ -17,11 +17,7 @@ from raxel_core.diffusion.datasets import (
     SyntheticClips,
     augment_clip,
     clip_order,
-    encode_plucker_rays,
-    encode_rays,
     prepare_dataset,
-    ray_representation_for,
-    rays_to_cameras,
     spread_indices,
     tensor_to_frames,
 )
@@ -37,6 +33,7 @@ from raxel_core.diffusion.flow_matching import (
 from raxel_core.diffusion.sampler import sample
 from raxel_core.formats.realestate10k import read_realestate10k
 from raxel_core.model import ChannelConcatModel, JointModelConfig, JointTransformer, is_channel_concat
+from raxel_core.rays.codecs import encode_plucker_rays, encode_rays, ray_representation_for, rays_to_cameras
 
 SHARED_DATA = shared_data.DATA
 RE10K = SHARED_DATA / "re10k"

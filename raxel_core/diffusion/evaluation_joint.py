@@ -405,7 +405,7 @@ def eval_joint_main(argv=None) -> int:
     model or the data is missing).
     """
     from ..model import JointTransformer
-    from .datasets import ray_representation_for
+    from ..rays.codecs import ray_representation_for
     from .training import latest_checkpoint
 
     parser = argparse.ArgumentParser(prog="raxel eval-joint", description=__doc__.split("\n\n")[0])

@@ -35,17 +35,18 @@ import torch
 
 from ..cameras import Cameras
 from ..model.channel_concat import ChannelConcatModel
-from ..raxels import RaxelMaps, encode_raxels
-from .datasets import (
+from ..rays.codecs import (
     RAY_CHANNELS,
     encode_plucker_rays,
     encode_rays,
     normalize_reference_rays,
-    plucker_rays_to_cameras,
     ray_representation_for,
     rays_to_cameras,
     rays_to_raxel_maps,
 )
+from ..rays.plucker import plucker_rays_to_cameras
+from ..rays.raxel_encode import encode_raxels
+from ..rays.raxel_maps import RaxelMaps
 from .flow_matching import check_mode, clean_masks, shift_sigma
 from .latent_space import PixelSpace, check_latent_space, latent_frames, uses_pixels
 
@@ -59,7 +60,7 @@ class SampleResult:
             source frames unchanged) or, in ``pose`` mode, the input video.
         rays: :class:`RaxelMaps` of the ``F`` cameras (generated, or the given trajectory's).
         cameras: ``F`` cameras at ``(H, W)``: decoded from the generated raxels
-            (:func:`raxel_core.raxels.decode_raxels`; relative to frame 0, the farthest camera at
+            (:func:`raxel_core.rays.raxel_decode.decode_raxels`; relative to frame 0, the farthest camera at
             distance 1) or, in ``video`` mode, the given trajectory.
         model_calls: ``{"forward": n, "video": Nv, "rays": Nr}``: forward passes, and how many of
             them advanced each stream.
@@ -67,7 +68,7 @@ class SampleResult:
             VAE latent space was used, else None.
         ray_stream: ``(F, C, h, w)`` float32 the model's ray stream as sampled (decoded to raxel
             pixels for a latent model) (generated raxels
-            are decoded after :func:`~raxel_core.diffusion.datasets.normalize_reference_rays`; the
+            are decoded after :func:`~raxel_core.rays.codecs.normalize_reference_rays`; the
             length it divided by is ``cameras.metadata["reference_ray_length"]``) (``C = 3`` raxels
             ``(d + o / scale) / 2``, ``C = 6`` Plücker ``(d, m)``). For a Plücker model ``rays``
             holds the raxels of the decoded (or given) cameras.
@@ -167,7 +168,7 @@ def sample(
             ``"joint"`` (source frames -> video + cameras).
         video: ``pose`` mode: the ``(F, H, W, 3)`` frames (uint8, or float in [0, 1]).
         rays: ``video`` mode alternative to ``cameras``: ``(F, 3, h, w)`` raxels in ``[-1, 1]``
-            with reference frame 0 (:func:`raxel_core.diffusion.datasets.encode_rays`).
+            with reference frame 0 (:func:`raxel_core.rays.codecs.encode_rays`).
         source_frames: ``video`` / ``joint`` mode: ``(S, H, W, 3)`` source images, the first ``S``
             frames of the result (``S >= 1``, fewer than ``num_frames``).
         num_frames: frames to produce; default the video's / trajectory's length (required in

@@ -30,13 +30,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .datasets import (
-    RAY_REPRESENTATIONS,
-    augment_clip,
-    encode_plucker_rays,
-    make_dataset,
-    ray_representation_for,
-)
+from ..rays.codecs import RAY_REPRESENTATIONS, encode_plucker_rays, ray_representation_for
+from .datasets import augment_clip, make_dataset
 from .flow_matching import (
     MODES,
     NOISE_LEVELS,
@@ -88,7 +83,7 @@ class TrainConfig:
             ``"plucker_concat"`` (Plücker rays at the frame size concatenated onto the video
             channels, the paper's ablation baseline; the model needs ``in_channels = 10``,
             ``out_channels = 9``, :class:`raxel_core.model.ChannelConcatModel`), see
-            :func:`raxel_core.diffusion.datasets.encode_plucker_rays`.
+            :func:`raxel_core.rays.codecs.encode_plucker_rays`.
     """
 
     model: dict = field(default_factory=lambda: {"preset": "small"})
