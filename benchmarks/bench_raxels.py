@@ -32,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.metrics import per_frame_camera_errors
-from raxel_core.raxels import RaxelMaps, decode_raxels, encode_raxels
+from raxel_core.rays.raxel_decode import decode_raxels
+from raxel_core.rays.raxel_encode import encode_raxels
+from raxel_core.rays.raxel_maps import RaxelMaps
 
 REGIMES = ("float64", "uint8", "uint8 + 5% random pixels")
 #: Accuracy bounds (the spec the tests assert): rotation deg, centre / extent, focal relative.

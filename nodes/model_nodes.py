@@ -205,12 +205,10 @@ def _frames_of(value, what: str) -> torch.Tensor:
     return value[..., :3].detach().to("cpu", torch.float32).clamp(0, 1)
 
 
-def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str, spatial_factor: int = 1) -> None:
-    """``ValueError`` naming the size the model takes when ``frames`` [F, H, W, 3] differ (no silent
-    resize): the training size when recorded, else the patch-grid multiples (times the VAE's
-    ``spatial_factor`` for a latent model)."""
-    from ..raxel_core.diffusion.sampler import check_resolution, frame_size_multiples, nearest_frame_size
-
+def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str) -> None:
+    """``ValueError`` naming the training size when the model records one and ``frames`` [F, H, W, 3]
+    differ (no silent resize). Sizes the patch grid cannot take are the sampler's to refuse
+    (:func:`sampler_error_message` words its error)."""
     h, w = int(frames.shape[1]), int(frames.shape[2])
     if payload.image_size is not None:
         th, tw = payload.image_size
@@ -219,18 +217,37 @@ def check_frame_size(payload: LoadedRaxelModel, frames: torch.Tensor, what: str,
                 f"the model takes {tw}x{th} frames (width x height) but {what} is {w}x{h}; resize with core "
                 f"Upscale Image (ImageScale) to width {tw}, height {th} (crop: center keeps the aspect ratio)"
             )
-        return
-    try:
-        check_resolution(payload.config, (h, w), spatial_factor)
-    except ValueError:
-        c = payload.config
-        mult_h, mult_w = frame_size_multiples(c, spatial_factor)
-        fix_h, fix_w = nearest_frame_size(c, (h, w), spatial_factor)
-        raise ValueError(
-            f"{what} is {w}x{h} (width x height) but this model takes widths that are multiples of {mult_w} and "
-            f"heights that are multiples of {mult_h} (its patch grid, raxels at 1/{c.raxel_downscale} size); "
-            f"resize with core Upscale Image (ImageScale) to e.g. width {fix_w}, height {fix_h}"
-        ) from None
+
+
+def sampler_error_message(err, mode: str, what: str, config) -> str:
+    """The sampler's input error (:class:`raxel_core.diffusion.sampler.SamplerInputError`) in the
+    words of this node's sockets; ``what`` names the input the frames came from. Problems the node
+    cannot cause keep the core's message."""
+    d = err.details
+    if err.problem == "missing_video":
+        return "pose mode (video -> camera) needs the video: connect it to 'video'"
+    if err.problem == "extra_inputs":
+        return ("pose mode (video -> camera) takes only the video; disconnect 'images' and 'trajectory' (use video "
+                "mode to follow a trajectory)")
+    if err.problem == "missing_source":
+        return (f"{mode} mode ({MODE_LABELS[mode]}) needs a source image: connect 'images' (or 'video', whose first "
+                "frame is used)")
+    if err.problem == "missing_trajectory":
+        return ("video mode (images + camera -> video) needs the camera path: connect 'trajectory' (e.g. Raxel Camera "
+                "Trajectory)")
+    if err.problem == "trajectory_given":
+        return ("joint mode (image -> video + camera) generates the cameras; disconnect 'trajectory' (use video mode "
+                "to follow one)")
+    if err.problem == "source_count":
+        n = d["frames"]
+        return (f"{d['source_frames']} source image(s) for a {n}-frame video; give fewer source images than frames "
+                f"(1 to {n - 1})")
+    if err.problem == "frame_size":
+        (h, w), (mult_h, mult_w), (fix_h, fix_w) = d["image_size"], d["multiples"], d["nearest"]
+        return (f"{what} is {w}x{h} (width x height) but this model takes widths that are multiples of {mult_w} and "
+                f"heights that are multiples of {mult_h} (its patch grid, raxels at 1/{config.raxel_downscale} size); "
+                f"resize with core Upscale Image (ImageScale) to e.g. width {fix_w}, height {fix_h}")
+    return str(err)
 
 
 def _text_states(payload: LoadedRaxelModel, conditioning) -> torch.Tensor | None:
@@ -394,81 +411,54 @@ class RaxelJointSampler(io.ComfyNode):
         import comfy.model_management
         import comfy.utils
 
-        from ..raxel_core.diffusion.sampler import sample, sigma_grid
+        from ..raxel_core.diffusion.sampler import SamplerInputError, model_calls, sample
 
         if not isinstance(model, LoadedRaxelModel):
             raise ValueError("'model' must come from Raxel Model Loader")  # noqa: TRY004 (shown to the user)
-        if mode not in MODE_LABELS:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODE_LABELS)}")
         space = _latent_space(model, vae)
-        spatial = 1 if space is None else space.spatial_factor
         text = _text_states(model, conditioning)
 
+        # the inputs as the sampler takes them; the sampler says what a mode misses or cannot take
         clip = _frames_of(video, "the video") if video is not None else None
-        kwargs: dict = {}
         if mode == "pose":
-            if clip is None:
-                raise ValueError("pose mode (video -> camera) needs the video: connect it to 'video'")
-            if images is not None or trajectory is not None:
-                raise ValueError("pose mode (video -> camera) takes only the video; disconnect 'images' and "
-                                 "'trajectory' (use video mode to follow a trajectory)")
-            check_frame_size(model, clip, "the video", spatial)
-            kwargs["video"] = clip
-            n = clip.shape[0]
+            kwargs = {"video": clip, "source_frames": images, "cameras": trajectory}
+            what = "the video"
+            if clip is not None:
+                check_frame_size(model, clip, what)
         else:
             if images is not None:
-                source = _frames_of(images, "the images input")
-                what = "the images input"
-            elif clip is not None:
-                source, what = clip[:1], "the video"
+                source, what = _frames_of(images, "the images input"), "the images input"
             else:
-                raise ValueError(f"{mode} mode ({MODE_LABELS[mode]}) needs a source image: connect 'images' "
-                                 "(or 'video', whose first frame is used)")
-            check_frame_size(model, source, what, spatial)
+                source, what = (clip[:1] if clip is not None else None), "the video"
+            if source is not None:
+                check_frame_size(model, source, what)
             if clip is not None and images is not None and tuple(clip.shape[1:3]) != tuple(source.shape[1:3]):
                 raise ValueError(f"the images are {source.shape[2]}x{source.shape[1]} but the video "
                                  f"{clip.shape[2]}x{clip.shape[1]}; give both the same size")
-            kwargs["source_frames"] = source
-            if mode == "video":
-                if trajectory is None:
-                    raise ValueError("video mode (images + camera -> video) needs the camera path: connect "
-                                     "'trajectory' (e.g. Raxel Camera Trajectory)")
-                n = len(trajectory)
-                if clip is not None and clip.shape[0] != n:
-                    raise ValueError(f"the trajectory has {n} frames but the video has {clip.shape[0]}; resample "
-                                     "the trajectory (Raxel Camera Trajectory frames) or trim the video "
-                                     "(core Image From Batch)")
-                kwargs["cameras"] = trajectory
-            else:
-                if trajectory is not None:
-                    raise ValueError("joint mode (image -> video + camera) generates the cameras; disconnect "
-                                     "'trajectory' (use video mode to follow one)")
-                n = int(frames)
-            if source.shape[0] >= n:
-                raise ValueError(f"{source.shape[0]} source image(s) for a {n}-frame video; give fewer source "
-                                 f"images than frames (1 to {n - 1})")
-            kwargs["num_frames"] = n
+            # the video's own length is the node's to check: the sampler sees only its first frame
+            if mode == "video" and trajectory is not None and clip is not None and clip.shape[0] != len(trajectory):
+                raise ValueError(f"the trajectory has {len(trajectory)} frames but the video has {clip.shape[0]}; "
+                                 "resample the trajectory (Raxel Camera Trajectory frames) or trim the video "
+                                 "(core Image From Batch)")
+            kwargs = {"source_frames": source, "cameras": trajectory,
+                      "num_frames": int(frames) if mode == "joint" else None}
 
-        # the number of model calls, for the progress bar: the union of both streams' grids
-        keys = set()
-        if mode != "pose":
-            keys |= {k for k, _ in sigma_grid(steps_video)}
-        if mode != "video":
-            keys |= {k for k, _ in sigma_grid(steps_rays)}
-        bar = comfy.utils.ProgressBar(max(len(keys) - 1, 1))
+        bar = comfy.utils.ProgressBar(max(model_calls(mode, steps_video, steps_rays), 1))
         try:
             result = sample(model.model, mode, steps_video=int(steps_video), steps_rays=int(steps_rays),
                             seed=int(seed), text=text, latent_space=space,
                             progress=lambda done, total: bar.update_absolute(done, total),
                             should_stop=comfy.model_management.processing_interrupted, **kwargs)
-        except Exception:
+        except Exception as err:
             # a stop requested by the user wins over whatever the interrupted run raised
             comfy.model_management.throw_exception_if_processing_interrupted()
+            if isinstance(err, SamplerInputError):
+                raise ValueError(sampler_error_message(err, mode, what, model.config)) from None
             raise
         comfy.model_management.throw_exception_if_processing_interrupted()
         raxels = torch.as_tensor(result.rays.to_image(), dtype=torch.float32)
         calls = result.model_calls
-        report = (f"{mode} ({MODE_LABELS[mode]}): {n} frames, {calls.get('forward', 0)} model calls "
+        report = (f"{mode} ({MODE_LABELS[mode]}): {len(result.cameras)} frames, {calls.get('forward', 0)} model calls "
                   f"({calls.get('video', 0)} video, {calls.get('rays', 0)} ray steps)")
         return io.NodeOutput(result.video.to(torch.float32), raxels, result.cameras,
                              ui=trajectory_ui(result.cameras, text=(report,)))

@@ -1,7 +1,7 @@
 """Nodes between camera trajectories and images of rays: raxels (Rays as Pixels, arXiv 2604.09429,
 Sec. 3.2 / 3.5), Plucker ray maps and the Wan 2.1 Fun Camera embedding.
 
-Thin adapters over :mod:`raxel_core.raxels` and :mod:`raxel_core.plucker`; the math and its
+Thin adapters over :mod:`raxel_core.rays` (raxel maps, Plücker maps, the Wan embedding); the math and its
 checks live there.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ class RaxelEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, trajectory, reference, raxel_width, raxel_height) -> io.NodeOutput:
-        from ..raxel_core.raxels import encode_raxels
+        from ..raxel_core.rays.raxel_encode import encode_raxels
         if (raxel_width == 0) != (raxel_height == 0):
             raise ValueError(
                 f"raxel_width and raxel_height must both be 0 (half the trajectory's image size) "
@@ -98,7 +98,8 @@ class RaxelPoseDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, raxels, metadata=None) -> io.NodeOutput:
-        from ..raxel_core.raxels import RaxelMaps, decode_raxels
+        from ..raxel_core.rays.raxel_decode import decode_raxels
+        from ..raxel_core.rays.raxel_maps import RaxelMaps
         cameras = decode_raxels(RaxelMaps.from_image(raxels, metadata))
         return io.NodeOutput(cameras, ui=trajectory_ui(cameras))
 
@@ -146,7 +147,8 @@ class RaxelCameraEmbedding(io.ComfyNode):
         import comfy.model_management
         import torch
 
-        from ..raxel_core.plucker import plucker_maps, wan_camera_embedding
+        from ..raxel_core.rays.plucker import plucker_maps
+        from ..raxel_core.rays.wan_embedding import wan_camera_embedding
         device = comfy.model_management.intermediate_device()
         embedding = wan_camera_embedding(trajectory, int(width), int(height))
         plucker = plucker_maps(trajectory, (int(height), int(width)), reference=0)

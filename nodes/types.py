@@ -9,7 +9,7 @@ socket type                payload
                            ``K (N, 3, 3)`` float64 for ``image_size = (H, W)``, optional ``fps``
                            and a ``metadata`` dict. Immutable (a frozen dataclass): nodes return
                            new trajectories, never edit the one they received.
-``RAXEL_METADATA``         the ``dict`` of :meth:`raxel_core.raxels.RaxelMaps.metadata`
+``RAXEL_METADATA``         the ``dict`` of :meth:`raxel_core.rays.raxel_maps.RaxelMaps.metadata`
                            (JSON-safe: format, version, translation ``scale``, ``reference``
                            index and its ``reference_w2c`` 4x4, ``K`` at the raxel grid,
                            ``image_size`` of the grid, ``source_image_size``, ``fps``,
@@ -18,12 +18,12 @@ socket type                payload
 ``RAXEL_PLUCKER``          a ``torch.Tensor`` ``(N, H, W, 6)`` float32 Plucker ray maps:
                            channels 0-2 the unit ray direction ``d``, 3-5 the moment
                            ``m = o x d`` (scene units), in the first camera's frame
-                           (:func:`raxel_core.plucker.plucker_maps`). Six channels, so not an
+                           (:func:`raxel_core.rays.plucker.plucker_maps`). Six channels, so not an
                            ``IMAGE``.
 ``WAN_CAMERA_EMBEDDING``   core ComfyUI's type (``comfy_extras/nodes_camera_trajectory.py``):
                            a ``torch.Tensor`` ``(1, 24, (T - 1) / 4 + 1, H, W)`` float32 that
                            ``WanCameraImageToVideo`` puts into the conditioning of Wan 2.1 Fun
-                           Camera models (:func:`raxel_core.plucker.wan_camera_embedding`).
+                           Camera models (:func:`raxel_core.rays.wan_embedding.wan_camera_embedding`).
 ``RAXEL_MODEL``            a :class:`nodes.model_nodes.LoadedRaxelModel`: the loaded
                            :class:`raxel_core.model.JointTransformer` (eval mode, on ComfyUI's
                            torch device), its :class:`~raxel_core.model.JointModelConfig`, the
@@ -32,7 +32,7 @@ socket type                payload
                            them (``state.json``), else ``None`` (any size the patch grid takes).
 ``IMAGE`` (raxels)         core's ``IMAGE``, ``(N, h, w, 3)`` float32 in ``[0, 1]``: raxel values
                            ``d + o / scale`` in ``[-2, 2]`` mapped by ``(value + 2) / 4``
-                           (:meth:`raxel_core.raxels.RaxelMaps.to_image`).
+                           (:meth:`raxel_core.rays.raxel_maps.RaxelMaps.to_image`).
 =========================  ==================================================================
 """
 from comfy_api.latest import io

@@ -6,8 +6,8 @@ Pure Python on torch / numpy; never imports ComfyUI. Where things live:
 * ``formats/``              file formats, each converting to/from ``Cameras`` at the edge
 * ``geometry/``             rotations, Kabsch / Umeyama alignment, the pixel-centre convention
 * ``authoring/``            camera moves (presets), keyframed paths, chaining, resampling, smoothing
-* ``raxels.py``             cameras <-> raxel images (Rays as Pixels, Sec. 3.2 / 3.5)
-* ``plucker.py``            Plucker ray maps and the Wan camera embedding layout
+* ``rays/``                 cameras <-> ray images: raxel maps (Rays as Pixels, Sec. 3.2 / 3.5), their
+                            PNG files, Plucker ray maps, the Wan camera embedding, the model's ray codecs
 * ``metrics.py``            ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr
 * ``pose/``                 camera trajectory from video frames (pycolmap)
 * ``synthetic/``            synthetic textured rooms rendered along known cameras, synthetic training clips

@@ -21,10 +21,6 @@ from typing import Sequence
 
 import torch
 
-# project_to_rotation: raxels.py still imports it from here; the lead moves that import to
-# raxel_core.geometry when raxels.py has moved to raxel_core/rays/, then this line goes.
-from .geometry.rotations import project_to_rotation  # noqa: F401
-
 #: Largest accepted ``max |R^T R - I|`` and ``|det R - 1|``. RealEstate10K files are orthonormal to
 #: ~1e-7 and MotionCtrl JSON to ~1e-6 (6-7 printed digits); 1e-4 accepts every honest text file and
 #: rejects anything that is not a rotation (a scaled or sheared matrix is off by >1e-2).

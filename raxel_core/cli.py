@@ -160,8 +160,8 @@ def cmd_convert(args) -> int:
 
 def cmd_encode(args) -> int:
     from .formats import read_trajectory
-    from .raxel_files import save_raxel_pngs
-    from .raxels import encode_raxels
+    from .rays.raxel_encode import encode_raxels
+    from .rays.raxel_files import save_raxel_pngs
 
     size = _parse_size(args.size)
     cams = read_trajectory(args.trajectory)
@@ -174,8 +174,8 @@ def cmd_encode(args) -> int:
 
 def cmd_decode(args) -> int:
     from .formats import write_trajectory
-    from .raxel_files import load_raxel_pngs
-    from .raxels import decode_raxels
+    from .rays.raxel_decode import decode_raxels
+    from .rays.raxel_files import load_raxel_pngs
 
     maps = load_raxel_pngs(args.input)
     cams = decode_raxels(maps)

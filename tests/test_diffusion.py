@@ -16,10 +16,6 @@ from raxel_core.diffusion.datasets import (
     RealEstate10KClips,
     augment_clip,
     clip_order,
-    encode_plucker_rays,
-    encode_rays,
-    ray_representation_for,
-    rays_to_cameras,
     spread_indices,
     tensor_to_frames,
 )
@@ -37,6 +33,7 @@ from raxel_core.diffusion.sampler import sample
 from raxel_core.formats.realestate10k import read_realestate10k
 from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.model import ChannelConcatModel, JointModelConfig, JointTransformer, is_channel_concat
+from raxel_core.rays.codecs import encode_plucker_rays, encode_rays, ray_representation_for, rays_to_cameras
 from raxel_core.synthetic.clips import SyntheticClips
 
 RE10K = DATA / "re10k"

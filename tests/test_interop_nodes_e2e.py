@@ -232,7 +232,7 @@ _PARITY_SCRIPT = textwrap.dedent('''
     from comfy_extras.nodes_camera_trajectory import CAMERA_DICT, WanCameraEmbedding
     from comfy_extras.nodes_wan import WanCameraImageToVideo
     from raxel_pack.nodes.raxel_nodes import RaxelCameraEmbedding
-    from raxel_pack.raxel_core.plucker import WAN_CAMERA_PRESETS, wan_preset_cameras
+    from raxel_pack.raxel_core.rays.wan_embedding import WAN_CAMERA_PRESETS, wan_preset_cameras
 
     out = {"core_presets": [k for k in CAMERA_DICT if k not in ("base_T_norm", "base_angle")],
            "our_presets": list(WAN_CAMERA_PRESETS), "max_abs": {}, "scale": {}}
@@ -260,7 +260,7 @@ _PARITY_SCRIPT = textwrap.dedent('''
 
 def test_camera_embedding_equals_core_wan_camera_embedding_on_its_presets():
     """Core's own WanCameraEmbedding node and our RaxelCameraEmbedding node (fed core's preset
-    rebuilt as a trajectory by raxel_core.plucker.wan_preset_cameras), called in one process with
+    rebuilt as a trajectory by raxel_core.rays.wan_embedding.wan_preset_cameras), called in one process with
     ComfyUI's modules: equal on all nine presets; core's WanCameraImageToVideo takes the result."""
     env = dict(os.environ)
     result = subprocess.run(

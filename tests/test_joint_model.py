@@ -313,7 +313,7 @@ def test_real_clip_and_trajectory_in_pose_estimation_mode():
     import cv2
 
     from raxel_core.formats.realestate10k import read_realestate10k
-    from raxel_core.raxels import encode_raxels
+    from raxel_core.rays.raxel_encode import encode_raxels
     from raxel_core.video_io import read_video_frames
 
     def frames_tensor(path):

@@ -21,16 +21,16 @@ from safetensors.torch import load_file
 
 from raxel_core.cameras import Cameras
 from raxel_core.geometry.rotations import project_to_rotation
-from raxel_core.plucker import (
+from raxel_core.rays.plucker import plucker_maps
+from raxel_core.rays.raxel_encode import encode_raxels
+from raxel_core.rays.wan_embedding import (
     WAN_BASE_ANGLE,
     WAN_BASE_T_NORM,
     WAN_CAMERA_PRESETS,
-    plucker_maps,
     wan_camera_embedding,
     wan_intrinsics,
     wan_preset_cameras,
 )
-from raxel_core.raxels import encode_raxels
 
 
 def _shared_data() -> Path:

@@ -25,14 +25,9 @@ import torch
 from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.metrics import per_frame_camera_errors
-from raxel_core.raxels import (
-    VALUE_RANGE,
-    RaxelMaps,
-    decode_raxels,
-    default_raxel_size,
-    encode_raxels,
-    pixel_centers,
-)
+from raxel_core.rays.raxel_decode import decode_raxels
+from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, pixel_centers
+from raxel_core.rays.raxel_maps import VALUE_RANGE, RaxelMaps
 
 
 def _shared_data() -> Path:

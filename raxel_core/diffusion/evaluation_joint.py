@@ -406,8 +406,8 @@ def eval_joint_main(argv=None) -> int:
     model or the data is missing).
     """
     from ..model import JointTransformer
+    from ..rays.codecs import ray_representation_for
     from .checkpoints import latest_checkpoint
-    from .datasets import ray_representation_for
 
     parser = argparse.ArgumentParser(prog="raxel eval-joint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory of the model")

@@ -25,14 +25,9 @@ from typing import Any
 
 import torch
 
+from ..rays.codecs import RAY_REPRESENTATIONS, codec_for, ray_representation_for
 from .checkpoints import latest_checkpoint, load_optimizer_state, save_checkpoint, training_resolution
-from .datasets import (
-    RAY_REPRESENTATIONS,
-    augment_clip,
-    encode_plucker_rays,
-    make_dataset,
-    ray_representation_for,
-)
+from .datasets import augment_clip, make_dataset
 from .flow_matching import (
     MODES,
     NOISE_LEVELS,
@@ -83,7 +78,7 @@ class TrainConfig:
             ``"plucker_concat"`` (Plücker rays at the frame size concatenated onto the video
             channels, the paper's ablation baseline; the model needs ``in_channels = 10``,
             ``out_channels = 9``, :class:`raxel_core.model.ChannelConcatModel`), see
-            :func:`raxel_core.diffusion.datasets.encode_plucker_rays`.
+            :func:`raxel_core.rays.codecs.codec_for`.
     """
 
     model: dict = field(default_factory=lambda: {"preset": "small"})
@@ -193,6 +188,7 @@ class TrainingExamples(torch.utils.data.Dataset):
 
     def __init__(self, clips, config: TrainConfig):
         self.clips, self.config = clips, config
+        self.codec = codec_for(config.model_config())        # the ray stream the model denoises
 
     def __len__(self) -> int:           # examples are addressed by an unbounded index
         return sys.maxsize
@@ -207,10 +203,8 @@ class TrainingExamples(torch.utils.data.Dataset):
         source = int(torch.randint(n, (1,), generator=g)) if float(torch.rand(1, generator=g)) < c.random_source_probability else 0
         reverse = float(torch.rand(1, generator=g)) < c.reverse_probability
         clip = augment_clip(clip, source=source, reverse=reverse)
-        if c.ray_representation == "plucker":
-            clip = replace(clip, rays=encode_plucker_rays(clip.cameras, tuple(clip.rays.shape[-2:]), reference=0))
-        elif c.ray_representation == "plucker_concat":
-            clip = replace(clip, rays=encode_plucker_rays(clip.cameras, tuple(clip.video.shape[-2:]), reference=0))
+        grid = self.codec.grid_size(tuple(clip.video.shape[-2:]))
+        clip = replace(clip, rays=self.codec.encode(clip.cameras, grid, reference=0))
         video_clean, rays_clean = clean_masks(MODES[mode], n, n, c.num_source_frames)
         video_t = frame_times(video_clean, g, c.noise_levels, c.t_sampling)
         ray_t = frame_times(rays_clean, g, c.noise_levels, c.t_sampling)
@@ -314,7 +308,7 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from ..model import JointTransformer
+    from ..model import ChannelConcatModel, JointTransformer, is_channel_concat
 
     if accelerator is None:
         kwargs = {"mixed_precision": config.mixed_precision}
@@ -331,7 +325,7 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
         raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with {needs}; the model "
                          f"config has in_channels {model_config.in_channels}, out_channels "
                          f"{model_config.video_out_channels}, ray_in_channels {model_config.ray_in_channels}")
-    if config.ray_representation == "plucker_concat" and config.fsdp:
+    if is_channel_concat(model_config) and config.fsdp:
         raise ValueError("the channel-concat ablation trains without FSDP (set fsdp to false)")
     root = Path(config.checkpoint_dir)
     log_path = root / LOG_NAME
@@ -349,9 +343,7 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     else:
         model = JointTransformer(model_config)
     model.gradient_checkpointing = bool(config.gradient_checkpointing)
-    if config.ray_representation == "plucker_concat":
-        from ..model import ChannelConcatModel
-
+    if is_channel_concat(model_config):
         model = ChannelConcatModel(model)
 
     clips = make_dataset(config.dataset, config.num_frames, config.image_size, model_config.raxel_downscale)

@@ -6,8 +6,8 @@ Layout written by :func:`save_raxel_pngs` (and the ``raxel encode`` command)::
     DIR/raxels.json                               RaxelMaps.metadata() + {"frames": [file names]}
 
 ``raxels.json`` carries the translation scale, the reference camera's pose and ``K`` so that
-:func:`load_raxel_pngs` + :func:`raxel_core.raxels.decode_raxels` restore the trajectory in its
-original units and world frame (to 8-bit precision, see ``raxels.py``).
+:func:`load_raxel_pngs` + :func:`raxel_core.rays.raxel_decode.decode_raxels` restore the trajectory in its
+original units and world frame (to 8-bit precision, see ``raxel_maps.py``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .raxels import RaxelMaps
+from .raxel_maps import RaxelMaps
 
 METADATA_NAME = "raxels.json"
 
@@ -47,7 +47,7 @@ def save_raxel_pngs(maps: RaxelMaps, folder) -> Path:
     names = [f"raxel_{k:05d}.png" for k in range(len(images))]
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
     try:
-        for name, image in zip(names, images):
+        for name, image in zip(names, images, strict=True):
             Image.fromarray(image, mode="RGB").save(tmp / name)
         meta = dict(maps.metadata(), frames=names)
         (tmp / METADATA_NAME).write_text(json.dumps(meta, indent=1))

@@ -1,8 +1,4 @@
-"""Plücker ray maps and the Wan 2.1 Fun Camera embedding layout.
-
-Plücker coordinates of the ray through a pixel: unit direction ``d`` and moment ``m = o x d``
-(``o`` the camera centre), both in the reference camera's frame (Sitzmann et al. 2021; RayDiffusion,
-"Cameras as Rays", ICLR 2024). :func:`plucker_maps` gives ``(d, m)``.
+"""The Wan 2.1 Fun Camera embedding layout (Plücker rays packed for Wan's latent frames).
 
 ComfyUI core's ``WanCameraEmbedding`` node (``comfy_extras/nodes_camera_trajectory.py``, copied
 from CameraCtrl's ``inference.py``) builds a ``WAN_CAMERA_EMBEDDING`` for Wan 2.1 Fun Camera
@@ -28,8 +24,8 @@ import math
 import numpy as np
 import torch
 
-from .cameras import Cameras
-from .raxels import _check_size, local_ray_directions, relative_rays
+from ..cameras import Cameras
+from .raxel_encode import check_size, local_ray_directions
 
 #: Core's ``CAMERA_DICT`` presets: per-axis rotation (x, y, z; units of ``WAN_BASE_ANGLE``) and
 #: translation (units of ``WAN_BASE_T_NORM``) reached at the end of the clip.
@@ -48,26 +44,6 @@ WAN_BASE_T_NORM = 1.5
 WAN_BASE_ANGLE = math.pi / 3
 #: Core assumes its normalised intrinsics refer to 1280x720 poses.
 WAN_POSE_SIZE = (720, 1280)
-
-
-def plucker_maps(cameras: Cameras, size: tuple[int, int] | None = None, reference: int = 0) -> torch.Tensor:
-    """Per-pixel Plücker coordinates ``(d, m = o x d)`` in the reference camera's frame.
-
-    Args:
-        cameras: ``N`` cameras (validated).
-        size: ``(h, w)`` pixel grid, K rescaled to it; default ``cameras.image_size``.
-        reference: index of the reference camera (its ``o = 0``, so its ``m = 0``).
-    Returns:
-        ``(N, h, w, 6)`` float64: channels 0-2 the unit direction ``d``, 3-5 the moment
-        ``m = o x d`` in scene units (pixel centres ``(x + 0.5, y + 0.5)``, rotations projected
-        onto SO(3) as in :func:`raxel_core.raxels.relative_rays`).
-    Raises:
-        ValueError: invalid cameras, size or reference index.
-    """
-    cameras.validate("plucker_maps")
-    d, o, _, _ = relative_rays(cameras, size, reference)
-    m = torch.linalg.cross(o[:, None, None, :].expand_as(d), d, dim=-1)
-    return torch.cat([d, m], dim=-1)
 
 
 def wan_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int,
@@ -103,7 +79,7 @@ def wan_preset_cameras(camera_pose: str, length: int = 81, width: int = 832, hei
         raise ValueError(f"unknown Wan camera preset {camera_pose!r}; choose one of {list(WAN_CAMERA_PRESETS)}")
     if int(length) < 1:
         raise ValueError(f"length must be at least 1 frame; got {length}")
-    height, width = _check_size((height, width))
+    height, width = check_size((height, width))
     n = int(length)
     preset = WAN_CAMERA_PRESETS[camera_pose]
     angle, T = np.array(preset["angle"]), np.array(preset["T"])
@@ -137,7 +113,7 @@ def wan_camera_embedding(cameras: Cameras, width: int, height: int, dtype: torch
         ValueError: a length that is not ``4 k + 1``, invalid cameras or a bad size.
     """
     cameras.validate("wan_camera_embedding")
-    height, width = _check_size((height, width))
+    height, width = check_size((height, width))
     n = len(cameras)
     if (n - 1) % 4:
         lower, upper = 4 * ((n - 1) // 4) + 1, 4 * ((n - 1) // 4 + 1) + 1
