@@ -90,7 +90,7 @@ def rays_to_cameras(rays: torch.Tensor, metadata: dict | None = None,
     """
     cams = decode_raxels(rays_to_raxel_maps(rays, metadata))
     if metadata is None:
-        from ..cameras import rotation_angle_deg
+        from ..geometry.rotations import rotation_angle_deg
 
         residual = {"rotation_deg": float(rotation_angle_deg(cams.R[0])), "centre": float(cams.centers[0].norm())}
         cams = cams.relative_to(0)
