@@ -35,7 +35,7 @@ from raxel_core.cameras import (
     project_to_rotation,
     rotation_error_deg,
 )
-from raxel_core.metrics import per_frame_camera_errors
+from raxel_core.evaluation.metrics import per_frame_camera_errors
 from raxel_core.raxels import RaxelMaps, decode_raxels, encode_raxels
 
 REGIMES = ("float64", "uint8", "uint8 + 5% random pixels")

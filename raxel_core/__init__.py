@@ -8,12 +8,12 @@ Pure Python on torch / numpy; never imports ComfyUI. Where things live:
 * ``keyframes.py``          keyframed paths, chaining, resampling, smoothing
 * ``raxels.py``             cameras <-> raxel images (Rays as Pixels, Sec. 3.2 / 3.5)
 * ``plucker.py``            Plucker ray maps and the Wan camera embedding layout
-* ``metrics.py``            ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr
+* ``evaluation/``           metrics (ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr), pose and model evaluation
 * ``pose_estimation.py``    camera trajectory from video frames (pycolmap)
 * ``render.py``             synthetic textured scenes rendered along known cameras
 * ``video_io.py``           reading video files into frames
 * ``preview.py``            top / side view images of a trajectory with frustums
-* ``cli.py``                the ``raxel`` command
+* ``cli/``                  the ``raxel`` command, one module per command
 """
 from .cameras import Cameras
 

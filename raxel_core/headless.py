@@ -1,4 +1,4 @@
-"""Run an API-format ComfyUI workflow on a running ComfyUI server from the terminal (``raxel run``).
+"""Run an API-format ComfyUI workflow on a running ComfyUI server (``raxel run``: :mod:`raxel_core.cli.run`).
 
 ::
 
@@ -27,7 +27,6 @@ client is the ``websocket-client`` package.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -291,7 +290,7 @@ def _safe_relative(subfolder: str, filename: str) -> Path:
     return Path(*parts, name)
 
 
-def _file_entries(outputs: dict, include_temp: bool):
+def file_entries(outputs: dict, include_temp: bool):
     """``(node_id, key, entry)`` for each file entry (a dict with ``filename``) of history outputs."""
     for node_id, node_out in outputs.items():
         if not isinstance(node_out, dict):
@@ -386,7 +385,7 @@ def run_workflow(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for _node, _key, item in _file_entries(outputs, include_temp):
+        for _node, _key, item in file_entries(outputs, include_temp):
             rel = _safe_relative(item.get("subfolder", ""), item["filename"])
             query = urllib.parse.urlencode(
                 {"filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
@@ -467,56 +466,3 @@ def _follow(ws, prompt_id: str, workflow: dict, emit, started: float, timeout: f
             "node_type": workflow.get(current, {}).get("class_type", "") if current else "",
             "value": value, "max": maximum,
         })
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def build_parser(prog: str = "raxel run") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Queue an API-format ComfyUI workflow on a running server, show its progress and "
-        "download its outputs.",
-    )
-    parser.add_argument("workflow", help="API-format workflow JSON (ComfyUI: Workflow -> Export (API))")
-    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"ComfyUI URL (default {DEFAULT_SERVER})")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
-        help="override a node input before queueing; VALUE is JSON or else a string (repeatable), e.g. --set 3.seed=42",
-    )
-    parser.add_argument("--out", default=None, help="folder to download the output files into")
-    parser.add_argument("--include-temp", action="store_true", help="also download temporary (preview) files")
-    parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
-
-
-def main(argv=None) -> int:
-    """Entry point of ``raxel run``: returns the process exit code (0 success, 1 failure, 2 usage)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    progress = None if args.quiet else TerminalProgress(sys.stderr)
-    try:
-        summary = run_workflow(
-            args.workflow, server=args.server, overrides=args.overrides, out_dir=args.out,
-            progress=progress, timeout=args.timeout, include_temp=args.include_temp,
-        )
-    except ComfyUIError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"prompt {summary['prompt_id']} finished in {summary['seconds']:.1f} s", file=sys.stderr)
-    for path in summary["files"]:
-        print(path)
-    if args.out is None:
-        count = sum(1 for _ in _file_entries(summary["outputs"], args.include_temp))
-        if count:
-            print(f"{count} output file(s) left on the server; pass --out DIR to download them", file=sys.stderr)
-    return 0
-
-
-#: The function ``raxel_core.cli`` calls for ``raxel run ARGS...``.
-run_main = main
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

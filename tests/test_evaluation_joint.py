@@ -1,4 +1,4 @@
-"""Scoring of the joint-model evaluation (raxel_core.diffusion.evaluation_joint): the pair protocol
+"""Scoring of the joint-model evaluation (raxel_core.evaluation.joint): the pair protocol
 with pairs that have no translation direction (a camera that only rotates) counted for RRA only."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("diffusers", reason="raxel_core.diffusion needs diffusers")
 
-from raxel_core.diffusion.evaluation_joint import pair_errors, summarise_pairs
+from raxel_core.evaluation.joint import pair_errors, summarise_pairs
 from raxel_core.trajectory_presets import make_preset
 
 

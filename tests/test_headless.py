@@ -11,6 +11,7 @@ import pytest
 from comfyui_server import COMFYUI_DIR, SHIMS, free_port, start_comfyui
 from PIL import Image
 
+from raxel_core.cli.run import main
 from raxel_core.headless import (
     ComfyUIError,
     TerminalProgress,
@@ -18,7 +19,6 @@ from raxel_core.headless import (
     format_execution_error,
     format_node_errors,
     load_api_workflow,
-    main,
     parse_override,
     run_workflow,
 )

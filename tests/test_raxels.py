@@ -28,7 +28,7 @@ from raxel_core.cameras import (
     project_to_rotation,
     rotation_error_deg,
 )
-from raxel_core.metrics import per_frame_camera_errors
+from raxel_core.evaluation.metrics import per_frame_camera_errors
 from raxel_core.raxels import (
     VALUE_RANGE,
     RaxelMaps,
@@ -74,7 +74,7 @@ def corrupt(images: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 
 def errors(truth: Cameras, decoded: Cameras, reference: int = 0):
-    """Worst frame of :func:`raxel_core.metrics.per_frame_camera_errors`."""
+    """Worst frame of :func:`raxel_core.evaluation.metrics.per_frame_camera_errors`."""
     return tuple(float(e.max()) for e in per_frame_camera_errors(truth, decoded, reference))
 
 

@@ -3,12 +3,13 @@
 * ``flow_matching.py`` the objective: path, velocity target, loss, task modes, timestep convention
 * ``datasets.py``      clips (synthetic renders, RealEstate10K-layout folders), augmentation,
                        ``prepare_dataset`` (your videos -> RealEstate10K layout with SfM poses)
-* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs), checkpoints,
-                       and the command entry points ``train_main``, ``prepare_main``, ``sample_main``
+* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs), checkpoints
 * ``sampler.py``       ``sample``: Euler integration with separate video / ray step counts
-* ``evaluation_joint.py`` ``eval_joint_main`` (``raxel eval-joint``): pose, camera following, closed loop, ablation
+* ``sample_files.py``  ``sample_to_files`` (``raxel sample``): a saved model run on files, inputs fitted to
+                       its frame size
 
-The network itself is :class:`raxel_core.model.JointTransformer`.
+The network itself is :class:`raxel_core.model.JointTransformer`; its evaluation is
+:mod:`raxel_core.evaluation.joint` (``raxel eval-joint``); the commands are in :mod:`raxel_core.cli`.
 """
 from .datasets import (
     Clip,
@@ -34,15 +35,9 @@ from .flow_matching import (
     timestep_to_t,
     velocity_target,
 )
+from .sample_files import sample_to_files
 from .sampler import SampleResult, sample
-from .training import (
-    TrainConfig,
-    TrainResult,
-    prepare_main,
-    sample_main,
-    train,
-    train_main,
-)
+from .training import TrainConfig, TrainResult, train
 
 __all__ = [
     "MODES",
@@ -61,16 +56,14 @@ __all__ = [
     "paper_velocity",
     "plucker_rays_to_cameras",
     "prepare_dataset",
-    "prepare_main",
     "ray_representation_for",
     "rays_to_cameras",
     "rays_to_raxel_maps",
     "sample",
-    "sample_main",
+    "sample_to_files",
     "stream_loss",
     "t_to_timestep",
     "timestep_to_t",
     "train",
-    "train_main",
     "velocity_target",
 ]

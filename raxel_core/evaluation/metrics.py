@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from .cameras import ROTATION_TOLERANCE, Cameras, project_to_rotation, rotation_angle_deg, rotation_error_deg
+from ..cameras import ROTATION_TOLERANCE, Cameras, project_to_rotation, rotation_angle_deg, rotation_error_deg
 
 ALIGNMENTS = ("sim3", "se3", "none")
 CONVENTIONS = ("w2c", "c2w")
