@@ -28,7 +28,6 @@ client is the ``websocket-client`` package.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -232,53 +231,6 @@ def _open_websocket(server: str, client_id: str, timeout: float):
     return ws
 
 
-# --------------------------------------------------------------------------- progress display
-
-
-class TerminalProgress:
-    """A one-line progress bar on a terminal stream (``progress`` callback for :func:`run_workflow`):
-    nodes done / to run, the running node's class, and its own step bar (``progress`` messages)."""
-
-    def __init__(self, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self._last_len = 0
-
-    def __call__(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "message":
-            self._clear()
-            print(event["text"], file=self.stream, flush=True)
-            return
-        if kind == "progress":
-            done, total = event["nodes_done"], max(event["nodes_total"], 1)
-            filled = int(self.width * min(done, total) / total)
-            bar = "#" * filled + "-" * (self.width - filled)
-            line = f"[{bar}] {done}/{total} nodes"
-            if event.get("node"):
-                line += f"  {event['node']} {event.get('node_type', '')}".rstrip()
-            if event.get("max"):
-                line += f"  step {event['value']}/{event['max']}"
-            self._write(line)
-        elif kind == "done":
-            self._clear()
-
-    def _write(self, line: str) -> None:
-        pad = max(0, self._last_len - len(line))
-        if getattr(self.stream, "isatty", lambda: False)():
-            self.stream.write("\r" + line + " " * pad)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self._last_len = len(line)
-
-    def _clear(self) -> None:
-        if self._last_len and getattr(self.stream, "isatty", lambda: False)():
-            self.stream.write("\r" + " " * self._last_len + "\r")
-            self.stream.flush()
-        self._last_len = 0
-
-
 # --------------------------------------------------------------------------- run
 
 
@@ -325,7 +277,7 @@ def run_workflow(
             subfolders; ``None``: nothing is downloaded.
         progress: called with event dicts: ``{"event": "progress", "nodes_done", "nodes_total", "node",
             "node_type", "value", "max"}``, ``{"event": "message", "text"}`` (warnings and errors, ready
-            to print), ``{"event": "done"}``. :class:`TerminalProgress` draws them.
+            to print), ``{"event": "done"}``. :class:`raxel_core.cli.terminal.TerminalProgress` draws them.
         timeout: seconds to wait for the whole run (``None``: no limit).
         include_temp: also download ``type: temp`` files (previews).
         client_id: websocket client id (default a new UUID).

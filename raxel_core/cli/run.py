@@ -35,7 +35,8 @@ def build_parser(prog: str = "raxel run") -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ..headless import ComfyUIError, TerminalProgress, file_entries, run_workflow
+    from ..headless import ComfyUIError, file_entries, run_workflow
+    from .terminal import TerminalProgress
 
     progress = None if args.quiet else TerminalProgress(sys.stderr)
     try:

@@ -1,4 +1,4 @@
-"""What several commands share: the ``HxW`` size option and a progress bar on stderr."""
+"""What several commands share: the ``HxW`` size option and progress bars on stderr."""
 from __future__ import annotations
 
 import sys
@@ -37,3 +37,48 @@ def progress_printer(label: str) -> Callable[[int, int], None]:
                 print(file=sys.stderr)
 
     return progress
+
+
+class TerminalProgress:
+    """A one-line progress bar on a terminal stream (``progress`` callback for
+    :func:`raxel_core.headless.run_workflow`, ``raxel run``): nodes done / to run, the running node's
+    class, and its own step bar (``progress`` messages)."""
+
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self._last_len = 0
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "message":
+            self._clear()
+            print(event["text"], file=self.stream, flush=True)
+            return
+        if kind == "progress":
+            done, total = event["nodes_done"], max(event["nodes_total"], 1)
+            filled = int(self.width * min(done, total) / total)
+            bar = "#" * filled + "-" * (self.width - filled)
+            line = f"[{bar}] {done}/{total} nodes"
+            if event.get("node"):
+                line += f"  {event['node']} {event.get('node_type', '')}".rstrip()
+            if event.get("max"):
+                line += f"  step {event['value']}/{event['max']}"
+            self._write(line)
+        elif kind == "done":
+            self._clear()
+
+    def _write(self, line: str) -> None:
+        pad = max(0, self._last_len - len(line))
+        if getattr(self.stream, "isatty", lambda: False)():
+            self.stream.write("\r" + line + " " * pad)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self._last_len = len(line)
+
+    def _clear(self) -> None:
+        if self._last_len and getattr(self.stream, "isatty", lambda: False)():
+            self.stream.write("\r" + " " * self._last_len + "\r")
+            self.stream.flush()
+        self._last_len = 0
