@@ -29,13 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from raxel_core.cameras import (
-    Cameras,
-    look_at_w2c,
-    project_to_rotation,
-    rotation_error_deg,
-)
+from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.evaluation.metrics import per_frame_camera_errors
+from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.raxels import RaxelMaps, decode_raxels, encode_raxels
 
 REGIMES = ("float64", "uint8", "uint8 + 5% random pixels")

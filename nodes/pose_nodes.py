@@ -1,4 +1,4 @@
-"""Camera poses from video: a thin adapter over :func:`raxel_core.pose_estimation.estimate_trajectory`
+"""Camera poses from video: a thin adapter over :func:`raxel_core.pose.estimate_trajectory`
 (structure from motion with pycolmap), with ComfyUI's progress bar and interrupt button wired in.
 """
 from __future__ import annotations
@@ -92,7 +92,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
         import comfy.model_management
         import comfy.utils
 
-        from ..raxel_core.pose_estimation import estimate_trajectory
+        from ..raxel_core.pose import estimate_trajectory
 
         if (images is None) == (video is None):
             raise ValueError(

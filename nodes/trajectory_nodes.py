@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from comfy_api.latest import io, ui
 
+from ..raxel_core.authoring.trajectory_presets import EASINGS, PRESET_NAMES
 from ..raxel_core.formats import detect_format, read_trajectory, write_trajectory
-from ..raxel_core.trajectory_presets import EASINGS, PRESET_NAMES
 from . import paths
 from .types import CATEGORY, CameraTrajectory, trajectory_ui
 
@@ -95,7 +95,7 @@ class RaxelCameraTrajectory(io.ComfyNode):
         if preset not in (*PRESET_NAMES, KEYFRAMES):
             return f"unknown preset {preset!r}; choose one of {', '.join((*PRESET_NAMES, KEYFRAMES))}"
         if preset == KEYFRAMES and keyframes is not None:  # None: linked from another node
-            from ..raxel_core.keyframes import parse_keyframes_json
+            from ..raxel_core.authoring.keyframes import parse_keyframes_json
             try:
                 parse_keyframes_json(keyframes)
             except ValueError as err:
@@ -107,7 +107,7 @@ class RaxelCameraTrajectory(io.ComfyNode):
                 keyframes) -> io.NodeOutput:
         size = (int(height), int(width))
         if preset == KEYFRAMES:
-            from ..raxel_core.keyframes import (
+            from ..raxel_core.authoring.keyframes import (
                 parse_keyframes_json,
                 trajectory_from_keyframes,
             )
@@ -115,7 +115,7 @@ class RaxelCameraTrajectory(io.ComfyNode):
                 parse_keyframes_json(keyframes), frames, image_size=size, fov_y_deg=fov
             )
         else:
-            from ..raxel_core.trajectory_presets import make_preset
+            from ..raxel_core.authoring.trajectory_presets import make_preset
             cameras = make_preset(preset, frames, magnitude=magnitude or None, easing=easing,
                                   image_size=size, fov_y_deg=fov, distance=distance)
         return io.NodeOutput(cameras, ui=trajectory_ui(cameras))

@@ -21,6 +21,10 @@ from typing import Sequence
 
 import torch
 
+# project_to_rotation: raxels.py still imports it from here; the lead moves that import to
+# raxel_core.geometry when raxels.py has moved to raxel_core/rays/, then this line goes.
+from .geometry.rotations import project_to_rotation  # noqa: F401
+
 #: Largest accepted ``max |R^T R - I|`` and ``|det R - 1|``. RealEstate10K files are orthonormal to
 #: ~1e-7 and MotionCtrl JSON to ~1e-6 (6-7 printed digits); 1e-4 accepts every honest text file and
 #: rejects anything that is not a rotation (a scaled or sheared matrix is off by >1e-2).
@@ -252,38 +256,9 @@ class Cameras:
         if len(self) != expected:
             raise ValueError(
                 f"the trajectory has {len(self)} frames but {what} has {expected}; resample the "
-                "trajectory (RaxelCameraTrajectory frames / raxel_core.keyframes.resample) or trim "
+                "trajectory (RaxelCameraTrajectory frames / raxel_core.authoring.resample) or trim "
                 f"{what} so the counts match"
             )
-
-
-def rotation_angle_deg(R: torch.Tensor) -> torch.Tensor:
-    """Rotation angle in degrees of ``(..., 3, 3)`` rotation matrices, numerically sound.
-
-    Uses ``atan2(||vee(R - R^T)|| / 2, (tr R - 1) / 2)`` rather than ``arccos((tr R - 1) / 2)``,
-    which loses ~0.01 degree near zero in float64 (the derivative of arccos is unbounded at 1).
-    """
-    R = _as_tensor(R)
-    skew = torch.stack(
-        [R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1
-    )
-    sin = 0.5 * torch.linalg.norm(skew, dim=-1)
-    cos = 0.5 * (R[..., 0, 0] + R[..., 1, 1] + R[..., 2, 2] - 1)
-    return torch.rad2deg(torch.atan2(sin, cos))
-
-
-def rotation_error_deg(R_a: torch.Tensor, R_b: torch.Tensor) -> torch.Tensor:
-    """Geodesic angle in degrees between rotations ``(..., 3, 3)``: ``angle(R_a^T R_b)``."""
-    return rotation_angle_deg(_as_tensor(R_a).transpose(-1, -2) @ _as_tensor(R_b))
-
-
-def project_to_rotation(M: torch.Tensor) -> torch.Tensor:
-    """Nearest proper rotation (Frobenius) to each ``(..., 3, 3)`` matrix, by SVD with the
-    determinant fixed to +1."""
-    U, _, Vh = torch.linalg.svd(M)
-    d = torch.sign(torch.linalg.det(U @ Vh))
-    D = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-    return U @ D @ Vh
 
 
 def look_at_w2c(eye, target, up=(0.0, -1.0, 0.0)) -> torch.Tensor:

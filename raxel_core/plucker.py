@@ -144,7 +144,7 @@ def wan_camera_embedding(cameras: Cameras, width: int, height: int, dtype: torch
         raise ValueError(
             f"the Wan camera embedding needs 4k+1 frames (Wan packs 4 frames per latent); the "
             f"trajectory has {n}. Resample it to {lower} or {upper} frames (RaxelCameraTrajectory "
-            "frames / raxel_core.keyframes.resample)"
+            "frames / raxel_core.authoring.resample)"
         )
     latent_frames = (n - 1) // 4 + 1
     K = cameras.with_image_size((height, width)).K

@@ -257,7 +257,7 @@ def _drag(page, start, end, steps=12):
 
 
 def test_dragging_a_keyframe_rewrites_the_widget_json_and_the_graph_runs(page):
-    from raxel_core.keyframes import parse_keyframes_json
+    from raxel_core.authoring.keyframes import parse_keyframes_json
 
     workflow = _author_workflow()
     _load(page, workflow)

@@ -1,16 +1,10 @@
 """The one camera type: conventions, derived quantities and validation errors."""
-import math
 
 import pytest
 import torch
 
-from raxel_core.cameras import (
-    Cameras,
-    look_at_w2c,
-    project_to_rotation,
-    rotation_angle_deg,
-    rotation_error_deg,
-)
+from raxel_core.cameras import Cameras, look_at_w2c
+from raxel_core.geometry.rotations import project_to_rotation
 
 
 def random_cameras(n=6, seed=0, size=(240, 416)):
@@ -59,16 +53,6 @@ def test_relative_to_makes_reference_identity_and_preserves_relative_motion():
     assert torch.allclose(rel.t[3], torch.zeros(3, dtype=torch.float64), atol=1e-12)
     i, j = [0, 1, 4], [5, 2, 3]
     assert torch.allclose(rel.relative_poses(i, j), cams.relative_poses(i, j), atol=1e-12)
-
-
-def test_rotation_angle_is_accurate_near_zero_and_pi():
-    for angle in (1e-9, 1e-6, 0.01, 45.0, 179.9):
-        a = math.radians(angle)
-        R = torch.tensor([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]],
-                         dtype=torch.float64)
-        assert float(rotation_angle_deg(R)) == pytest.approx(angle, rel=1e-9, abs=1e-12)
-    cams = random_cameras()
-    assert float(rotation_error_deg(cams.R, cams.R).max()) < 1e-10
 
 
 def test_look_at_points_the_optical_axis_at_the_target():

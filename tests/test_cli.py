@@ -8,8 +8,8 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import rotation_error_deg
 from raxel_core.formats import read_trajectory
+from raxel_core.geometry.rotations import rotation_error_deg
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = shared_data.DATA

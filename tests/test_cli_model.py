@@ -57,8 +57,8 @@ def _one_line_error(capsys, argv: list[str], *needles: str) -> str:
 
 @needs_clip
 def test_sample_video_mode_writes_the_clip_and_raxels(tiny_model, tmp_path):
+    from raxel_core.authoring.trajectory_presets import make_preset
     from raxel_core.formats import write_trajectory
-    from raxel_core.trajectory_presets import make_preset
     from raxel_core.video_io import read_video_frames
 
     image = _source_image(tmp_path / "source.png")
@@ -86,8 +86,8 @@ def test_sample_a_latent_model_with_a_local_diffusers_wan_vae(tmp_path):
     import torch
     from diffusers import AutoencoderKLWan
 
+    from raxel_core.authoring.trajectory_presets import make_preset
     from raxel_core.formats import write_trajectory
-    from raxel_core.trajectory_presets import make_preset
     from raxel_core.video_io import read_video_frames
 
     torch.manual_seed(0)

@@ -96,9 +96,9 @@ def _saved_file(entry: dict, node_id: str) -> Path:
 def test_pose_from_video_workflow_agrees_with_the_library(server):
     if not RE10K_CLIP.is_file():
         pytest.skip(f"RealEstate10K clip {RE10K_CLIP} is absent (shared data not available)")
-    from raxel_core.cameras import rotation_error_deg
     from raxel_core.formats import read_trajectory
-    from raxel_core.pose_estimation import estimate_trajectory
+    from raxel_core.geometry.rotations import rotation_error_deg
+    from raxel_core.pose import estimate_trajectory
     from raxel_core.video_io import read_video_frames
 
     shutil.copy(RE10K_CLIP, server.input / "re10k_clip.mp4")
@@ -145,9 +145,9 @@ def test_pose_from_video_workflow_agrees_with_the_library(server):
 def test_encode_decode_workflow_returns_the_authored_trajectory(server):
     from PIL import Image
 
-    from raxel_core.cameras import rotation_error_deg
+    from raxel_core.authoring.trajectory_presets import make_preset
     from raxel_core.formats import read_trajectory
-    from raxel_core.trajectory_presets import make_preset
+    from raxel_core.geometry.rotations import rotation_error_deg
 
     prompt = _api_workflow("raxel_author_encode_decode")
     w = prompt["1"]["inputs"]

@@ -11,7 +11,7 @@ import torch
 
 pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
 
-from raxel_core.cameras import Cameras, rotation_error_deg
+from raxel_core.cameras import Cameras
 from raxel_core.diffusion.datasets import (
     RealEstate10KClips,
     SyntheticClips,
@@ -36,6 +36,7 @@ from raxel_core.diffusion.flow_matching import (
 )
 from raxel_core.diffusion.sampler import sample
 from raxel_core.formats.realestate10k import read_realestate10k
+from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.model import ChannelConcatModel, JointModelConfig, JointTransformer, is_channel_concat
 
 SHARED_DATA = shared_data.DATA

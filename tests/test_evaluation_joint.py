@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("diffusers", reason="raxel_core.diffusion needs diffusers")
 
+from raxel_core.authoring.trajectory_presets import make_preset
 from raxel_core.evaluation.joint import pair_errors, summarise_pairs
-from raxel_core.trajectory_presets import make_preset
 
 
 def test_a_pan_has_no_translation_direction_and_counts_for_rotation_only():

@@ -11,7 +11,7 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, project_to_rotation
+from raxel_core.cameras import Cameras
 from raxel_core.formats import (
     FORMATS,
     detect_format,
@@ -21,6 +21,7 @@ from raxel_core.formats import (
     read_trajectory,
     write_trajectory,
 )
+from raxel_core.geometry.rotations import project_to_rotation
 
 DATA = shared_data.DATA
 RE10K = DATA / "re10k"

@@ -11,8 +11,9 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, look_at_w2c, rotation_error_deg
+from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.formats import read_trajectory
+from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.interop import (
     CAMERACTRL_DEFAULT_POSE_SIZE,
     OPENCV_TO_THREEJS,

@@ -44,7 +44,7 @@ def _written(entry: dict, node_id: str) -> Path:
 
 
 def _authored(widgets: dict):
-    from raxel_core.trajectory_presets import make_preset
+    from raxel_core.authoring.trajectory_presets import make_preset
     return make_preset(widgets["preset"], widgets["frames"], magnitude=widgets["magnitude"] or None,
                        easing=widgets["easing"], image_size=(widgets["height"], widgets["width"]),
                        fov_y_deg=widgets["fov"], distance=widgets["distance"])
@@ -169,7 +169,7 @@ def test_anamorphic_trajectory_fails_the_blender_export_naming_the_frame(server)
     # from CameraCtrl poses with a 16:9 pose size read at a square size: fx != fy
     from raxel_core.formats import write_trajectory
     from raxel_core.interop import from_cameractrl_poses, to_cameractrl_poses
-    from raxel_core.trajectory_presets import make_preset
+    from raxel_core.authoring.trajectory_presets import make_preset
     poses = to_cameractrl_poses(make_preset("pan_left", 5, image_size=(48, 64)), pose_size=(1280, 720))
     squashed = from_cameractrl_poses(poses, (64, 64), pose_size=(64, 64))
     write_trajectory(squashed, server.input / "anamorphic.json", format="raxel")

@@ -11,22 +11,18 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, rotation_angle_deg, rotation_error_deg
-from raxel_core.keyframes import (
+from raxel_core.authoring.interpolation import slerp
+from raxel_core.authoring.keyframes import (
     EXAMPLE_JSON,
     Keyframe,
-    chain,
-    combine,
     keyframes_from_cameras,
     parse_keyframes_json,
-    resample,
-    rotation_from_euler_deg,
-    slerp,
-    smooth,
-    so3_exp,
     trajectory_from_keyframes,
 )
-from raxel_core.trajectory_presets import make_preset
+from raxel_core.authoring.trajectory_ops import chain, combine, resample, smooth
+from raxel_core.authoring.trajectory_presets import make_preset
+from raxel_core.cameras import Cameras
+from raxel_core.geometry.rotations import rotation_angle_deg, rotation_error_deg, rotation_from_euler_deg, so3_exp
 
 SHARED_DATA = shared_data.DATA
 RE10K_POSES = SHARED_DATA / "re10k" / "poses"
@@ -75,22 +71,6 @@ def test_slerp_takes_the_shortest_arc():
     mid = slerp(Ra, Rb, torch.tensor([0.5], dtype=torch.float64))
     assert float(rotation_angle_deg(mid[0])) == pytest.approx(45.0, abs=1e-9)
     assert torch.allclose(mid[0], rotation_from_euler_deg(0, 0, -45).T, atol=1e-12)
-
-
-# --------------------------------------------------------------------------- euler convention
-@pytest.mark.parametrize(
-    "euler, preset",
-    [
-        ((25, 0, 0), "pan_right"),
-        ((-25, 0, 0), "pan_left"),
-        ((0, 25, 0), "tilt_up"),
-        ((0, 0, 25), "roll_clockwise"),
-    ],
-)
-def test_euler_angles_mean_the_same_as_the_presets(euler, preset):
-    assert torch.allclose(
-        rotation_from_euler_deg(*euler), make_preset(preset, 2, magnitude=25).R[-1], atol=1e-15
-    )
 
 
 # --------------------------------------------------------------------------- keyframed paths

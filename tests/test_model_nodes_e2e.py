@@ -163,7 +163,7 @@ def test_video_mode_with_a_small_model_gives_frames_raxels_and_the_trajectory(se
     # the source image is frame 0 of the result, untouched (8-bit PNG round trip)
     assert np.abs(frames[0].astype(int) - inputs["small_pixels"].astype(int)).max() <= 1
     # video mode returns the trajectory it followed
-    from raxel_core.trajectory_presets import make_preset
+    from raxel_core.authoring.trajectory_presets import make_preset
 
     cams = _saved_trajectory(server, entry, "7", TINY_SIZE)
     truth = make_preset("dolly_in", 5, image_size=TINY_SIZE, fov_y_deg=50.0, distance=4.0)

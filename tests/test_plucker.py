@@ -19,7 +19,8 @@ import shared_data
 import torch
 from safetensors.torch import load_file
 
-from raxel_core.cameras import Cameras, project_to_rotation
+from raxel_core.cameras import Cameras
+from raxel_core.geometry.rotations import project_to_rotation
 from raxel_core.plucker import (
     WAN_BASE_ANGLE,
     WAN_BASE_T_NORM,

@@ -1,4 +1,4 @@
-"""Camera trajectory from video (raxel_core.pose_estimation) on real footage and exact rotations.
+"""Camera trajectory from video (raxel_core.pose) on real footage and exact rotations.
 
 Real data from ``../shared/data`` (or ``$RAXEL_SHARED_DATA``); each test skips with the reason
 when its clip is absent. Thresholds were measured on this data (see each test) with margin.
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import shared_data
 
-from raxel_core.cameras import rotation_angle_deg, rotation_error_deg
-from raxel_core.pose_estimation import estimate_trajectory
+from raxel_core.geometry.rotations import rotation_angle_deg, rotation_error_deg
+from raxel_core.pose import estimate_trajectory
 
 DATA = shared_data.DATA
 RE10K_CLIP = "0bf152ef84195293"

@@ -22,13 +22,9 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import (
-    Cameras,
-    look_at_w2c,
-    project_to_rotation,
-    rotation_error_deg,
-)
+from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.evaluation.metrics import per_frame_camera_errors
+from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.raxels import (
     VALUE_RANGE,
     RaxelMaps,

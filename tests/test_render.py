@@ -8,7 +8,8 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, look_at_w2c, rotation_error_deg
+from raxel_core.cameras import Cameras, look_at_w2c
+from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.render import (
     FACE_TEXTURE_AXES,
     Scene,

@@ -9,14 +9,15 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, rotation_angle_deg
-from raxel_core.trajectory_presets import (
+from raxel_core.authoring.trajectory_presets import (
     DEFAULT_MAGNITUDES,
     EASINGS,
     PRESET_NAMES,
     ease,
     make_preset,
 )
+from raxel_core.cameras import Cameras
+from raxel_core.geometry.rotations import rotation_angle_deg
 
 SHARED_DATA = shared_data.DATA
 MOTIONCTRL_BASIC = SHARED_DATA / "trajectories" / "motionctrl" / "basic"

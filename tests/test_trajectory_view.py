@@ -9,8 +9,9 @@ import pytest
 import shared_data
 import torch
 
-from raxel_core.cameras import Cameras, rotation_error_deg
-from raxel_core.trajectory_presets import make_preset
+from raxel_core.authoring.trajectory_presets import make_preset
+from raxel_core.cameras import Cameras
+from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.trajectory_view import VIEW_FORMAT, convergence_point, trajectory_view
 
 DATA = shared_data.DATA

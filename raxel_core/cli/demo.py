@@ -19,7 +19,7 @@ def run(args) -> int:
     from .. import preview, render
     from ..evaluation import metrics
     from ..formats import write_trajectory
-    from ..pose_estimation import estimate_trajectory
+    from ..pose import estimate_trajectory
     from ..video_io import write_video
 
     out = Path(args.out)

@@ -14,7 +14,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..formats import write_trajectory
-    from ..pose_estimation import estimate_trajectory
+    from ..pose import estimate_trajectory
     from ..video_io import read_frames
 
     frames = read_frames(args.input)

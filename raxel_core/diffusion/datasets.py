@@ -29,10 +29,10 @@ import cv2
 import numpy as np
 import torch
 
+from ..authoring.keyframes import Keyframe, trajectory_from_keyframes
+from ..authoring.trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, make_preset
 from ..cameras import Cameras
-from ..keyframes import Keyframe, trajectory_from_keyframes
 from ..raxels import RaxelMaps, decode_raxels, encode_raxels
-from ..trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, make_preset
 
 #: Video files :func:`prepare_dataset` and :class:`RealEstate10KClips` look for.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
@@ -126,7 +126,7 @@ def rays_to_cameras(rays: torch.Tensor, metadata: dict | None = None, image_size
     """
     cams = decode_raxels(rays_to_raxel_maps(rays, metadata))
     if metadata is None:
-        from ..cameras import rotation_angle_deg
+        from ..geometry.rotations import rotation_angle_deg
 
         residual = {"rotation_deg": float(rotation_angle_deg(cams.R[0])), "centre": float(cams.centers[0].norm())}
         cams = cams.relative_to(0)
@@ -609,7 +609,7 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
     """Turn a folder of videos into the RealEstate10K layout with SfM poses as pseudo ground truth.
 
     For each video file in ``video_dir`` (suffixes :data:`VIDEO_SUFFIXES`, sorted): decode it,
-    estimate its cameras with :func:`raxel_core.pose_estimation.estimate_trajectory` (pycolmap),
+    estimate its cameras with :func:`raxel_core.pose.estimate_trajectory` (pycolmap),
     and when every frame is registered write ``out_dir/videos/<stem>.mp4`` (the decoded frames
     re-encoded with H.264 so that frame k of the file is pose line k + 1) and
     ``out_dir/poses/<stem>.txt`` (RealEstate10K, intrinsics normalised by the frame's own size).
@@ -631,7 +631,7 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
         ValueError: ``video_dir`` missing or without videos.
     """
     from ..formats import write_trajectory
-    from ..pose_estimation import estimate_trajectory
+    from ..pose import estimate_trajectory
     from ..video_io import read_video, write_video
 
     video_dir, out_dir = Path(video_dir), Path(out_dir)

@@ -233,7 +233,7 @@ def sample(
             n_traj = len(cameras) if cameras is not None else rays.shape[0]
             if n is not None and n != n_traj:
                 raise ValueError(f"the trajectory has {n_traj} frames but num_frames is {n}; resample the "
-                                 "trajectory (raxel_core.keyframes.resample) or change num_frames")
+                                 "trajectory (raxel_core.authoring.resample) or change num_frames")
             n = n_traj
         elif cameras is not None or rays is not None:
             raise ValueError("joint mode generates the cameras; drop cameras / rays (use video mode to follow a trajectory)")

@@ -5,7 +5,7 @@
 1. **Pose from video** (paper Sec. 4.2): the model's ``pose`` mode at 1, 2, 5 and 20 ray steps,
    scored by VGGT's pair protocol (:func:`raxel_core.evaluation.metrics.relative_pose_errors`: AUC@30,
    RRA@15, RTA@15, percent over every frame pair of every clip), beside the geometric estimator
-   of part 1 (:func:`raxel_core.pose_estimation.estimate_trajectory`, pycolmap) on the same clips
+   of part 1 (:func:`raxel_core.pose.estimate_trajectory`, pycolmap) on the same clips
    at the model's resolution and at the clip's native resolution, and a constant-camera baseline
    (no motion: its RRA is the share of pairs that barely rotate). A clip the estimator cannot
    register counts every pair it misses as wrong (error 90 degrees) and is listed as a failure.
@@ -175,7 +175,7 @@ def pair_errors(estimate: Cameras | None, frame_indices: list[int] | None,
 
 def geometric(frames: np.ndarray) -> tuple[Cameras | None, list[int] | None, str]:
     """Part 1's estimator: ``(cameras, frame indices, status)``; ``(None, None, reason)`` on failure."""
-    from ..pose_estimation import estimate_trajectory
+    from ..pose import estimate_trajectory
 
     try:
         est = estimate_trajectory(frames)

@@ -28,7 +28,9 @@ import math
 import numpy as np
 import torch
 
-from ..cameras import ROTATION_TOLERANCE, Cameras, project_to_rotation, rotation_angle_deg, rotation_error_deg
+from ..cameras import ROTATION_TOLERANCE, Cameras
+from ..geometry.alignment import umeyama_alignment
+from ..geometry.rotations import project_to_rotation, rotation_angle_deg, rotation_error_deg
 
 ALIGNMENTS = ("sim3", "se3", "none")
 CONVENTIONS = ("w2c", "c2w")
@@ -105,7 +107,7 @@ def _inverse_se3(T: np.ndarray) -> np.ndarray:
 
 
 def _angle_deg(R: np.ndarray) -> np.ndarray:
-    """Rotation angle in degrees of ``(..., 3, 3)`` rotations (atan2 form, ``cameras.py``)."""
+    """Rotation angle in degrees of ``(..., 3, 3)`` rotations (atan2 form, :func:`raxel_core.geometry.rotations.rotation_angle_deg`)."""
     return rotation_angle_deg(torch.from_numpy(np.ascontiguousarray(R))).numpy()
 
 
@@ -123,62 +125,6 @@ def _stats(errors: np.ndarray, prefix: str = "", suffix: str = "") -> dict:
 
 
 # --------------------------------------------------------------------------- alignment
-def umeyama_alignment(src, dst, with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity (or rigid) transform mapping ``src`` points onto ``dst``.
-
-    Finds ``s, R, t`` minimising ``sum_i ||dst_i - (s R src_i + t)||^2`` (Umeyama, "Least-squares
-    estimation of transformation parameters between two point patterns", IEEE PAMI 1991,
-    eqs. 34-43; the same algorithm as ``evo.core.geometry.umeyama_alignment``).
-
-    Args:
-        src: ``(N, 3)`` points (e.g. estimated camera centres), numpy or torch, any float dtype.
-        dst: ``(N, 3)`` corresponding points (e.g. reference camera centres).
-        with_scale: ``True`` for Sim(3) (``s`` estimated), ``False`` for SE(3) (``s = 1``).
-
-    Returns:
-        ``(s, R, t)``: Python float scale, ``(3, 3)`` float64 rotation (det +1), ``(3,)`` float64
-        translation, so that ``dst ~ s * src @ R.T + t``.
-
-    Raises:
-        ValueError: shapes differ or are not ``(N, 3)``, values are not finite, or ``with_scale``
-            and the ``src`` points all coincide (the scale is undefined: a static camera).
-
-    Collinear points (a pure dolly) are accepted: the rotation about the line is then arbitrary but
-    the aligned points, and so the ATE, are unique. (evo refuses them.)
-    """
-    x = np.asarray(src.detach().cpu().numpy() if isinstance(src, torch.Tensor) else src, np.float64)
-    y = np.asarray(dst.detach().cpu().numpy() if isinstance(dst, torch.Tensor) else dst, np.float64)
-    if x.ndim != 2 or x.shape[1] != 3 or x.shape != y.shape:
-        raise ValueError(
-            f"umeyama_alignment needs two (N, 3) point sets of the same shape; got "
-            f"{tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    if len(x) == 0 or not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("umeyama_alignment needs at least one point and only finite values")
-    n = len(x)
-    mean_x, mean_y = x.mean(axis=0), y.mean(axis=0)  # eqs. 34, 35
-    xc, yc = x - mean_x, y - mean_y
-    sigma_x = float(np.sum(xc**2)) / n  # eq. 36
-    cov = yc.T @ xc / n  # eq. 38: Sigma_xy = 1/n sum (y_i - mu_y)(x_i - mu_x)^T
-    U, d, Vt = np.linalg.svd(cov)
-    S = np.eye(3)
-    if np.linalg.det(U) * np.linalg.det(Vt) < 0:  # eq. 43: keep a right-handed rotation
-        S[2, 2] = -1.0
-    R = U @ S @ Vt  # eq. 40
-    if with_scale:
-        spread = math.sqrt(sigma_x)
-        if spread <= 1e-12 * max(1.0, float(np.abs(x).max())):
-            raise ValueError(
-                "Sim(3) alignment is undefined: all estimated camera centres coincide (a static "
-                "camera has no scale); use align='se3' or align='none'"
-            )
-        s = float(np.trace(np.diag(d) @ S)) / sigma_x  # eq. 42
-    else:
-        s = 1.0
-    t = mean_y - s * R @ mean_x  # eq. 41
-    return s, R, t
-
-
 def _aligned(est: np.ndarray, ref: np.ndarray, align: str) -> tuple[np.ndarray, float]:
     """The estimate's c2w poses after ``align``: ``T_align * scale(c2w)`` as evo applies it."""
     if align not in ALIGNMENTS:
@@ -309,7 +255,7 @@ def relative_pose_errors(
     move); when exactly one is zero the error is 90 degrees (as VGGT, whose normalisation turns a
     zero vector into a zero unit vector and so a 90 degree angle).
 
-    Rotation angles use the atan2 form (``cameras.rotation_angle_deg``), where VGGT's quaternion
+    Rotation angles use the atan2 form (``geometry.rotations.rotation_angle_deg``), where VGGT's quaternion
     ``arccos`` with clamp ``eps=1e-15`` floors every error at ~4e-6 degrees; otherwise equal.
 
     Raises:

@@ -8,7 +8,7 @@ Layout: ``video_dir/<stem>.mp4`` and ``pose_dir/<stem>.txt`` (RealEstate10K came
 
 Two estimators run on the same decoded frames in the same process, each timed end to end:
 
-* ``"raxel"``: :func:`raxel_core.pose_estimation.estimate_trajectory` with its defaults (unknown
+* ``"raxel"``: :func:`raxel_core.pose.estimate_trajectory` with its defaults (unknown
   focal length: the ground-truth focal is never passed).
 * ``"colmap_default"``: the baseline, pycolmap's default pipeline: ``extract_features``,
   ``match_exhaustive`` and ``incremental_mapping`` with default options, largest model kept.
@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
-from ..pose_estimation import (
+from ..pose import (
     PoseEstimate,
-    _frame_of,
-    _image_name,
-    _raise_too_few,
     estimate_trajectory,
+    frame_of,
+    image_name,
+    raise_too_few,
 )
 from .tables import format_pose_row
 
@@ -67,7 +67,7 @@ def colmap_default_trajectory(frames: np.ndarray, fps: float | None = None) -> P
         image_dir, database = workspace / "images", workspace / "database.db"
         image_dir.mkdir()
         for i, frame in enumerate(frames):
-            cv2.imwrite(str(image_dir / _image_name(i)), np.ascontiguousarray(frame[..., ::-1]))
+            cv2.imwrite(str(image_dir / image_name(i)), np.ascontiguousarray(frame[..., ::-1]))
         pycolmap.extract_features(database, image_dir)
         pycolmap.match_exhaustive(database)
         (workspace / "sparse").mkdir()
@@ -81,13 +81,13 @@ def colmap_default_trajectory(frames: np.ndarray, fps: float | None = None) -> P
         for image in best.images.values():
             if image.has_pose:
                 T = image.cam_from_world()
-                poses[_frame_of(image.name)] = (
+                poses[frame_of(image.name)] = (
                     np.asarray(T.rotation.matrix()), np.asarray(T.translation),
                     np.asarray(image.camera.calibration_matrix()),
                 )
     reg = sorted(poses)
     if len(reg) < 2:
-        _raise_too_few(len(reg), n, "colmap_default")
+        raise_too_few(len(reg), n, "colmap_default")
     cameras = Cameras(
         K=torch.as_tensor(np.stack([poses[i][2] for i in reg])),
         R=torch.as_tensor(np.stack([poses[i][0] for i in reg])),

@@ -56,7 +56,8 @@ import numbers
 
 import torch
 
-from .cameras import Cameras
+from ..cameras import Cameras
+from ..geometry.rotations import rotation_about_x, rotation_about_y, rotation_about_z
 
 #: Every preset name, in the order a user interface lists them.
 PRESET_NAMES: tuple[str, ...] = (
@@ -142,25 +143,6 @@ def ease(u: torch.Tensor, easing: str = "linear") -> torch.Tensor:
     raise ValueError(f"unknown easing {easing!r}; choose one of {', '.join(EASINGS)}")
 
 
-def _rot_x(a: torch.Tensor) -> torch.Tensor:
-    """``(N, 3, 3)`` rotations by ``a`` radians about x: maps +z to ``(0, -sin a, cos a)``."""
-    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
-    return torch.stack([o, z, z, z, c, -s, z, s, c], -1).reshape(-1, 3, 3)
-
-
-def _rot_y(a: torch.Tensor) -> torch.Tensor:
-    """``(N, 3, 3)`` rotations by ``a`` radians about y: maps +z to ``(sin a, 0, cos a)``."""
-    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
-    return torch.stack([c, z, s, z, o, z, -s, z, c], -1).reshape(-1, 3, 3)
-
-
-def _rot_z(a: torch.Tensor) -> torch.Tensor:
-    """``(N, 3, 3)`` rotations by ``a`` radians about z: maps +x to ``(cos a, sin a, 0)``
-    (with y down, that turns the camera's right axis clockwise as seen looking along +z)."""
-    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
-    return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(-1, 3, 3)
-
-
 def _from_c2w(R_c2w: torch.Tensor, centers: torch.Tensor, K, image_size, fps) -> Cameras:
     """Cameras from camera-to-world rotations ``(N, 3, 3)`` and centres ``(N, 3)``:
     ``R = R_c2w^T``, ``t = -R c``."""
@@ -241,13 +223,13 @@ def make_preset(
 
     R_c2w, centers = eye, torch.zeros(n, 3, dtype=torch.float64)
     if name == "pan_left":  # forward +z turns towards -x (left)
-        R_c2w = _rot_y(-a)
+        R_c2w = rotation_about_y(-a)
     elif name == "pan_right":
-        R_c2w = _rot_y(a)
+        R_c2w = rotation_about_y(a)
     elif name == "tilt_up":  # forward turns towards -y (up, OpenCV y is down)
-        R_c2w = _rot_x(a)
+        R_c2w = rotation_about_x(a)
     elif name == "tilt_down":
-        R_c2w = _rot_x(-a)
+        R_c2w = rotation_about_x(-a)
     elif name in ("dolly_in", "dolly_out"):
         centers = torch.stack([zero, zero, d if name == "dolly_in" else -d], -1)
     elif name in ("truck_left", "truck_right"):
@@ -257,10 +239,10 @@ def make_preset(
     elif name in ("orbit_left", "orbit_right", "orbit_up", "orbit_down"):
         # moving left round P the camera turns right to keep P centred, and so on
         R_c2w = {
-            "orbit_left": lambda: _rot_y(a),
-            "orbit_right": lambda: _rot_y(-a),
-            "orbit_up": lambda: _rot_x(-a),
-            "orbit_down": lambda: _rot_x(a),
+            "orbit_left": lambda: rotation_about_y(a),
+            "orbit_right": lambda: rotation_about_y(-a),
+            "orbit_up": lambda: rotation_about_x(-a),
+            "orbit_down": lambda: rotation_about_x(a),
         }[name]()
         centers = orbit(R_c2w, torch.full((n,), float(distance), dtype=torch.float64))
     elif name in ("zoom_in", "zoom_out"):
@@ -270,14 +252,14 @@ def make_preset(
         K[:, 0, 0] *= scale
         K[:, 1, 1] *= scale
     elif name == "roll_clockwise":  # camera right axis turns towards +y (down)
-        R_c2w = _rot_z(a)
+        R_c2w = rotation_about_z(a)
     elif name == "roll_anticlockwise":
-        R_c2w = _rot_z(-a)
+        R_c2w = rotation_about_z(-a)
     elif name == "arc":
-        R_c2w = _rot_y(a)
+        R_c2w = rotation_about_y(a)
         centers = orbit(R_c2w, distance * (1 - 0.25 * s))
     elif name == "spiral":
-        R_c2w = _rot_z(a)
+        R_c2w = rotation_about_z(a)
         centers = torch.stack([zero, zero, 0.25 * distance * s], -1)
     # static: identity everywhere
     R_c2w = R_c2w.clone()

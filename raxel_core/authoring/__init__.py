@@ -1,0 +1,35 @@
+"""Authoring camera paths: presets, keyframed paths, and trajectory editing.
+
+* ``trajectory_presets.py``  camera moves an artist names (pan, dolly, orbit, zoom, ...)
+* ``keyframes.py``           the keyframe type, its JSON, paths interpolated through keys
+* ``interpolation.py``       SLERP, natural cubic spline, piecewise-linear interpolation
+* ``trajectory_ops.py``      chain, combine, resample, smooth
+"""
+from .keyframes import (
+    DEFAULT_UP,
+    EXAMPLE_JSON,
+    Keyframe,
+    keyframes_from_cameras,
+    parse_keyframes_json,
+    trajectory_from_keyframes,
+)
+from .trajectory_ops import chain, combine, resample, smooth
+from .trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, ease, make_preset
+
+__all__ = [
+    "DEFAULT_MAGNITUDES",
+    "DEFAULT_UP",
+    "EASINGS",
+    "EXAMPLE_JSON",
+    "PRESET_NAMES",
+    "Keyframe",
+    "chain",
+    "combine",
+    "ease",
+    "keyframes_from_cameras",
+    "make_preset",
+    "parse_keyframes_json",
+    "resample",
+    "smooth",
+    "trajectory_from_keyframes",
+]

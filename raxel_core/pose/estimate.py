@@ -1,0 +1,312 @@
+"""Camera trajectory from video frames: structure from motion with pycolmap, and a rotation-only
+solver for footage without parallax (static shots, tripod pans and tilts).
+
+Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy routine):
+
+1. The frames are written as PNG to a temporary workspace (removed afterwards).
+2. SIFT features (``pycolmap.extract_features``) with **one shared camera** for the whole clip
+   (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
+   centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
+   fixed).
+3. Matching suited to video (``pycolmap.match_sequential``): every frame against its ``overlap``
+   successors (optionally plus the quadratic long-range pairs ``i + 2^k``: off by default, it made
+   GLOMAP lose frames on 2 of the 15 RealEstate10K clips); loop detection off. Each pair is
+   verified by COLMAP (fundamental / essential / homography RANSAC).
+4. **Parallax test** on the verified pairs: a homography is fitted (``cv2.findHomography``,
+   RANSAC) to each pair's epipolar inliers; when it explains almost every inlier on the widest
+   pairs, the footage has no parallax (a camera that only rotates, or does not move, maps every
+   image point by the homography ``H_ij = K R_j R_i^T K^-1``; Hartley & Zisserman, *Multiple View
+   Geometry*, 2nd ed., Sec. 8.4.2 / 13.4). Incremental or global SfM cannot initialise there
+   (no triangulation angle), so such footage goes to step 5b.
+5. a. **SfM** (parallax): the focal length is first self-calibrated from the fundamental matrices
+      (``pycolmap.calibrate_view_graph``, GLOMAP's view-graph calibration) unless given, then
+      global SfM (``pycolmap.global_mapping``, GLOMAP: Pan et al., ECCV 2024). When that leaves
+      frames out, incremental SfM (``pycolmap.incremental_mapping``; Schonberger & Frahm, CVPR
+      2016) runs on the same matches and the model with more registered frames is kept.
+   b. **Rotation only** (no parallax): rotations chained from the pairwise homographies with a
+      focal length from the homographies' orthogonality (``K^-1 H K`` must be a rotation), then
+      all rotations and the focal length refined jointly by robust least squares on the matched
+      keypoints (``scipy.optimize.least_squares``, Huber loss); every camera centre is zero. A
+      clip whose background stays put (at least ``parallax.STATIC_MIN_STATIONARY_FRACTION`` of
+      the matches on the widest pairs move less than ``parallax.STATIONARY_MAX_FRACTION`` of the
+      frame size; moving objects are the rest) is ``method="static"``: the same solver runs on the
+      stationary matches only, so it reports the (near-zero) rotations it measures; the focal
+      length cannot be observed there and the prior is kept.
+
+Only frames that the method actually registers get a pose; the others are listed in
+:attr:`PoseEstimate.unregistered` and named in the messages. Poses are never interpolated.
+
+Steps 2, 3 and 5a live in :mod:`raxel_core.pose.sfm`, step 4 in :mod:`raxel_core.pose.parallax`,
+step 5b in :mod:`raxel_core.pose.rotation_only`; this module runs them in order, with progress
+and cancellation.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..cameras import Cameras
+from .parallax import has_parallax, is_static, parallax_statistics
+from .rotation_only import pinhole_intrinsics, solve_rotation_only
+from .sfm import extract_features, image_name, map_frames, match_sequential, read_pairs
+
+#: Fewest registered frames for a trajectory; fewer raise ``ValueError``.
+MIN_REGISTERED_FRAMES = 2
+#: COLMAP's default focal-length prior when nothing is known: ``1.2 * max(H, W)``.
+DEFAULT_FOCAL_FACTOR = 1.2
+METHODS = ("sfm", "rotation_only", "static")
+
+
+@dataclass
+class PoseEstimate:
+    """Result of :func:`estimate_trajectory`.
+
+    Attributes:
+        cameras: :class:`Cameras` of the **registered** frames only, in frame order (OpenCV
+            world-to-camera, pixel ``K`` at the input frame size, ``fps`` passed through).
+            ``metadata`` holds ``method``, ``frame_indices`` and the estimated camera parameters.
+        frame_indices: input frame index of each camera in ``cameras``.
+        registered: one bool per input frame.
+        num_frames: number of input frames.
+        method: ``"sfm"`` (translation and rotation, arbitrary scale), ``"rotation_only"`` (no
+            parallax: tripod pan / tilt; every centre at the origin) or ``"static"`` (no
+            parallax and no measurable motion).
+        messages: human-readable notes (what was done, what failed and why).
+        timings: seconds per stage.
+    """
+
+    cameras: Cameras
+    frame_indices: list[int]
+    registered: list[bool]
+    num_frames: int
+    method: str
+    messages: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def unregistered(self) -> list[int]:
+        """Input frame indices that got no pose."""
+        return [i for i, r in enumerate(self.registered) if not r]
+
+    @property
+    def complete(self) -> bool:
+        """True when every input frame is registered."""
+        return all(self.registered)
+
+
+def _check_frames(frames) -> np.ndarray:
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(
+            f"frames must be an (N, H, W, 3) RGB array; got shape {frames.shape}. Read a video "
+            "with raxel_core.video_io.read_frames"
+        )
+    if frames.dtype != np.uint8:
+        raise ValueError(
+            f"frames must be uint8 (0-255); got {frames.dtype}. Convert float images in [0, 1] "
+            "with (x * 255).round().astype(np.uint8)"
+        )
+    n = frames.shape[0]
+    if n < MIN_REGISTERED_FRAMES:
+        raise ValueError(
+            f"camera trajectory estimation needs at least {MIN_REGISTERED_FRAMES} frames; got {n}. "
+            "Give the whole clip (a video of several frames with some camera overlap)"
+        )
+    if min(frames.shape[1:3]) < 16:
+        raise ValueError(f"frames of {frames.shape[1]}x{frames.shape[2]} pixels are too small for features")
+    return frames
+
+
+class _Run:
+    """Progress / cancellation bookkeeping of one estimation."""
+
+    def __init__(self, progress, should_stop, total):
+        self.progress, self.should_stop, self.total, self.done = progress, should_stop, total, 0
+        self.timings: dict = {}
+        self._t = time.perf_counter()
+
+    def step(self, name: str):
+        now = time.perf_counter()
+        self.timings[name] = now - self._t
+        self._t = now
+        self.done += 1
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
+        self.check()
+
+    def check(self):
+        if self.should_stop is not None and self.should_stop():
+            raise InterruptedError("camera trajectory estimation was cancelled")
+
+
+def estimate_trajectory(
+    frames,
+    focal: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_image_size: int | None = None,
+    fps: float | None = None,
+    overlap: int = 10,
+    quadratic_overlap: bool = False,
+    max_num_features: int = 8192,
+    mapper: str = "global",
+    seed: int = 0,
+    verbose: bool = False,
+) -> PoseEstimate:
+    """Estimate the camera trajectory of a video (module docstring for the method and sources).
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB frames of one shot, ``N >= 2``.
+        focal: known focal length in pixels at the frame size (held fixed), or ``None`` to
+            estimate it (one focal length shared by all frames).
+        progress: called as ``progress(done, total)`` after each stage.
+        should_stop: polled between stages; when it returns True, ``InterruptedError`` is raised.
+        max_image_size: extract features on frames downscaled so that their longer side is at
+            most this many pixels (faster on large video; poses and ``K`` stay at the frame size).
+        fps: frames per second stored on the returned cameras.
+        overlap: sequential matching window (each frame against its ``overlap`` successors).
+        quadratic_overlap: also match the long-range pairs ``i + 2^k`` (COLMAP's option).
+        max_num_features: SIFT features per frame.
+        mapper: ``"global"`` (GLOMAP, then incremental for any frame left out) or
+            ``"incremental"`` (COLMAP's incremental mapper only).
+        seed: random seed of COLMAP's RANSAC and mappers (results are repeatable).
+        verbose: let COLMAP log to stderr.
+
+    Returns:
+        :class:`PoseEstimate` (cameras of the registered frames, which frames, method, messages).
+
+    Raises:
+        ValueError: bad ``frames`` (shape, dtype, fewer than 2), bad ``focal``, or fewer than
+            :data:`MIN_REGISTERED_FRAMES` frames registered (the message says what to try).
+        InterruptedError: ``should_stop()`` returned True.
+    """
+    import pycolmap
+
+    frames = _check_frames(frames)
+    n, h, w = frames.shape[:3]
+    image_size = (h, w)
+    if focal is not None and not (np.isfinite(focal) and focal > 0):
+        raise ValueError(f"focal must be a positive number of pixels or None; got {focal}")
+    if mapper not in ("global", "incremental"):
+        raise ValueError(f"mapper must be 'global' or 'incremental'; got {mapper!r}")
+    run = _Run(progress, should_stop, total=5)
+    run.check()
+    messages: list[str] = []
+    f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
+    old_level = pycolmap.logging.minloglevel
+    if not verbose:
+        pycolmap.logging.minloglevel = 2
+    pycolmap.set_random_seed(seed)
+    workspace = Path(tempfile.mkdtemp(prefix="raxel_pose_"))
+    try:
+        image_dir, database = workspace / "images", workspace / "database.db"
+        image_dir.mkdir()
+        for i, frame in enumerate(frames):
+            cv2.imwrite(str(image_dir / image_name(i)), np.ascontiguousarray(frame[..., ::-1]))
+        run.step("write_frames")
+
+        extract_features(database, image_dir, image_size, focal, max_num_features, max_image_size)
+        run.step("features")
+
+        match_sequential(database, overlap, quadratic_overlap, seed)
+        run.step("matching")
+
+        pairs = read_pairs(database)
+        stats = parallax_statistics(pairs, image_size)
+        parallax, h_fraction = has_parallax(stats)
+        run.step("parallax_test")
+
+        static, stationary = is_static(stats)
+        if static or not parallax:
+            method = "static" if static else "rotation_only"
+            messages.append(
+                f"static camera: {100 * stationary:.0f}% of the matches on the widest frame pairs do "
+                "not move (moving objects are the rest); solved rotations on the still background, "
+                "every camera centre at the origin" if static else
+                f"no parallax: a homography explains {100 * h_fraction:.0f}% of the matches on the "
+                "widest frame pairs, so the camera only rotates (tripod pan / tilt); solved a "
+                "rotation-only model with every camera centre at the origin"
+            )
+            reg, Rs, f, _ = solve_rotation_only(
+                pairs, stats, n, image_size, focal, f_prior, messages, static=static, seed=seed)
+            if Rs is None or len(reg) < MIN_REGISTERED_FRAMES:
+                raise_too_few(len(reg) if Rs is not None else 0, n, "rotation_only")
+            K = pinhole_intrinsics(f, image_size)
+            cam_meta = {"model": "SIMPLE_PINHOLE", "params": [f, w / 2, h / 2]}
+            R = np.asarray(Rs)
+            t = np.zeros((len(reg), 3))
+        else:
+            method = "sfm"
+            messages.append(
+                f"parallax found (a homography explains {100 * h_fraction:.0f}% of the matches on the "
+                "widest frame pairs); structure from motion"
+            )
+            if focal is None:
+                ok = pycolmap.calibrate_view_graph(database)
+                if not ok:
+                    messages.append("view-graph focal self-calibration failed; mapping from the focal prior")
+            reg, R, t, K, cam_meta, _ = map_frames(
+                database, image_dir, workspace, mapper, focal, seed, n, messages, run)
+            if len(reg) < MIN_REGISTERED_FRAMES:
+                raise_too_few(len(reg), n, "sfm")
+        run.step("mapping")
+    finally:
+        pycolmap.logging.minloglevel = old_level
+        shutil.rmtree(workspace, ignore_errors=True)
+
+    registered = [False] * n
+    for i in reg:
+        registered[i] = True
+    missing = [i for i in range(n) if not registered[i]]
+    if missing:
+        messages.append(
+            f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
+            f"{_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
+        )
+    messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {K[0, 0]:.1f} px")
+    cameras = Cameras(
+        K=torch.as_tensor(np.repeat(K[None], len(reg), 0)),
+        R=torch.as_tensor(R), t=torch.as_tensor(t), image_size=image_size, fps=fps,
+    )
+    cameras.metadata.update({
+        "source": "raxel_core.pose.estimate_trajectory",
+        "method": method, "frame_indices": list(reg), "camera": cam_meta,
+    })
+    cameras.validate("estimated trajectory")
+    return PoseEstimate(
+        cameras=cameras, frame_indices=list(reg), registered=registered, num_frames=n,
+        method=method, messages=messages, timings=run.timings,
+    )
+
+
+def _ranges(indices) -> str:
+    """'0-3, 7, 9-10' for [0, 1, 2, 3, 7, 9, 10]."""
+    out, start = [], None
+    for k, i in enumerate(indices):
+        if start is None:
+            start = i
+        if k + 1 == len(indices) or indices[k + 1] != i + 1:
+            out.append(f"{start}" if start == i else f"{start}-{i}")
+            start = None
+    return ", ".join(out)
+
+
+def raise_too_few(k: int, n: int, method: str):
+    """Raise the ``ValueError`` for a run that registered only ``k`` of ``n`` frames by ``method``
+    (fewer than :data:`MIN_REGISTERED_FRAMES`), saying what to try."""
+    raise ValueError(
+        f"only {k} of {n} frames could be registered ({method}); a trajectory needs at least "
+        f"{MIN_REGISTERED_FRAMES}. Try: a clip with more frames and more overlap between them, a "
+        "higher resolution (max_image_size=None), a shot with more texture and less motion blur, "
+        "or pass the known focal length in pixels"
+    )
