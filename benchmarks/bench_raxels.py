@@ -30,8 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from raxel_core.cameras import Cameras, look_at_w2c
-from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
-from raxel_core.metrics import per_frame_camera_errors
+from raxel_core.evaluation.metrics import per_frame_camera_errors
+from raxel_core.geometry.rotations import project_to_rotation
 from raxel_core.rays.raxel_decode import decode_raxels
 from raxel_core.rays.raxel_encode import encode_raxels
 from raxel_core.rays.raxel_maps import RaxelMaps

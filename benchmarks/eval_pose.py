@@ -1,6 +1,6 @@
 """Camera trajectory from real video: raxel's estimator beside pycolmap's default pipeline.
 
-Runs :func:`raxel_core.evaluation.evaluate_clips` on the RealEstate10K clips of the shared data
+Runs :func:`raxel_core.evaluation.pose.evaluate_clips` on the RealEstate10K clips of the shared data
 (``<data>/re10k/videos/<stem>.mp4`` with ``<data>/re10k/poses/<stem>.txt``) and prints a table per
 clip and the aggregate (registration, time, AUC@30, RRA / RTA @15, RotErr, TransErr, ATE, speed
 ratio). The ground-truth focal length is never given to either estimator.
@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from raxel_core.evaluation import ESTIMATORS, evaluate_clips, format_table, results_to_json
+from raxel_core.evaluation.pose import ESTIMATORS, evaluate_clips, results_to_json
+from raxel_core.evaluation.tables import format_table
 
 
 def main(argv=None) -> int:

@@ -8,12 +8,12 @@ Pure Python on torch / numpy; never imports ComfyUI. Where things live:
 * ``authoring/``            camera moves (presets), keyframed paths, chaining, resampling, smoothing
 * ``rays/``                 cameras <-> ray images: raxel maps (Rays as Pixels, Sec. 3.2 / 3.5), their
                             PNG files, Plucker ray maps, the Wan camera embedding, the model's ray codecs
-* ``metrics.py``            ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr
+* ``evaluation/``           metrics (ATE, RPE, RRA/RTA, AUC@30, RotErr/TransErr), pose and model evaluation
 * ``pose/``                 camera trajectory from video frames (pycolmap)
 * ``synthetic/``            synthetic textured rooms rendered along known cameras, synthetic training clips
 * ``video_io.py``           reading video files into frames
 * ``preview.py``            top / side view images of a trajectory with frustums
-* ``cli.py``                the ``raxel`` command
+* ``cli/``                  the ``raxel`` command, one module per command
 """
 from .cameras import Cameras
 

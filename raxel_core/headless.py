@@ -1,4 +1,4 @@
-"""Run an API-format ComfyUI workflow on a running ComfyUI server from the terminal (``raxel run``).
+"""Run an API-format ComfyUI workflow on a running ComfyUI server (``raxel run``: :mod:`raxel_core.cli.run`).
 
 ::
 
@@ -27,9 +27,7 @@ client is the ``websocket-client`` package.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -233,53 +231,6 @@ def _open_websocket(server: str, client_id: str, timeout: float):
     return ws
 
 
-# --------------------------------------------------------------------------- progress display
-
-
-class TerminalProgress:
-    """A one-line progress bar on a terminal stream (``progress`` callback for :func:`run_workflow`):
-    nodes done / to run, the running node's class, and its own step bar (``progress`` messages)."""
-
-    def __init__(self, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self._last_len = 0
-
-    def __call__(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "message":
-            self._clear()
-            print(event["text"], file=self.stream, flush=True)
-            return
-        if kind == "progress":
-            done, total = event["nodes_done"], max(event["nodes_total"], 1)
-            filled = int(self.width * min(done, total) / total)
-            bar = "#" * filled + "-" * (self.width - filled)
-            line = f"[{bar}] {done}/{total} nodes"
-            if event.get("node"):
-                line += f"  {event['node']} {event.get('node_type', '')}".rstrip()
-            if event.get("max"):
-                line += f"  step {event['value']}/{event['max']}"
-            self._write(line)
-        elif kind == "done":
-            self._clear()
-
-    def _write(self, line: str) -> None:
-        pad = max(0, self._last_len - len(line))
-        if getattr(self.stream, "isatty", lambda: False)():
-            self.stream.write("\r" + line + " " * pad)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self._last_len = len(line)
-
-    def _clear(self) -> None:
-        if self._last_len and getattr(self.stream, "isatty", lambda: False)():
-            self.stream.write("\r" + " " * self._last_len + "\r")
-            self.stream.flush()
-        self._last_len = 0
-
-
 # --------------------------------------------------------------------------- run
 
 
@@ -291,7 +242,7 @@ def _safe_relative(subfolder: str, filename: str) -> Path:
     return Path(*parts, name)
 
 
-def _file_entries(outputs: dict, include_temp: bool):
+def file_entries(outputs: dict, include_temp: bool):
     """``(node_id, key, entry)`` for each file entry (a dict with ``filename``) of history outputs."""
     for node_id, node_out in outputs.items():
         if not isinstance(node_out, dict):
@@ -326,7 +277,7 @@ def run_workflow(
             subfolders; ``None``: nothing is downloaded.
         progress: called with event dicts: ``{"event": "progress", "nodes_done", "nodes_total", "node",
             "node_type", "value", "max"}``, ``{"event": "message", "text"}`` (warnings and errors, ready
-            to print), ``{"event": "done"}``. :class:`TerminalProgress` draws them.
+            to print), ``{"event": "done"}``. :class:`raxel_core.cli.terminal.TerminalProgress` draws them.
         timeout: seconds to wait for the whole run (``None``: no limit).
         include_temp: also download ``type: temp`` files (previews).
         client_id: websocket client id (default a new UUID).
@@ -386,7 +337,7 @@ def run_workflow(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for _node, _key, item in _file_entries(outputs, include_temp):
+        for _node, _key, item in file_entries(outputs, include_temp):
             rel = _safe_relative(item.get("subfolder", ""), item["filename"])
             query = urllib.parse.urlencode(
                 {"filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
@@ -467,56 +418,3 @@ def _follow(ws, prompt_id: str, workflow: dict, emit, started: float, timeout: f
             "node_type": workflow.get(current, {}).get("class_type", "") if current else "",
             "value": value, "max": maximum,
         })
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def build_parser(prog: str = "raxel run") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Queue an API-format ComfyUI workflow on a running server, show its progress and "
-        "download its outputs.",
-    )
-    parser.add_argument("workflow", help="API-format workflow JSON (ComfyUI: Workflow -> Export (API))")
-    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"ComfyUI URL (default {DEFAULT_SERVER})")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
-        help="override a node input before queueing; VALUE is JSON or else a string (repeatable), e.g. --set 3.seed=42",
-    )
-    parser.add_argument("--out", default=None, help="folder to download the output files into")
-    parser.add_argument("--include-temp", action="store_true", help="also download temporary (preview) files")
-    parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
-
-
-def main(argv=None) -> int:
-    """Entry point of ``raxel run``: returns the process exit code (0 success, 1 failure, 2 usage)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    progress = None if args.quiet else TerminalProgress(sys.stderr)
-    try:
-        summary = run_workflow(
-            args.workflow, server=args.server, overrides=args.overrides, out_dir=args.out,
-            progress=progress, timeout=args.timeout, include_temp=args.include_temp,
-        )
-    except ComfyUIError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"prompt {summary['prompt_id']} finished in {summary['seconds']:.1f} s", file=sys.stderr)
-    for path in summary["files"]:
-        print(path)
-    if args.out is None:
-        count = sum(1 for _ in _file_entries(summary["outputs"], args.include_temp))
-        if count:
-            print(f"{count} output file(s) left on the server; pass --out DIR to download them", file=sys.stderr)
-    return 0
-
-
-#: The function ``raxel_core.cli`` calls for ``raxel run ARGS...``.
-run_main = main
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

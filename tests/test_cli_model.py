@@ -1,4 +1,4 @@
-"""The joint-model commands of `raxel` (raxel_core/cli.py): `raxel sample` runs a saved model on real
+"""The joint-model commands of `raxel` (raxel_core/cli/): `raxel sample` runs a saved model on real
 files and writes the outputs a user opens; a bad model path (missing, pickle, corrupt, config that
 does not match the weights) ends with status 2 and one line naming the problem, never a traceback."""
 from __future__ import annotations

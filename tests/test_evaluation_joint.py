@@ -1,4 +1,4 @@
-"""Scoring of the joint-model evaluation (raxel_core.diffusion.evaluation_joint): the pair protocol
+"""Scoring of the joint-model evaluation (raxel_core.evaluation.joint): the pair protocol
 with pairs that have no translation direction (a camera that only rotates) counted for RRA only."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("diffusers", reason="raxel_core.diffusion needs diffusers")
 
 from raxel_core.authoring.trajectory_presets import make_preset
-from raxel_core.diffusion.evaluation_joint import pair_errors, summarise_pairs
+from raxel_core.evaluation.joint import pair_errors, summarise_pairs
 
 
 def test_a_pan_has_no_translation_direction_and_counts_for_rotation_only():

@@ -11,14 +11,14 @@ import pytest
 from comfyui_server import COMFYUI_DIR, SHIMS, free_port, start_comfyui
 from PIL import Image
 
+from raxel_core.cli.run import main
+from raxel_core.cli.terminal import TerminalProgress
 from raxel_core.headless import (
     ComfyUIError,
-    TerminalProgress,
     apply_overrides,
     format_execution_error,
     format_node_errors,
     load_api_workflow,
-    main,
     parse_override,
     run_workflow,
 )

@@ -9,7 +9,7 @@ import shared_data
 import torch
 from scipy.spatial.transform import Rotation
 
-from raxel_core import metrics
+from raxel_core.evaluation import metrics
 from raxel_core.cameras import Cameras
 
 DATA = shared_data.DATA

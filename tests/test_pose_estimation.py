@@ -39,7 +39,7 @@ def fern():
 
 def test_realestate10k_clip_registers_every_frame_and_matches_ground_truth(re10k_frames):
     from raxel_core.formats.realestate10k import read_realestate10k
-    from raxel_core.metrics import trajectory_metrics
+    from raxel_core.evaluation.metrics import trajectory_metrics
 
     calls = []
     est = estimate_trajectory(re10k_frames, progress=lambda i, n: calls.append((i, n)), fps=8.0)

@@ -23,8 +23,8 @@ import shared_data
 import torch
 
 from raxel_core.cameras import Cameras, look_at_w2c
+from raxel_core.evaluation.metrics import per_frame_camera_errors
 from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
-from raxel_core.metrics import per_frame_camera_errors
 from raxel_core.rays.raxel_decode import decode_raxels
 from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, pixel_centers
 from raxel_core.rays.raxel_maps import VALUE_RANGE, RaxelMaps
@@ -65,7 +65,7 @@ def corrupt(images: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 
 def errors(truth: Cameras, decoded: Cameras, reference: int = 0):
-    """Worst frame of :func:`raxel_core.metrics.per_frame_camera_errors`."""
+    """Worst frame of :func:`raxel_core.evaluation.metrics.per_frame_camera_errors`."""
     return tuple(float(e.max()) for e in per_frame_camera_errors(truth, decoded, reference))
 
 

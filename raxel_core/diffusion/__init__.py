@@ -4,13 +4,14 @@
 * ``datasets.py``      the ``Clip`` type, RealEstate10K-layout folders, augmentation, ``make_dataset``
                        (synthetic rooms: :class:`raxel_core.synthetic.clips.SyntheticClips`)
 * ``prepare.py``       ``prepare_dataset`` (your videos -> RealEstate10K layout with SfM poses)
-* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs),
-                       and the command entry points ``train_main``, ``prepare_main``, ``sample_main``
+* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs)
 * ``checkpoints.py``   checkpoint folders (safetensors + JSON, no pickles), ``training_resolution``
 * ``sampler.py``       ``sample``: Euler integration with separate video / ray step counts
-* ``evaluation_joint.py`` ``eval_joint_main`` (``raxel eval-joint``): pose, camera following, closed loop, ablation
+* ``sample_files.py``  ``sample_to_files`` (``raxel sample``): a saved model run on files, inputs fitted to
+                       its frame size
 
-The network itself is :class:`raxel_core.model.JointTransformer`.
+The network itself is :class:`raxel_core.model.JointTransformer`; its evaluation is
+:mod:`raxel_core.evaluation.joint` (``raxel eval-joint``); the commands are in :mod:`raxel_core.cli`.
 """
 from .datasets import (
     Clip,
@@ -28,15 +29,9 @@ from .flow_matching import (
     velocity_target,
 )
 from .prepare import PrepareReport, prepare_dataset
+from .sample_files import sample_to_files
 from .sampler import SampleResult, sample
-from .training import (
-    TrainConfig,
-    TrainResult,
-    prepare_main,
-    sample_main,
-    train,
-    train_main,
-)
+from .training import TrainConfig, TrainResult, train
 
 __all__ = [
     "MODES",
@@ -51,13 +46,11 @@ __all__ = [
     "make_dataset",
     "paper_velocity",
     "prepare_dataset",
-    "prepare_main",
     "sample",
-    "sample_main",
+    "sample_to_files",
     "stream_loss",
     "t_to_timestep",
     "timestep_to_t",
     "train",
-    "train_main",
     "velocity_target",
 ]

@@ -1,9 +1,9 @@
 """Evaluation of a trained joint video + ray model (Rays as Pixels, arXiv 2604.09429, Sec. 4).
 
-``raxel eval-joint`` / :func:`eval_joint_main` prints four tables on held-out clips:
+``raxel eval-joint`` (:mod:`raxel_core.cli.eval_joint`) prints four tables on held-out clips:
 
 1. **Pose from video** (paper Sec. 4.2): the model's ``pose`` mode at 1, 2, 5 and 20 ray steps,
-   scored by VGGT's pair protocol (:func:`raxel_core.metrics.relative_pose_errors`: AUC@30,
+   scored by VGGT's pair protocol (:func:`raxel_core.evaluation.metrics.relative_pose_errors`: AUC@30,
    RRA@15, RTA@15, percent over every frame pair of every clip), beside the geometric estimator
    of part 1 (:func:`raxel_core.pose.estimate_trajectory`, pycolmap) on the same clips
    at the model's resolution and at the clip's native resolution, and a constant-camera baseline
@@ -17,7 +17,7 @@
    trajectory; the generated video's cameras are estimated by (a) the geometric estimator and
    (b) the model's own ``pose`` mode (2 ray steps), and scored against the conditioning
    trajectory with CamI2V's RotErr (degrees, summed over frames) / TransErr (unit extent)
-   (:func:`raxel_core.metrics.rot_trans_err`); the same estimators on the real frames of that
+   (:func:`raxel_core.evaluation.metrics.rot_trans_err`); the same estimators on the real frames of that
    trajectory are printed beside them (the floor of each estimator). PSNR of the generated
    frames against the real ones, and of the trivial "repeat the first frame" video.
 3. **Closed loop** (Table 2 of the paper): trajectory from the real video (``pose`` mode,
@@ -37,11 +37,9 @@ render of the same scene and path at 4x the model's size (synthetic clips have n
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +48,9 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
-from ..metrics import auc, relative_pose_errors, rot_trans_err, rra, rta
+from ..diffusion.datasets import RealEstate10KClips, tensor_to_frames
 from ..synthetic.clips import SyntheticClips
-from .datasets import RealEstate10KClips, tensor_to_frames
+from .metrics import auc, relative_pose_errors, rot_trans_err, rra, rta
 
 #: Ray step counts of the pose table (the paper: 2 is best; 5 and 20 no better).
 POSE_STEPS = (1, 2, 5, 20)
@@ -218,7 +216,7 @@ def _median(values: list) -> float:
 # ----------------------------------------------------------------------------------- experiments
 def model_pose(model, frames: np.ndarray, steps: int, seed: int = 0) -> Cameras | None:
     """The model's ``pose`` mode; ``None`` when its rays do not decode."""
-    from .sampler import sample
+    from ..diffusion.sampler import sample
 
     try:
         return sample(model, "pose", video=frames, steps_rays=steps, seed=seed).cameras
@@ -268,7 +266,7 @@ def evaluate_pose(models: dict, clips: list[EvalClip], steps=POSE_STEPS, seed: i
 
 def evaluate_following(models: dict, clips: list[EvalClip], steps_video: int = 20, seed: int = 0, log=print) -> list[dict]:
     """Table 2 rows (camera following) and Table 3 rows (closed loop), per (dataset, model)."""
-    from .sampler import sample
+    from ..diffusion.sampler import sample
 
     rows = []
     floors: dict = {}
@@ -335,57 +333,8 @@ def evaluate_following(models: dict, clips: list[EvalClip], steps_video: int = 2
     return rows
 
 
-# ----------------------------------------------------------------------------------- tables
-def _f(v, spec=".1f") -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
-
-
-def format_tables(pose_rows: list[dict], follow_rows: list[dict], models: dict) -> str:
-    """The tables as Markdown text."""
-    out = [("### Pose from video (in %, pooled over frame pairs: RRA@15 over all pairs, AUC@30 and RTA@15 over the "
-            "pairs whose ground-truth cameras translate)"), "",
-           "| data | method | AUC@30 | RRA@15 | RTA@15 | pairs (translating) | failures | s / clip |",
-           "|---|---|---|---|---|---|---|---|"]
-    for r in pose_rows:
-        out.append(f"| {r['data']} | {r['method']} | {_f(r['auc30'])} | {_f(r['rra15'])} | {_f(r['rta15'])} | "
-                   f"{r['pairs']} ({r['pairs_translating']}) | {r['failures']} | {_f(r['s_per_clip'], '.2f')} |")
-    out += ["", ("### Camera following (video mode from frame 0 + the clip's trajectory; medians; RotErr in degrees "
-            "summed over frames, TransErr unit extent; fail = not every frame registered / rays not decoded)"), "",
-            ("| data | model | geometric on real: Rot / Trans (fail) | geometric on generated: Rot / Trans (fail) | "
-            "model pose on real: Rot / Trans (fail) | model pose on generated: Rot / Trans (fail) | PSNR generated | "
-            "PSNR repeat frame 0 |"), "|---|---|---|---|---|---|---|---|"]
-    for r in (r for r in follow_rows if r["table"] == "following"):
-        out.append(f"| {r['data']} | {r['model']} | {_f(r['geo_real_rot'])} / {_f(r['geo_real_trans'], '.2f')} "
-                   f"({r['geo_real_fail']}) | {_f(r['geo_gen_rot'])} / {_f(r['geo_gen_trans'], '.2f')} ({r['geo_gen_fail']}) | "
-                   f"{_f(r['model_real_rot'])} / {_f(r['model_real_trans'], '.2f')} ({r['model_real_fail']}) | "
-                   f"{_f(r['model_gen_rot'])} / {_f(r['model_gen_trans'], '.2f')} ({r['model_gen_fail']}) | "
-                   f"{_f(r['psnr_gen'], '.2f')} | {_f(r['psnr_copy_first'], '.2f')} |")
-    out += ["", ("### Closed loop (paper Table 2: trajectory from the real video with 2 ray steps -> video from it + "
-            "frame 0 -> cameras of the regenerated video vs that trajectory; medians)"), "",
-            ("| data | model | trajectory vs ground truth: Rot / Trans | model pose on regenerated: Rot / Trans (fail) | "
-            "geometric on regenerated: Rot / Trans (fail) | PSNR regenerated vs real |"), "|---|---|---|---|---|---|"]
-    for r in (r for r in follow_rows if r["table"] == "closed_loop"):
-        out.append(f"| {r['data']} | {r['model']} | {_f(r['traj_vs_gt_rot'])} / {_f(r['traj_vs_gt_trans'], '.2f')} | "
-                   f"{_f(r['model_rot'])} / {_f(r['model_trans'], '.2f')} ({r['model_fail']}) | "
-                   f"{_f(r['geo_rot'])} / {_f(r['geo_trans'], '.2f')} ({r['geo_fail']}) | {_f(r['psnr'], '.2f')} |")
-    if len(models) > 1:
-        out += ["", "### Ablation: " + " vs ".join(models) + " (rows above with the same data; pose at 2 ray steps)", "",
-                ("| data | model | AUC@30 | RRA@15 | RTA@15 | following: model pose on generated Rot / Trans | "
-                "PSNR generated | closed loop Rot / Trans | closed loop PSNR |"), "|---|---|---|---|---|---|---|---|---|"]
-        for name in models:
-            for kind in sorted({r["data"] for r in pose_rows}):
-                p = next((r for r in pose_rows if r["data"] == kind and r["method"] == f"{name}, 2 ray steps"), None)
-                f = next((r for r in follow_rows if r["data"] == kind and r["model"] == name and r["table"] == "following"), None)
-                c = next((r for r in follow_rows if r["data"] == kind and r["model"] == name and r["table"] == "closed_loop"), None)
-                if p is None or f is None or c is None:
-                    continue
-                out.append(f"| {kind} | {name} | {_f(p['auc30'])} | {_f(p['rra15'])} | {_f(p['rta15'])} | "
-                           f"{_f(f['model_gen_rot'])} / {_f(f['model_gen_trans'], '.2f')} | {_f(f['psnr_gen'], '.2f')} | "
-                           f"{_f(c['model_rot'])} / {_f(c['model_trans'], '.2f')} | {_f(c['psnr'], '.2f')} |")
-    return "\n".join(out) + "\n"
-
-
-def _model_label(model_dir: Path) -> str:
+# ----------------------------------------------------------------------------------- models
+def model_label(model_dir: str | Path) -> str:
     """``raxel-tiny-v1`` for a bundled model, ``tiny_plucker step 800`` for a training checkpoint."""
     model_dir = Path(model_dir)
     state = model_dir.parent / "state.json"
@@ -395,83 +344,35 @@ def _model_label(model_dir: Path) -> str:
     return model_dir.name
 
 
-def eval_joint_main(argv=None) -> int:
-    """``raxel eval-joint``: print the evaluation tables of a trained model (module docstring).
+def load_models(model_dir: str | Path, ablations: list[str] | tuple[str, ...] = ("auto",)) -> dict:
+    """The model to evaluate and its ablations, each labelled ``"<ray representation> (<model_label>)"``.
 
-    Options: ``--model DIR`` (default ``models/raxel-tiny-v1``), ``--ablation DIR [DIR ...]|auto|none``
-    (default ``auto``: the latest checkpoint of each of ``checkpoints/tiny_plucker`` and
-    ``checkpoints/tiny_plucker_concat`` that exists), ``--size H W`` (default 32 48), ``--synthetic N``
-    and ``--re10k N`` held-out clips (default 10 and 5), ``--frames``, ``--steps-video``,
-    ``--pose-steps``, ``--seed``, ``--data``, ``--json PATH``. Returns the exit status (2: the
-    model or the data is missing).
+    Args:
+        model_dir: ``save_pretrained`` directory of the model (``config.json`` + ``model.safetensors``).
+        ablations: ``["auto"]`` (the latest checkpoint of each of :data:`DEFAULT_ABLATION_DIRS` that
+            exists), ``["none"]``, or directories of other models with the same patch layout.
+    Returns:
+        ``{label: JointTransformer}`` in evaluation mode, the main model first.
+    Raises:
+        ValueError: an ablation model whose patch layout differs from the main model's.
     """
+    from ..diffusion.checkpoints import latest_checkpoint
     from ..model import JointTransformer
     from ..rays.codecs import ray_representation_for
-    from .checkpoints import latest_checkpoint
 
-    parser = argparse.ArgumentParser(prog="raxel eval-joint", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory of the model")
-    parser.add_argument("--ablation", nargs="+", default=["auto"],
-                        help="other models (e.g. the Plücker ablations) to score beside it: directories, 'auto' "
-                             "(latest checkpoint in each of "
-                             f"{', '.join(str(d.relative_to(PROJECT_ROOT)) for d in DEFAULT_ABLATION_DIRS)}) or 'none'")
-    parser.add_argument("--synthetic", type=int, default=10, help="held-out synthetic clips")
-    parser.add_argument("--re10k", type=int, default=5, help="RealEstate10K clips (held out)")
-    parser.add_argument("--clips", type=int, default=None, help="set both --synthetic and --re10k")
-    parser.add_argument("--frames", type=int, default=9, help="frames per clip")
-    parser.add_argument("--size", type=int, nargs=2, default=[32, 48], metavar=("H", "W"),
-                        help="frame size the model was trained at (raxel-tiny-v1: 32 48)")
-    parser.add_argument("--steps-video", type=int, default=20, help="Euler steps of generated video")
-    parser.add_argument("--pose-steps", type=int, nargs="+", default=list(POSE_STEPS), help="ray steps of the pose table")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, default=None, help="shared data folder (default $RAXEL_SHARED_DATA or ../shared/data)")
-    parser.add_argument("--json", type=Path, default=None, help="also write every row here")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    args = parser.parse_args(argv)
-    if args.clips is not None:
-        args.synthetic = args.re10k = args.clips
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    log = lambda line: print(line, file=sys.stderr, flush=True)
-
-    if not (args.model / "config.json").is_file():
-        print(f"no model at {args.model} (config.json + model.safetensors); train one with "
-              "`python -m raxel_core.diffusion configs/train_tiny.json`", file=sys.stderr)
-        return 2
+    model_dir = Path(model_dir)
     models = {}
-    main = JointTransformer.from_pretrained(args.model).eval()
-    models[f"{ray_representation_for(main.config)} ({_model_label(args.model)})"] = main
-    if args.ablation == ["auto"]:
-        ablations = [ckpt / "model" for ckpt in map(latest_checkpoint, DEFAULT_ABLATION_DIRS) if ckpt is not None]
-    elif args.ablation == ["none"]:
-        ablations = []
+    main = JointTransformer.from_pretrained(model_dir).eval()
+    models[f"{ray_representation_for(main.config)} ({model_label(model_dir)})"] = main
+    if list(ablations) == ["auto"]:
+        others = [ckpt / "model" for ckpt in map(latest_checkpoint, DEFAULT_ABLATION_DIRS) if ckpt is not None]
+    elif list(ablations) == ["none"]:
+        others = []
     else:
-        ablations = [Path(a) for a in args.ablation]
-    for ablation in ablations:
+        others = [Path(a) for a in ablations]
+    for ablation in others:
         other = JointTransformer.from_pretrained(ablation).eval()
         if other.config.patch_size != main.config.patch_size:
-            raise ValueError(f"the ablation model {ablation} has another layout than {args.model}")
-        models[f"{ray_representation_for(other.config)} ({_model_label(ablation)})"] = other
-
-    image_size = tuple(args.size)
-    t0 = time.perf_counter()
-    try:
-        clips = load_eval_clips(image_size, args.frames, args.synthetic, args.re10k, args.data,
-                                main.config.raxel_downscale)
-    except ValueError as err:
-        print(str(err), file=sys.stderr)
-        return 2
-    log(f"{len(clips)} clips at {image_size[0]}x{image_size[1]}, {args.frames} frames ({time.perf_counter() - t0:.0f} s)")
-    pose_rows = evaluate_pose(models, clips, tuple(args.pose_steps), args.seed, log)
-    follow_rows = evaluate_following(models, clips, args.steps_video, args.seed, log)
-    command = "python -m raxel_core.diffusion.evaluation_joint " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"<!-- {command.strip()} ; {len(clips)} clips, {time.perf_counter() - t0:.0f} s -->")
-    print(format_tables(pose_rows, follow_rows, models))
-    if args.json:
-        args.json.write_text(json.dumps({"pose": pose_rows, "following": follow_rows}, indent=2, default=str) + "\n",
-                             encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(eval_joint_main())
+            raise ValueError(f"the ablation model {ablation} has another layout than {model_dir}")
+        models[f"{ray_representation_for(other.config)} ({model_label(ablation)})"] = other
+    return models

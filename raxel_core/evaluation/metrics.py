@@ -28,9 +28,9 @@ import math
 import numpy as np
 import torch
 
-from .cameras import ROTATION_TOLERANCE, Cameras
-from .geometry.alignment import umeyama_alignment
-from .geometry.rotations import project_to_rotation, rotation_angle_deg, rotation_error_deg
+from ..cameras import ROTATION_TOLERANCE, Cameras
+from ..geometry.alignment import umeyama_alignment
+from ..geometry.rotations import project_to_rotation, rotation_angle_deg, rotation_error_deg
 
 ALIGNMENTS = ("sim3", "se3", "none")
 CONVENTIONS = ("w2c", "c2w")

@@ -3,7 +3,7 @@
 Layout: ``video_dir/<stem>.mp4`` and ``pose_dir/<stem>.txt`` (RealEstate10K camera files; line
 ``k + 1`` is frame ``k``). Ground truth is read with
 :func:`raxel_core.formats.realestate10k.read_realestate10k` at the clip's own size (source aspect
-16:9); errors come from :func:`raxel_core.metrics.trajectory_metrics` on the registered frames
+16:9); errors come from :func:`raxel_core.evaluation.metrics.trajectory_metrics` on the registered frames
 (ATE after Sim(3) alignment, RPE, RRA@15 / RTA@15, AUC@30, CamI2V RotErr / TransErr).
 
 Two estimators run on the same decoded frames in the same process, each timed end to end:
@@ -25,14 +25,15 @@ import cv2
 import numpy as np
 import torch
 
-from .cameras import Cameras
-from .pose import (
+from ..cameras import Cameras
+from ..pose import (
     PoseEstimate,
     estimate_trajectory,
     frame_of,
     image_name,
     raise_too_few,
 )
+from .tables import format_pose_row
 
 ESTIMATORS = ("raxel", "colmap_default")
 
@@ -105,7 +106,7 @@ def evaluate_clip(frames: np.ndarray, reference: Cameras, estimator: str = "raxe
     """Run one estimator on ``frames`` and score it against ``reference`` (same frame count).
 
     Returns a flat dict: ``estimator, num_frames, registered, time_s, method`` plus every key of
-    :func:`raxel_core.metrics.trajectory_metrics` on the registered frames, or ``error`` (the
+    :func:`raxel_core.evaluation.metrics.trajectory_metrics` on the registered frames, or ``error`` (the
     estimator's message) when it raised ``ValueError``.
     """
     from .metrics import trajectory_metrics
@@ -147,8 +148,8 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
     Raises:
         ValueError: no clip with ground truth found.
     """
-    from .formats.realestate10k import read_realestate10k
-    from .video_io import read_video_frames
+    from ..formats.realestate10k import read_realestate10k
+    from ..video_io import read_video_frames
 
     video_dir, pose_dir = Path(video_dir), Path(pose_dir)
     if isinstance(estimators, str):
@@ -171,7 +172,7 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
             r["clip"] = video.stem
             results.append(r)
             if log is not None:
-                log(_row(r))
+                log(format_pose_row(r))
     return results
 
 
@@ -210,44 +211,6 @@ def aggregate(results: list[dict]) -> dict:
             "ate_rmse_median": median("ate_rmse"),
         }
     return out
-
-
-def _fmt(v, spec=".1f"):
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
-
-def _row(r: dict) -> str:
-    return (f"{r['clip']:<26} {r['estimator']:<15} {r['method']:<13} {r['registered']:>3}/{r['num_frames']:<3} "
-            f"{r['time_s']:>6.1f} {_fmt(r.get('auc30')):>6} {_fmt(r.get('rra'), '.0f'):>4} "
-            f"{_fmt(r.get('rta'), '.0f'):>4} {_fmt(r.get('rot_err_deg'), '.2f'):>7} "
-            f"{_fmt(r.get('trans_err'), '.2f'):>6} {_fmt(r.get('ate_rmse'), '.3f'):>7} "
-            f"{_fmt(r.get('rpe_rot_rmse_deg'), '.2f'):>6} {_fmt(r.get('focal_px'), '.0f'):>5}"
-            + (f"  ERROR: {r['error'][:60]}" if "error" in r else ""))
-
-
-def format_table(results: list[dict]) -> str:
-    """Text table: one row per clip and estimator (ours beside the baseline), then the aggregate
-    per estimator and the speed ratio baseline time / raxel time."""
-    head = (f"{'clip':<26} {'estimator':<15} {'method':<13} {'reg':>7} {'time_s':>6} {'AUC30':>6} "
-            f"{'RRA':>4} {'RTA':>4} {'RotErr°':>7} {'TrErr':>6} {'ATE':>7} {'RPE°':>6} {'f_px':>5}")
-    lines = [head, "-" * len(head)]
-    lines += [_row(r) for r in results]
-    agg = aggregate(results)
-    lines += ["", (f"{'estimator':<15} {'clips':>5} {'complete':>8} {'failed':>6} {'frames':>9} {'time_s':>7} "
-              f"{'AUC30 mean':>10} {'median':>6} {'strict':>6} {'RRA':>5} {'RTA':>5} {'RotErr°':>7} {'TrErr':>6} {'ATE':>6}")]
-    for name, a in agg.items():
-        lines.append(
-            f"{name:<15} {a['clips']:>5} {a['complete']:>8} {a['failed']:>6} "
-            f"{a['frames_registered']:>4}/{a['frames']:<4} {a['time_s']:>7.1f} {_fmt(a['auc30_mean']):>10} "
-            f"{_fmt(a['auc30_median']):>6} {_fmt(a['auc30_mean_strict']):>6} {_fmt(a['rra_mean']):>5} "
-            f"{_fmt(a['rta_mean']):>5} {_fmt(a['rot_err_deg_median'], '.2f'):>7} "
-            f"{_fmt(a['trans_err_median'], '.2f'):>6} {_fmt(a['ate_rmse_median'], '.3f'):>6}")
-    if "raxel" in agg and "colmap_default" in agg and agg["raxel"]["time_s"] > 0:
-        lines.append(f"speed: colmap_default / raxel total time = "
-                     f"{agg['colmap_default']['time_s'] / agg['raxel']['time_s']:.2f}x")
-    lines.append("AUC30 'strict' counts failed or partially registered clips as 0. RotErr in degrees "
-                 "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units.")
-    return "\n".join(lines)
 
 
 def results_to_json(results: list[dict]) -> dict:

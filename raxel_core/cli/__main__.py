@@ -1,0 +1,6 @@
+"""``python -m raxel_core.cli ARGS...``: the ``raxel`` command."""
+import sys
+
+from . import main
+
+sys.exit(main())

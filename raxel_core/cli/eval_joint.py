@@ -1,0 +1,104 @@
+"""``raxel eval-joint``: the evaluation tables of a trained joint model (:mod:`raxel_core.evaluation.joint`).
+It has its own parser; status 2 with one line when the model, the data or the evaluation module is
+missing."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+#: Module of ``raxel eval-joint`` (imported only when that command runs).
+EVAL_JOINT_MODULE = "raxel_core.evaluation.joint"
+
+
+def register(sub) -> None:
+    sub.add_parser("eval-joint", help="evaluate the joint model (raxel eval-joint --help)", add_help=False)
+
+
+def build_parser(joint) -> argparse.ArgumentParser:
+    """The options of ``raxel eval-joint``; ``joint`` is the imported :data:`EVAL_JOINT_MODULE`, whose
+    defaults (model, ablation folders, pose steps) they show."""
+    ablation_dirs = ", ".join(str(d.relative_to(joint.PROJECT_ROOT)) for d in joint.DEFAULT_ABLATION_DIRS)
+    parser = argparse.ArgumentParser(prog="raxel eval-joint", description=joint.__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=joint.DEFAULT_MODEL,
+                        help="save_pretrained directory of the model")
+    parser.add_argument("--ablation", nargs="+", default=["auto"],
+                        help="other models (e.g. the Plücker ablations) to score beside it: directories, 'auto' "
+                             f"(latest checkpoint in each of {ablation_dirs}) or 'none'")
+    parser.add_argument("--synthetic", type=int, default=10, help="held-out synthetic clips")
+    parser.add_argument("--re10k", type=int, default=5, help="RealEstate10K clips (held out)")
+    parser.add_argument("--clips", type=int, default=None, help="set both --synthetic and --re10k")
+    parser.add_argument("--frames", type=int, default=9, help="frames per clip")
+    parser.add_argument("--size", type=int, nargs=2, default=[32, 48], metavar=("H", "W"),
+                        help="frame size the model was trained at (raxel-tiny-v1: 32 48)")
+    parser.add_argument("--steps-video", type=int, default=20, help="Euler steps of generated video")
+    parser.add_argument("--pose-steps", type=int, nargs="+", default=list(joint.POSE_STEPS),
+                        help="ray steps of the pose table")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared data folder (default $RAXEL_SHARED_DATA or ../shared/data)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every row here")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return parser
+
+
+def run(args) -> int:
+    """Print the tables of :mod:`raxel_core.evaluation.joint` for ``args.model`` and its ablations
+    (and write every row to ``--json``); status 2 when the model or the data is missing."""
+    import torch
+
+    from ..evaluation.joint import evaluate_following, evaluate_pose, load_eval_clips, load_models
+    from ..evaluation.tables import format_tables
+
+    if args.clips is not None:
+        args.synthetic = args.re10k = args.clips
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    if not (args.model / "config.json").is_file():
+        print(f"no model at {args.model} (config.json + model.safetensors); train one with "
+              "`python -m raxel_core.diffusion configs/train_tiny.json`", file=sys.stderr)
+        return 2
+    models = load_models(args.model, args.ablation)
+    main_model = next(iter(models.values()))
+    image_size = tuple(args.size)
+    t0 = time.perf_counter()
+    try:
+        clips = load_eval_clips(image_size, args.frames, args.synthetic, args.re10k, args.data,
+                                main_model.config.raxel_downscale)
+    except ValueError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    log(f"{len(clips)} clips at {image_size[0]}x{image_size[1]}, {args.frames} frames "
+        f"({time.perf_counter() - t0:.0f} s)")
+    pose_rows = evaluate_pose(models, clips, tuple(args.pose_steps), args.seed, log)
+    follow_rows = evaluate_following(models, clips, args.steps_video, args.seed, log)
+    command_line = getattr(args, "command_line", "raxel eval-joint").strip()
+    print(f"<!-- {command_line} ; {len(clips)} clips, {time.perf_counter() - t0:.0f} s -->")
+    print(format_tables(pose_rows, follow_rows, models))
+    if args.json:
+        args.json.write_text(json.dumps({"pose": pose_rows, "following": follow_rows}, indent=2, default=str) + "\n",
+                             encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``raxel eval-joint ARGS...``: parse ``argv`` and :func:`run`; status 2 with one line when
+    :data:`EVAL_JOINT_MODULE` is not part of this installation."""
+    try:
+        joint = importlib.import_module(EVAL_JOINT_MODULE)
+    except ModuleNotFoundError as err:
+        if err.name not in (EVAL_JOINT_MODULE, EVAL_JOINT_MODULE.rsplit(".", 1)[0]):
+            raise
+        print(f"raxel eval-joint: error: the joint-model evaluation ({EVAL_JOINT_MODULE}) is not part of this "
+              "installation; update raxel_core", file=sys.stderr)
+        return 2
+    args = build_parser(joint).parse_args(argv)
+    args.command_line = "raxel eval-joint " + " ".join(argv)
+    return run(args)

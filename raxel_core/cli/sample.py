@@ -1,0 +1,89 @@
+"""``raxel sample``: run the joint model: pose (video -> camera), video (image + camera -> video) or
+joint (image -> video + camera); the bundled model unless ``--model`` names another."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .terminal import progress_printer
+
+#: The bundled joint model (config.json + model.safetensors), the default of ``raxel sample``.
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "raxel-tiny-v1"
+
+
+def register(sub) -> None:
+    m = sub.add_parser("sample", help="run the joint model: pose (video -> camera), video (image + camera -> "
+                       "video) or joint (image -> video + camera)")
+    m.add_argument("mode", choices=("pose", "video", "joint"))
+    m.add_argument("--model", default=None,
+                   help=f"model folder (config.json + model.safetensors) or its .safetensors (default: the bundled "
+                        f"{BUNDLED_MODEL_DIR.name})")
+    m.add_argument("--video", default=None, help="pose: video file or frame folder")
+    m.add_argument("--image", default=None, help="video / joint: the source image (first frame)")
+    m.add_argument("--trajectory", default=None, help="video: trajectory file (any format raxel convert reads)")
+    m.add_argument("--frames", type=int, default=None,
+                   help="frames (joint: to generate, default 9; pose: read from the video, default 9)")
+    m.add_argument("--out", required=True, help="output folder: video.mp4, trajectory.txt, raxels.png")
+    m.add_argument("--steps-video", type=int, default=30, help="Euler steps of the video stream (default: %(default)s)")
+    m.add_argument("--steps-rays", type=int, default=2, help="Euler steps of the ray stream (default: %(default)s)")
+    m.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
+    m.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    m.add_argument("--vae", default=None, help="latent models only: a local diffusers folder of the Wan 2.1 VAE "
+                   "(AutoencoderKLWan: config.json + diffusion_pytorch_model.safetensors)")
+    m.set_defaults(func=run)
+
+
+def check_model_path(path: str | Path) -> Path:
+    """The weights of a joint model at ``path`` (a ``save_pretrained`` folder or a ``.safetensors``
+    file), after checking that they exist, are safetensors and have a readable header.
+
+    Raises:
+        ValueError: missing path, a pickle / non-safetensors file, or a file whose safetensors
+            header cannot be read (corrupt or truncated); the message names the file and the fix.
+    """
+    path = Path(path)
+    weights = path / "model.safetensors" if path.is_dir() else path
+    if not path.exists():
+        raise ValueError(f"no model at {path}; give --model a folder holding config.json + model.safetensors "
+                         "(or its model.safetensors)")
+    if weights.suffix != ".safetensors":
+        raise ValueError(f"refusing {weights.name}: only .safetensors models are loaded (.pt / .ckpt / .bin are "
+                         "pickles that can run code); convert it to safetensors")
+    if not weights.is_file():
+        raise ValueError(f"{path} holds no model.safetensors; give the folder written by training "
+                         "(step_XXXXXXX/model) or the file itself")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            handle.metadata()
+    except Exception as err:  # noqa: BLE001 (safetensors' own error types: a header that does not parse)
+        raise ValueError(f"{weights} is not a readable .safetensors file ({err}); it is corrupt or incomplete: "
+                         "copy or export it again") from None
+    return weights
+
+
+def run(args) -> int:
+    from ..diffusion.sample_files import sample_to_files
+
+    model = Path(args.model) if args.model else BUNDLED_MODEL_DIR
+    if args.model is None and not BUNDLED_MODEL_DIR.is_dir():
+        raise ValueError(f"the bundled model is not installed at {BUNDLED_MODEL_DIR}; give --model")
+    check_model_path(model)
+    for name in ("video", "image", "trajectory", "vae"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).exists():
+            raise ValueError(f"--{name} {value} does not exist")
+    progress = progress_printer(f"sampling ({args.mode})")
+
+    def log(line: str) -> None:
+        if line.startswith("step "):
+            done, total = (int(v) for v in line[5:].split("/"))
+            progress(done, total)
+        else:
+            print(line)
+
+    frames = args.frames if args.frames is not None or args.mode != "joint" else 9
+    sample_to_files(model, args.mode, args.out, video=args.video, image=args.image, trajectory=args.trajectory,
+                    num_frames=frames, steps_video=args.steps_video, steps_rays=args.steps_rays, seed=args.seed,
+                    device=args.device, log=log, vae=args.vae)
+    return 0

@@ -1,0 +1,51 @@
+"""``raxel train`` (and ``python -m raxel_core.diffusion``, the form ``accelerate launch -m`` runs): train
+the joint video + ray model from a :class:`~raxel_core.diffusion.training.TrainConfig` JSON file,
+resuming from the latest checkpoint in its ``checkpoint_dir``."""
+from __future__ import annotations
+
+import argparse
+
+#: Description of ``python -m raxel_core.diffusion --help``.
+DESCRIPTION = "Train the joint video + ray model from a JSON config."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``raxel train`` and of ``python -m raxel_core.diffusion`` (the same)."""
+    parser.add_argument("config", help="TrainConfig JSON, e.g. configs/train_small.json")
+    parser.add_argument("--steps", type=int, default=None, help="override the config's total steps")
+    parser.add_argument("--checkpoint-dir", default=None, help="override the config's checkpoint_dir")
+    parser.add_argument("--no-resume", action="store_true", help="start afresh even if checkpoints exist")
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train the joint video + ray model from a JSON config")
+    add_arguments(t)
+    t.set_defaults(func=run)
+
+
+def train_from_args(args):
+    """Read the config, apply ``--steps`` / ``--checkpoint-dir``, train; returns the
+    :class:`~raxel_core.diffusion.training.TrainResult` (the trained model is
+    ``<checkpoint_dir>/step_XXXXXXX/model``)."""
+    from ..diffusion.training import TrainConfig, train
+
+    config = TrainConfig.from_json(args.config)
+    if args.steps is not None:
+        config.steps = int(args.steps)
+    if args.checkpoint_dir is not None:
+        config.checkpoint_dir = str(args.checkpoint_dir)
+    return train(config, resume=not args.no_resume)
+
+
+def run(args) -> int:
+    result = train_from_args(args)
+    print(f"trained to step {result.step}; last checkpoint {result.checkpoint}; log {result.log_path}")
+    return 0
+
+
+def module_main(argv=None) -> None:
+    """``python -m raxel_core.diffusion CONFIG [--steps N] [--checkpoint-dir D] [--no-resume]``: train
+    (errors end in a traceback; the training log is the run's only output)."""
+    parser = argparse.ArgumentParser(prog="python -m raxel_core.diffusion", description=DESCRIPTION)
+    add_arguments(parser)
+    train_from_args(parser.parse_args(argv))

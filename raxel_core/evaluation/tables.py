@@ -1,0 +1,169 @@
+"""Text tables of the evaluations: the pose-from-video table of :mod:`raxel_core.evaluation.pose`
+(``raxel eval-pose``) and the Markdown tables of :mod:`raxel_core.evaluation.joint`
+(``raxel eval-joint``), with one number formatter for both."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+
+def format_number(value, spec: str = ".1f", missing: str = "-") -> str:
+    """``format(value, spec)``, or ``missing`` for ``None`` and for a float that is NaN or infinite
+    (a metric that could not be computed)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    return format(value, spec)
+
+
+#: The pose table writes a missing number as ``-``, the joint-model tables as ``n/a``.
+_dash = partial(format_number, missing="-")
+_na = partial(format_number, missing="n/a")
+
+
+def format_pose_row(r: dict) -> str:
+    """One line of :func:`format_table`: a result dict of :func:`raxel_core.evaluation.pose.evaluate_clip`
+    with ``clip`` added."""
+    return (
+        f"{r['clip']:<26} {r['estimator']:<15} {r['method']:<13} {r['registered']:>3}/{r['num_frames']:<3} "
+        f"{r['time_s']:>6.1f} {_dash(r.get('auc30')):>6} {_dash(r.get('rra'), '.0f'):>4} "
+        f"{_dash(r.get('rta'), '.0f'):>4} {_dash(r.get('rot_err_deg'), '.2f'):>7} "
+        f"{_dash(r.get('trans_err'), '.2f'):>6} {_dash(r.get('ate_rmse'), '.3f'):>7} "
+        f"{_dash(r.get('rpe_rot_rmse_deg'), '.2f'):>6} {_dash(r.get('focal_px'), '.0f'):>5}"
+        + (f"  ERROR: {r['error'][:60]}" if "error" in r else "")
+    )
+
+
+def format_table(results: list[dict]) -> str:
+    """Text table: one row per clip and estimator (ours beside the baseline), then the aggregate
+    per estimator and the speed ratio baseline time / raxel time."""
+    head = (
+        f"{'clip':<26} {'estimator':<15} {'method':<13} {'reg':>7} {'time_s':>6} {'AUC30':>6} "
+        f"{'RRA':>4} {'RTA':>4} {'RotErr°':>7} {'TrErr':>6} {'ATE':>7} {'RPE°':>6} {'f_px':>5}"
+    )
+    lines = [head, "-" * len(head)]
+    lines += [format_pose_row(r) for r in results]
+    from .pose import aggregate  # pose.py imports format_pose_row from here
+
+    agg = aggregate(results)
+    lines += [
+        "",
+        (
+            f"{'estimator':<15} {'clips':>5} {'complete':>8} {'failed':>6} {'frames':>9} {'time_s':>7} "
+            f"{'AUC30 mean':>10} {'median':>6} {'strict':>6} {'RRA':>5} {'RTA':>5} {'RotErr°':>7} {'TrErr':>6} "
+            f"{'ATE':>6}"
+        ),
+    ]
+    for name, a in agg.items():
+        lines.append(
+            f"{name:<15} {a['clips']:>5} {a['complete']:>8} {a['failed']:>6} "
+            f"{a['frames_registered']:>4}/{a['frames']:<4} {a['time_s']:>7.1f} {_dash(a['auc30_mean']):>10} "
+            f"{_dash(a['auc30_median']):>6} {_dash(a['auc30_mean_strict']):>6} {_dash(a['rra_mean']):>5} "
+            f"{_dash(a['rta_mean']):>5} {_dash(a['rot_err_deg_median'], '.2f'):>7} "
+            f"{_dash(a['trans_err_median'], '.2f'):>6} {_dash(a['ate_rmse_median'], '.3f'):>6}"
+        )
+    if "raxel" in agg and "colmap_default" in agg and agg["raxel"]["time_s"] > 0:
+        lines.append(
+            f"speed: colmap_default / raxel total time = "
+            f"{agg['colmap_default']['time_s'] / agg['raxel']['time_s']:.2f}x"
+        )
+    lines.append(
+        "AUC30 'strict' counts failed or partially registered clips as 0. RotErr in degrees "
+        "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units."
+    )
+    return "\n".join(lines)
+
+
+def format_tables(pose_rows: list[dict], follow_rows: list[dict], models: dict) -> str:
+    """The tables as Markdown text."""
+    out = [
+        (
+            "### Pose from video (in %, pooled over frame pairs: RRA@15 over all pairs, AUC@30 and RTA@15 over the "
+            "pairs whose ground-truth cameras translate)"
+        ),
+        "",
+        "| data | method | AUC@30 | RRA@15 | RTA@15 | pairs (translating) | failures | s / clip |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in pose_rows:
+        out.append(
+            f"| {r['data']} | {r['method']} | {_na(r['auc30'])} | {_na(r['rra15'])} | {_na(r['rta15'])} | "
+            f"{r['pairs']} ({r['pairs_translating']}) | {r['failures']} | {_na(r['s_per_clip'], '.2f')} |"
+        )
+    out += [
+        "",
+        (
+            "### Camera following (video mode from frame 0 + the clip's trajectory; medians; RotErr in degrees "
+            "summed over frames, TransErr unit extent; fail = not every frame registered / rays not decoded)"
+        ),
+        "",
+        (
+            "| data | model | geometric on real: Rot / Trans (fail) | geometric on generated: Rot / Trans (fail) | "
+            "model pose on real: Rot / Trans (fail) | model pose on generated: Rot / Trans (fail) | PSNR generated | "
+            "PSNR repeat frame 0 |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in (r for r in follow_rows if r["table"] == "following"):
+        out.append(
+            f"| {r['data']} | {r['model']} | {_na(r['geo_real_rot'])} / {_na(r['geo_real_trans'], '.2f')} "
+            f"({r['geo_real_fail']}) | {_na(r['geo_gen_rot'])} / {_na(r['geo_gen_trans'], '.2f')} "
+            f"({r['geo_gen_fail']}) | "
+            f"{_na(r['model_real_rot'])} / {_na(r['model_real_trans'], '.2f')} ({r['model_real_fail']}) | "
+            f"{_na(r['model_gen_rot'])} / {_na(r['model_gen_trans'], '.2f')} ({r['model_gen_fail']}) | "
+            f"{_na(r['psnr_gen'], '.2f')} | {_na(r['psnr_copy_first'], '.2f')} |"
+        )
+    out += [
+        "",
+        (
+            "### Closed loop (paper Table 2: trajectory from the real video with 2 ray steps -> video from it + "
+            "frame 0 -> cameras of the regenerated video vs that trajectory; medians)"
+        ),
+        "",
+        (
+            "| data | model | trajectory vs ground truth: Rot / Trans | "
+            "model pose on regenerated: Rot / Trans (fail) | geometric on regenerated: Rot / Trans (fail) | "
+            "PSNR regenerated vs real |"
+        ),
+        "|---|---|---|---|---|---|",
+    ]
+    for r in (r for r in follow_rows if r["table"] == "closed_loop"):
+        out.append(
+            f"| {r['data']} | {r['model']} | {_na(r['traj_vs_gt_rot'])} / {_na(r['traj_vs_gt_trans'], '.2f')} | "
+            f"{_na(r['model_rot'])} / {_na(r['model_trans'], '.2f')} ({r['model_fail']}) | "
+            f"{_na(r['geo_rot'])} / {_na(r['geo_trans'], '.2f')} ({r['geo_fail']}) | {_na(r['psnr'], '.2f')} |"
+        )
+    if len(models) > 1:
+        out += [
+            "",
+            "### Ablation: " + " vs ".join(models) + " (rows above with the same data; pose at 2 ray steps)",
+            "",
+            (
+                "| data | model | AUC@30 | RRA@15 | RTA@15 | following: model pose on generated Rot / Trans | "
+                "PSNR generated | closed loop Rot / Trans | closed loop PSNR |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name in models:
+            for kind in sorted({r["data"] for r in pose_rows}):
+                p = next((r for r in pose_rows if r["data"] == kind and r["method"] == f"{name}, 2 ray steps"), None)
+                f = next(
+                    (r for r in follow_rows if r["data"] == kind and r["model"] == name and r["table"] == "following"),
+                    None,
+                )
+                c = next(
+                    (
+                        r
+                        for r in follow_rows
+                        if r["data"] == kind and r["model"] == name and r["table"] == "closed_loop"
+                    ),
+                    None,
+                )
+                if p is None or f is None or c is None:
+                    continue
+                out.append(
+                    f"| {kind} | {name} | {_na(p['auc30'])} | {_na(p['rra15'])} | {_na(p['rta15'])} | "
+                    f"{_na(f['model_gen_rot'])} / {_na(f['model_gen_trans'], '.2f')} | {_na(f['psnr_gen'], '.2f')} | "
+                    f"{_na(c['model_rot'])} / {_na(c['model_trans'], '.2f')} | {_na(c['psnr'], '.2f')} |"
+                )
+    return "\n".join(out) + "\n"
