@@ -21,16 +21,12 @@ from typing import Sequence
 
 import torch
 
+from .tensors import as_float64
+
 #: Largest accepted ``max |R^T R - I|`` and ``|det R - 1|``. RealEstate10K files are orthonormal to
 #: ~1e-7 and MotionCtrl JSON to ~1e-6 (6-7 printed digits); 1e-4 accepts every honest text file and
 #: rejects anything that is not a rotation (a scaled or sheared matrix is off by >1e-2).
 ROTATION_TOLERANCE = 1e-4
-
-
-def _as_tensor(x, dtype=torch.float64) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.detach().to(dtype=dtype, device="cpu")
-    return torch.as_tensor(x, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,7 @@ class Cameras:
     metadata: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
-        K, R, t = _as_tensor(self.K), _as_tensor(self.R), _as_tensor(self.t)
+        K, R, t = as_float64(self.K), as_float64(self.R), as_float64(self.t)
         if K.ndim == 2:
             K = K.expand(R.shape[0] if R.ndim == 3 else 1, 3, 3).clone()
         if R.ndim != 3 or R.shape[1:] != (3, 3):
@@ -82,13 +78,13 @@ class Cameras:
     @classmethod
     def from_w2c(cls, w2c, K, image_size, fps=None) -> "Cameras":
         """From ``(N, 3, 4)`` or ``(N, 4, 4)`` OpenCV world-to-camera matrices."""
-        w2c = _as_tensor(w2c)
+        w2c = as_float64(w2c)
         return cls(K=K, R=w2c[:, :3, :3], t=w2c[:, :3, 3], image_size=image_size, fps=fps)
 
     @classmethod
     def from_c2w(cls, c2w, K, image_size, fps=None) -> "Cameras":
         """From ``(N, 3, 4)`` or ``(N, 4, 4)`` OpenCV camera-to-world matrices."""
-        c2w = _as_tensor(c2w)
+        c2w = as_float64(c2w)
         R = c2w[:, :3, :3].transpose(1, 2)
         t = -(R @ c2w[:, :3, 3:4])[..., 0]
         return cls(K=K, R=R, t=t, image_size=image_size, fps=fps)
@@ -97,14 +93,14 @@ class Cameras:
     def from_c2w_opengl(cls, c2w, K, image_size, fps=None) -> "Cameras":
         """From ``(N, 3|4, 4)`` OpenGL / nerfstudio / Blender camera-to-world matrices
         (x right, y up, camera looks along -z): the y and z camera axes are flipped."""
-        c2w = _as_tensor(c2w).clone()
+        c2w = as_float64(c2w).clone()
         c2w[:, :3, 1:3] *= -1
         return cls.from_c2w(c2w, K, image_size, fps)
 
     @staticmethod
     def intrinsics_matrix(fx, fy, cx, cy) -> torch.Tensor:
         """``(N, 3, 3)`` float64 K from per-frame (or scalar) ``fx, fy, cx, cy`` in pixels."""
-        fx, fy, cx, cy = (torch.atleast_1d(_as_tensor(v)) for v in (fx, fy, cx, cy))
+        fx, fy, cx, cy = (torch.atleast_1d(as_float64(v)) for v in (fx, fy, cx, cy))
         n = max(v.shape[0] for v in (fx, fy, cx, cy))
         K = torch.zeros(n, 3, 3, dtype=torch.float64)
         K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2], K[:, 2, 2] = fx, fy, cx, cy, 1.0
@@ -261,8 +257,8 @@ def look_at_w2c(eye, target, up=(0.0, -1.0, 0.0)) -> torch.Tensor:
     """``(N, 4, 4)`` OpenCV world-to-camera matrices of cameras at ``eye (N, 3)`` looking at
     ``target (N, 3)``; ``up`` is the world direction that appears up in the image (OpenCV worlds
     have y down, so the default up is ``-y``)."""
-    eye, target = _as_tensor(eye).reshape(-1, 3), _as_tensor(target).reshape(-1, 3)
-    up = _as_tensor(up).reshape(-1, 3).expand_as(eye)
+    eye, target = as_float64(eye).reshape(-1, 3), as_float64(target).reshape(-1, 3)
+    up = as_float64(up).reshape(-1, 3).expand_as(eye)
     z = target - eye
     z_norm = torch.linalg.norm(z, dim=-1, keepdim=True)
     if (z_norm < 1e-12).any():

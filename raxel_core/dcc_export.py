@@ -53,8 +53,9 @@ from pathlib import Path
 
 import torch
 
-from .cameras import Cameras, _as_tensor
-from .formats import _load_json, _write_text_atomic
+from .cameras import Cameras
+from .formats.text_files import load_json, write_text_atomic
+from .tensors import as_float64
 
 #: OpenCV world -> Blender world: ``(x, y, z) -> (x, z, -y)``.
 OPENCV_TO_BLENDER_WORLD = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]], dtype=torch.float64)
@@ -222,7 +223,7 @@ def export_blender_script(cameras: Cameras, path, name: str = "RaxelCamera", fps
         n=len(keys), w=w, h=h, fps_text=fps_text, file=path.name, name=name, fps_lines=fps_lines,
         sensor=BLENDER_SENSOR_WIDTH_MM, key_lines="\n".join(lines),
     )
-    return _write_text_atomic(path, text)
+    return write_text_atomic(path, text)
 
 
 # --------------------------------------------------------------------------- nerfstudio
@@ -307,7 +308,7 @@ def export_nerfstudio_camera_path(cameras: Cameras, path, fps=None, seconds=None
         ValueError: see :func:`nerfstudio_camera_path`; a missing folder.
     """
     data = nerfstudio_camera_path(cameras, fps=fps, seconds=seconds)
-    return _write_text_atomic(Path(path), json.dumps(data, indent=1) + "\n")
+    return write_text_atomic(Path(path), json.dumps(data, indent=1) + "\n")
 
 
 def read_nerfstudio_camera_path(path) -> Cameras:
@@ -324,7 +325,7 @@ def read_nerfstudio_camera_path(path) -> Cameras:
             a matrix that is not 16 numbers, a fov outside (0, 180), and invalid poses.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     name = path.name
     if not isinstance(data, dict) or not isinstance(data.get("camera_path"), list) or not data["camera_path"]:
         raise ValueError(f'{name}: not a nerfstudio camera path (expected an object with a non-empty "camera_path" list)')
@@ -342,7 +343,7 @@ def read_nerfstudio_camera_path(path) -> Cameras:
         if not isinstance(entry, dict) or "camera_to_world" not in entry or "fov" not in entry:
             raise ValueError(f'{name}: camera_path entry {k} needs "camera_to_world" and "fov"')
         try:
-            m = _as_tensor(entry["camera_to_world"]).reshape(16)
+            m = as_float64(entry["camera_to_world"]).reshape(16)
         except (TypeError, ValueError, RuntimeError):
             raise ValueError(f"{name}: camera_path entry {k} camera_to_world must be 16 numbers (a 4x4 matrix)") from None
         fov = entry["fov"]

@@ -26,109 +26,16 @@ format-specific details live under the format's name (``metadata["realestate10k"
 from __future__ import annotations
 
 import inspect
-import json
-import os
-import tempfile
 from pathlib import Path
 
-# --------------------------------------------------------------------------- shared file helpers
-# Defined before the submodule imports below, which import them from this package.
-
-
-def _parent_folder(path: Path) -> Path:
-    """The folder a file at ``path`` will be written into; it must already exist."""
-    parent = path.parent
-    if not parent.is_dir():
-        raise ValueError(
-            f"cannot write {path}: the folder {parent} does not exist; create it first or choose "
-            "another output path"
-        )
-    if path.is_dir():
-        raise ValueError(f"cannot write {path}: a folder of that name exists; choose a file name")
-    return parent
-
-
-def _write_files_atomic(files: dict[Path, str]) -> None:
-    """Write each ``{path: text}`` to a temporary file beside it, then ``os.replace`` them all into
-    place. Nothing is renamed until every temporary file is complete; on any error the temporary
-    files are removed and the targets are left as they were."""
-    temps: list[tuple[str, Path]] = []
-    try:
-        for path, text in files.items():
-            parent = _parent_folder(path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
-
-
-def _write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    _write_files_atomic({path: text})
-    return path
-
-
-def _read_text(path, what: str) -> str:
-    """The text of ``path``, or a ``ValueError`` naming the file when it is missing / unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{what} file {path} does not exist (or is not a file); check the path")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path.name}: not a UTF-8 text file ({exc}); is this the right file?") from exc
-
-
-def _load_json(path) -> object:
-    """Parsed JSON of ``path``; ``ValueError`` naming the file and the line on a syntax error."""
-    path = Path(path)
-    text = _read_text(path, "JSON")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix "
-            "the file or re-export it"
-        ) from exc
-
-
-def _image_names(metadata: dict, n: int) -> list[str] | None:
-    """``metadata["image_names"]`` when it is a list of ``n`` unique strings in sorted order (so
-    that readers that order frames by name give the frames back in the same order), else None."""
-    names = metadata.get("image_names") if isinstance(metadata, dict) else None
-    if not isinstance(names, (list, tuple)) or len(names) != n:
-        return None
-    if not all(isinstance(s, str) and s and s.strip() == s and " " not in s for s in names):
-        return None
-    if len(set(names)) != n or list(names) != sorted(names):
-        return None
-    return list(names)
-
-
-def _frame_names(n: int, prefix: str = "") -> list[str]:
-    """Default image names ``frame_00001.png`` ... (1-based, as nerfstudio's own tools write)."""
-    return [f"{prefix}frame_{k + 1:05d}.png" for k in range(n)]
-
-
-# --------------------------------------------------------------------------- formats
-from .colmap_text import read_colmap, write_colmap  # noqa: E402
-from .llff import read_llff  # noqa: E402
-from .motionctrl import is_motionctrl, read_motionctrl, write_motionctrl  # noqa: E402
-from .nerfstudio import is_nerfstudio, read_nerfstudio, write_nerfstudio  # noqa: E402
-from .raxel_json import is_raxel_json, read_raxel_json, write_raxel_json  # noqa: E402
-from .realestate10k import read_realestate10k, write_realestate10k  # noqa: E402
-
-from ..cameras import Cameras  # noqa: E402
+from ..cameras import Cameras
+from .colmap_text import read_colmap, write_colmap
+from .llff import read_llff
+from .motionctrl import is_motionctrl, read_motionctrl, write_motionctrl
+from .nerfstudio import is_nerfstudio, read_nerfstudio, write_nerfstudio
+from .raxel_json import is_raxel_json, read_raxel_json, write_raxel_json
+from .realestate10k import read_realestate10k, write_realestate10k
+from .text_files import load_json
 
 #: Names accepted by the ``format`` argument of :func:`read_trajectory` / :func:`write_trajectory`.
 FORMATS = ("realestate10k", "raxel", "motionctrl", "nerfstudio", "colmap", "llff")
@@ -160,7 +67,7 @@ def _check_format(format: str | None) -> str | None:
 
 
 def _detect_json(path: Path) -> str:
-    data = _load_json(path)
+    data = load_json(path)
     if is_raxel_json(data):
         return "raxel"
     if is_nerfstudio(data):

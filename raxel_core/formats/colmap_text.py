@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import _frame_names, _image_names, _read_text, _write_files_atomic
 from ..cameras import Cameras
+from .text_files import frame_names, image_names, read_text, write_files_atomic
 
 #: Supported camera models -> (number of parameters, index of fx, fy, cx, cy in the parameters).
 CAMERA_MODELS = {
@@ -115,7 +115,7 @@ def _is_float(token: str) -> bool:
 def _read_cameras_txt(path: Path) -> tuple[dict, dict]:
     file = f"{path.parent.name}/{path.name}"
     cameras, ignored = {}, {}
-    for number, tokens in _data_lines(_read_text(path, "COLMAP cameras.txt")):
+    for number, tokens in _data_lines(read_text(path, "COLMAP cameras.txt")):
         if len(tokens) < 4:
             raise ValueError(
                 f"{file} line {number}: expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS..., got "
@@ -155,7 +155,7 @@ def _read_cameras_txt(path: Path) -> tuple[dict, dict]:
 def _read_images_txt(path: Path) -> list[tuple[int, str, list[float], str]]:
     """``(line, name, [qw qx qy qz tx ty tz], camera_id)`` of every image."""
     file = f"{path.parent.name}/{path.name}"
-    lines = _read_text(path, "COLMAP images.txt").splitlines()
+    lines = read_text(path, "COLMAP images.txt").splitlines()
     images = []
     number = 0
     while number < len(lines):
@@ -316,7 +316,7 @@ def write_colmap(cameras: Cameras, path, shared_camera: bool | None = None) -> P
         "#   CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]",
         f"# Number of cameras: {len(rows)}",
     ] + [f"{i + 1} PINHOLE {w} {h} " + " ".join(repr(float(v)) for v in row) for i, row in enumerate(rows)]
-    names = _image_names(cameras.metadata, n) or _frame_names(n)
+    names = image_names(cameras.metadata, n) or frame_names(n)
     q = rotation_to_quaternion(cameras.R.numpy())
     t = cameras.t.numpy()
     images_txt = [
@@ -336,7 +336,7 @@ def write_colmap(cameras: Cameras, path, shared_camera: bool | None = None) -> P
     created = not path.exists()
     path.mkdir(exist_ok=True)
     try:
-        _write_files_atomic(
+        write_files_atomic(
             {
                 path / "cameras.txt": "\n".join(cameras_txt) + "\n",
                 path / "images.txt": "\n".join(images_txt) + "\n",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from . import _load_json, _write_text_atomic
 from ..cameras import Cameras
+from .text_files import load_json, write_text_atomic
 
 #: Frame size when none is given (the pack's default generation size, Wan 480p).
 DEFAULT_IMAGE_SIZE = (480, 832)
@@ -60,7 +60,7 @@ def read_motionctrl(path, image_size=None, fov_y_deg=None) -> Cameras:
             values or a non-rotation; a bad ``fov_y_deg`` / ``image_size``.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, list) or not data:
         raise ValueError(
             f"{path.name}: a MotionCtrl trajectory is a non-empty JSON list with one 12-number "
@@ -106,4 +106,4 @@ def write_motionctrl(cameras: Cameras, path) -> Path:
     rows = ["  [" + ", ".join(repr(float(v)) for v in row) + "]" for row in w2c]
     text = "[\n" + ",\n".join(rows) + "\n]\n"
     json.loads(text)  # the file must parse back; fails loudly before anything is written
-    return _write_text_atomic(path, text)
+    return write_text_atomic(path, text)

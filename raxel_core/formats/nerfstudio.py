@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from . import _frame_names, _image_names, _load_json, _write_text_atomic
 from ..cameras import Cameras
+from .text_files import frame_names, image_names, load_json, write_text_atomic
 
 _INTRINSICS = ("fl_x", "fl_y", "cx", "cy", "w", "h")
 _DISTORTION = ("k1", "k2", "k3", "k4", "p1", "p2")
@@ -62,7 +62,7 @@ def read_nerfstudio(path) -> Cameras:
             and (via :meth:`Cameras.validate`) non-finite values or non-rotations.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     name = path.name
     if not is_nerfstudio(data):
         raise ValueError(
@@ -159,7 +159,7 @@ def write_nerfstudio(cameras: Cameras, path) -> Path:
         )
     n = len(cameras)
     h, w = cameras.image_size
-    names = _image_names(cameras.metadata, n) or _frame_names(n, prefix="images/")
+    names = image_names(cameras.metadata, n) or frame_names(n, prefix="images/")
     intrinsics = torch.stack([cameras.fx, cameras.fy, cameras.cx, cameras.cy], dim=1).tolist()
     shared = all(row == intrinsics[0] for row in intrinsics)
     document = {"camera_model": "PINHOLE"}
@@ -177,4 +177,4 @@ def write_nerfstudio(cameras: Cameras, path) -> Path:
             frame.update(zip(("fl_x", "fl_y", "cx", "cy"), intrinsics[k]))
         frames.append(frame)
     document["frames"] = frames
-    return _write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

@@ -26,8 +26,8 @@ from pathlib import Path, PurePath
 import numpy as np
 import torch
 
-from . import _load_json, _write_text_atomic
 from ..cameras import Cameras
+from .text_files import load_json, write_text_atomic
 
 FORMAT_NAME = "raxel-trajectory"
 VERSION = 1
@@ -95,7 +95,7 @@ def write_raxel_json(cameras: Cameras, path, indent: int | None = 1) -> Path:
         "metadata": _json_safe(dict(cameras.metadata or {}), "metadata"),
     }
     text = json.dumps(document, indent=indent, allow_nan=False) + "\n"
-    return _write_text_atomic(path, text)
+    return write_text_atomic(path, text)
 
 
 def _matrix(value, shape, where: str) -> torch.Tensor:
@@ -118,7 +118,7 @@ def read_raxel_json(path) -> Cameras:
             frame (non-finite, non-rotation, non-positive focal).
     """
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     name = path.name
     if not is_raxel_json(data):
         raise ValueError(f'{name}: not a raxel trajectory (expected "format": "{FORMAT_NAME}")')

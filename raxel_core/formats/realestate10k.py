@@ -43,8 +43,8 @@ from pathlib import Path
 
 import torch
 
-from . import _read_text, _write_text_atomic
 from ..cameras import Cameras
+from .text_files import read_text, write_text_atomic
 
 #: Nominal frame size when none is given: the 720p of most RealEstate10K source videos.
 DEFAULT_IMAGE_SIZE = (720, 1280)
@@ -93,7 +93,7 @@ def read_realestate10k(path, image_size=None, source_aspect=None) -> Cameras:
             non-positive focal length.
     """
     path = Path(path)
-    text = _read_text(path, "RealEstate10K camera")
+    text = read_text(path, "RealEstate10K camera")
     image_size = tuple(int(v) for v in (image_size or DEFAULT_IMAGE_SIZE))
     if len(image_size) != 2 or min(image_size) <= 0:
         raise ValueError(f"{path.name}: image_size must be (H, W) positive pixels; got {image_size}")
@@ -245,4 +245,4 @@ def write_realestate10k(cameras: Cameras, path, source_aspect=None, url=None, ti
     for k in range(n):
         numbers = [fx_n[k], fy_n[k], cx_n[k], cy_n[k], 0.0, 0.0, *w2c[k]]
         lines.append(" ".join([str(int(timestamps_us[k]))] + [repr(float(v)) for v in numbers]))
-    return _write_text_atomic(path, "\n".join(lines) + "\n")
+    return write_text_atomic(path, "\n".join(lines) + "\n")

@@ -21,12 +21,7 @@ import math
 import torch
 from kornia.geometry.conversions import axis_angle_to_rotation_matrix, rotation_matrix_to_axis_angle
 
-
-def _float64(x) -> torch.Tensor:
-    """A detached CPU float64 tensor of ``x`` (tensor, array or nested lists)."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().to(dtype=torch.float64, device="cpu")
-    return torch.as_tensor(x, dtype=torch.float64)
+from ..tensors import as_float64
 
 
 def project_to_rotation(M: torch.Tensor) -> torch.Tensor:
@@ -79,7 +74,7 @@ def rotation_angle_deg(R) -> torch.Tensor:
     Returns:
         ``(...)`` float64 CPU tensor of degrees (the input is converted to float64 first).
     """
-    R = _float64(R)
+    R = as_float64(R)
     skew = torch.stack(
         [R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1
     )
@@ -91,7 +86,7 @@ def rotation_angle_deg(R) -> torch.Tensor:
 def rotation_error_deg(R_a, R_b) -> torch.Tensor:
     """Geodesic angle in degrees between rotations ``(..., 3, 3)`` (broadcast):
     ``angle(R_a^T R_b)`` by :func:`rotation_angle_deg`; a float64 CPU tensor ``(...)``."""
-    return rotation_angle_deg(_float64(R_a).transpose(-1, -2) @ _float64(R_b))
+    return rotation_angle_deg(as_float64(R_a).transpose(-1, -2) @ as_float64(R_b))
 
 
 def rotation_about_x(a: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..cameras import _as_tensor
+from ..tensors import as_float64
 
 #: Raxel values ``d + o / scale`` lie in this closed interval per channel.
 VALUE_RANGE = (-2.0, 2.0)
@@ -57,7 +57,7 @@ class RaxelMaps:
     fps: float | None = None
 
     def __post_init__(self):
-        rays = _as_tensor(self.rays)
+        rays = as_float64(self.rays)
         if rays.ndim != 4 or rays.shape[-1] != 3:
             raise ValueError(f"raxel rays must have shape (N, H, W, 3); got {tuple(rays.shape)}")
         n, h, w, _ = rays.shape
@@ -80,14 +80,14 @@ class RaxelMaps:
             raise ValueError(f"reference camera index {ref} is outside the {n} raxel frames")
         object.__setattr__(self, "reference", ref)
         if self.K is not None:
-            K = _as_tensor(self.K)
+            K = as_float64(self.K)
             if K.ndim == 2:
                 K = K.expand(n, 3, 3).clone()
             if K.shape != (n, 3, 3):
                 raise ValueError(f"raxel K must have shape ({n}, 3, 3); got {tuple(K.shape)}")
             object.__setattr__(self, "K", K)
         if self.reference_w2c is not None:
-            m = _as_tensor(self.reference_w2c)
+            m = as_float64(self.reference_w2c)
             if m.shape == (3, 4):
                 m = torch.cat([m, torch.tensor([[0.0, 0.0, 0.0, 1.0]], dtype=m.dtype)])
             if m.shape != (4, 4):
