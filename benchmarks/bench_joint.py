@@ -164,7 +164,7 @@ def cpu_benchmark(model_dir: Path, steps_video: int, steps_rays: int, repeats: i
     with torch.no_grad():
         for (name, call), what in zip((("joint (video + rays, DSCA)", lambda: model(v, r, tv, tr)),
                                        ("video only (ray branch off)", lambda: model(v, None, tv, None))),
-                                      ("forward_joint", "forward_video")):
+                                      ("forward_joint", "forward_video"), strict=False):
             call()
             times = []
             for _ in range(max(3, repeats)):

@@ -28,7 +28,8 @@ from raxel_core.evaluation.tables import format_table
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("RAXEL_SHARED_DATA", ROOT.parent / "shared" / "data")))
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--clips", nargs="+", default=None, help="clip stems (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write per-clip results and the aggregate here")

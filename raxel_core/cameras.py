@@ -16,8 +16,8 @@ also the payload of the ComfyUI ``CAMERA_TRAJECTORY`` socket (see ``nodes/types.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import torch
 
@@ -76,13 +76,13 @@ class Cameras:
 
     # ----------------------------------------------------------------- constructors
     @classmethod
-    def from_w2c(cls, w2c, K, image_size, fps=None) -> "Cameras":
+    def from_w2c(cls, w2c, K, image_size, fps=None) -> Cameras:
         """From ``(N, 3, 4)`` or ``(N, 4, 4)`` OpenCV world-to-camera matrices."""
         w2c = as_float64(w2c)
         return cls(K=K, R=w2c[:, :3, :3], t=w2c[:, :3, 3], image_size=image_size, fps=fps)
 
     @classmethod
-    def from_c2w(cls, c2w, K, image_size, fps=None) -> "Cameras":
+    def from_c2w(cls, c2w, K, image_size, fps=None) -> Cameras:
         """From ``(N, 3, 4)`` or ``(N, 4, 4)`` OpenCV camera-to-world matrices."""
         c2w = as_float64(c2w)
         R = c2w[:, :3, :3].transpose(1, 2)
@@ -90,7 +90,7 @@ class Cameras:
         return cls(K=K, R=R, t=t, image_size=image_size, fps=fps)
 
     @classmethod
-    def from_c2w_opengl(cls, c2w, K, image_size, fps=None) -> "Cameras":
+    def from_c2w_opengl(cls, c2w, K, image_size, fps=None) -> Cameras:
         """From ``(N, 3|4, 4)`` OpenGL / nerfstudio / Blender camera-to-world matrices
         (x right, y up, camera looks along -z): the y and z camera axes are flipped."""
         c2w = as_float64(c2w).clone()
@@ -158,7 +158,7 @@ class Cameras:
         m[:, :3, 1:3] *= -1
         return m
 
-    def relative_to(self, index: int = 0) -> "Cameras":
+    def relative_to(self, index: int = 0) -> Cameras:
         """The same trajectory expressed in camera ``index``'s frame: that camera becomes
         ``R = I, t = 0`` and every other pose is ``w2c_j @ c2w_index``."""
         ref = self.c2w[index]
@@ -169,12 +169,12 @@ class Cameras:
         """``(M, 4, 4)`` relative poses ``w2c_j @ c2w_i`` (maps camera i coordinates to camera j)."""
         return self.w2c[torch.as_tensor(j)] @ self.c2w[torch.as_tensor(i)]
 
-    def __getitem__(self, idx) -> "Cameras":
+    def __getitem__(self, idx) -> Cameras:
         if isinstance(idx, int):
             idx = slice(idx, idx + 1) if idx != -1 else slice(-1, None)
         return replace(self, K=self.K[idx], R=self.R[idx], t=self.t[idx])
 
-    def with_image_size(self, image_size: tuple[int, int]) -> "Cameras":
+    def with_image_size(self, image_size: tuple[int, int]) -> Cameras:
         """Rescale the intrinsics to another image size (a plain resize, no crop)."""
         h, w = self.image_size
         nh, nw = image_size
@@ -183,12 +183,12 @@ class Cameras:
         K[:, 1] *= nh / h
         return replace(self, K=K, image_size=(int(nh), int(nw)))
 
-    def scaled(self, factor: float) -> "Cameras":
+    def scaled(self, factor: float) -> Cameras:
         """Scale the scene: translations (and so centres) multiplied by ``factor``."""
         return replace(self, t=self.t * factor)
 
     @staticmethod
-    def concatenate(parts: Sequence["Cameras"]) -> "Cameras":
+    def concatenate(parts: Sequence[Cameras]) -> Cameras:
         """Join trajectories end to end (same image size required)."""
         sizes = {p.image_size for p in parts}
         if len(sizes) != 1:
@@ -204,7 +204,7 @@ class Cameras:
         )
 
     # ----------------------------------------------------------------- validation
-    def validate(self, source: str = "trajectory") -> "Cameras":
+    def validate(self, source: str = "trajectory") -> Cameras:
         """Check the trajectory is physically meaningful; return ``self``.
 
         Raises:

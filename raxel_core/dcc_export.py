@@ -328,10 +328,12 @@ def read_nerfstudio_camera_path(path) -> Cameras:
     data = load_json(path)
     name = path.name
     if not isinstance(data, dict) or not isinstance(data.get("camera_path"), list) or not data["camera_path"]:
-        raise ValueError(f'{name}: not a nerfstudio camera path (expected an object with a non-empty "camera_path" list)')
+        raise ValueError(f"{name}: not a nerfstudio camera path "
+                         '(expected an object with a non-empty "camera_path" list)')
     camera_type = data.get("camera_type", "perspective")
     if camera_type != "perspective":
-        raise ValueError(f"{name}: camera_type {camera_type!r} is not a pinhole camera; only 'perspective' is supported")
+        raise ValueError(f"{name}: camera_type {camera_type!r} is not a pinhole camera; "
+                         "only 'perspective' is supported")
     try:
         h, w = int(data["render_height"]), int(data["render_width"])
     except (KeyError, TypeError, ValueError):
@@ -345,10 +347,12 @@ def read_nerfstudio_camera_path(path) -> Cameras:
         try:
             m = as_float64(entry["camera_to_world"]).reshape(16)
         except (TypeError, ValueError, RuntimeError):
-            raise ValueError(f"{name}: camera_path entry {k} camera_to_world must be 16 numbers (a 4x4 matrix)") from None
+            raise ValueError(f"{name}: camera_path entry {k} camera_to_world must be 16 numbers "
+                             "(a 4x4 matrix)") from None
         fov = entry["fov"]
         if isinstance(fov, bool) or not isinstance(fov, Real) or not 0 < fov < 180:
-            raise ValueError(f"{name}: camera_path entry {k} fov must be a vertical field of view in (0, 180) degrees; got {fov!r}")
+            raise ValueError(f"{name}: camera_path entry {k} fov must be a vertical field of view "
+                             f"in (0, 180) degrees; got {fov!r}")
         c2w.append(m.reshape(4, 4))
         focal.append(0.5 * h / math.tan(math.radians(fov) / 2))
     n = len(c2w)

@@ -33,8 +33,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 DEFAULT_SERVER = "http://127.0.0.1:8188"
 
@@ -121,7 +121,8 @@ def apply_overrides(workflow: dict, overrides) -> dict:
         node_id = str(node_id)
         if node_id not in result:
             nodes = ", ".join(_describe_node(k, v) for k, v in result.items())
-            raise ComfyUIError(f"--set {node_id}.{input_name}: the workflow has no node {node_id!r}; its nodes are: {nodes}")
+            raise ComfyUIError(f"--set {node_id}.{input_name}: the workflow has no node {node_id!r}; "
+                               f"its nodes are: {nodes}")
         inputs = result[node_id]["inputs"]
         if input_name not in inputs:
             raise ComfyUIError(
@@ -238,7 +239,8 @@ def _safe_relative(subfolder: str, filename: str) -> Path:
     parts = [p for p in PurePosixPath(str(subfolder).replace("\\", "/")).parts if p not in ("", ".")]
     name = PurePosixPath(str(filename).replace("\\", "/")).name
     if ".." in parts or not name or name in (".", ".."):
-        raise ComfyUIError(f"the server named an output file outside its folder ({subfolder!r}, {filename!r}); not downloaded")
+        raise ComfyUIError(f"the server named an output file outside its folder ({subfolder!r}, {filename!r}); "
+                           "not downloaded")
     return Path(*parts, name)
 
 
@@ -309,7 +311,8 @@ def run_workflow(
         prompt_id = answer["prompt_id"]
         node_errors = answer.get("node_errors") or {}
         if node_errors:
-            emit({"event": "message", "text": "Some outputs will not run:\n" + format_node_errors({"node_errors": node_errors}, workflow)})
+            emit({"event": "message",
+                  "text": "Some outputs will not run:\n" + format_node_errors({"node_errors": node_errors}, workflow)})
         outcome = _follow(ws, prompt_id, workflow, emit, started, timeout)
     finally:
         ws.close()
@@ -340,7 +343,8 @@ def run_workflow(
         for _node, _key, item in file_entries(outputs, include_temp):
             rel = _safe_relative(item.get("subfolder", ""), item["filename"])
             query = urllib.parse.urlencode(
-                {"filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
+                {"filename": item["filename"], "subfolder": item.get("subfolder", ""),
+                 "type": item.get("type", "output")}
             )
             code, body = _request(server, f"/view?{query}", timeout=120.0)
             if code != 200:
@@ -374,7 +378,8 @@ def _follow(ws, prompt_id: str, workflow: dict, emit, started: float, timeout: f
     while True:
         remaining = None if timeout is None else timeout - (time.monotonic() - started)
         if remaining is not None and remaining <= 0:
-            raise ComfyUIError(f"the workflow did not finish within {timeout:g} s (prompt {prompt_id} may still be running)")
+            raise ComfyUIError(f"the workflow did not finish within {timeout:g} s "
+                               f"(prompt {prompt_id} may still be running)")
         ws.settimeout(remaining if remaining is not None else None)
         try:
             message = ws.recv()

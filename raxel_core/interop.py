@@ -194,7 +194,8 @@ def _timestamps(cameras: Cameras, timestamps):
     n = len(cameras)
     if timestamps is None:
         meta = cameras.metadata if isinstance(cameras.metadata, dict) else {}
-        for stored in (meta.get("realestate10k", {}).get("timestamps_us"), meta.get("cameractrl", {}).get("timestamps")):
+        for stored in (meta.get("realestate10k", {}).get("timestamps_us"),
+                       meta.get("cameractrl", {}).get("timestamps")):
             if isinstance(stored, (list, tuple)) and len(stored) == n:
                 return [float(v) for v in stored]
         fps = cameras.fps or 30.0
@@ -263,8 +264,8 @@ def to_load3d_camera(cameras: Cameras, frame: int = 0, target_distance: float = 
     position = OPENCV_TO_THREEJS @ center
     target = OPENCV_TO_THREEJS @ (center + d * axis)
     return {
-        "position": dict(zip("xyz", (float(v) for v in position))),
-        "target": dict(zip("xyz", (float(v) for v in target))),
+        "position": dict(zip("xyz", (float(v) for v in position), strict=True)),
+        "target": dict(zip("xyz", (float(v) for v in target), strict=True)),
         "zoom": 1,
         "cameraType": "perspective",
     }

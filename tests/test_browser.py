@@ -88,7 +88,8 @@ def page(server, browser):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda err: errors.append(f"{err}"))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "raxel" in msg.text.lower() else None)
+    pg.on("console",
+          lambda msg: errors.append(msg.text) if msg.type == "error" and "raxel" in msg.text.lower() else None)
     pg.goto(server.url, wait_until="domcontentloaded")
     pg.wait_for_function("() => window.app && window.app.graph && window.__raxel", timeout=120_000)
     pg.raxel_errors = errors
@@ -224,7 +225,7 @@ def test_authored_trajectory_is_drawn_after_a_run_with_one_frustum_per_frame(pag
         assert state["frustums"] == frames, (node_id, state)
         assert not state["error"], state
     # the preview's reference input is linked to the authored trajectory: drawn underneath in grey
-    assert any(l[3] == preview and l[4] == 1 for l in workflow["links"]), "the workflow links no reference"
+    assert any(link[3] == preview and link[4] == 1 for link in workflow["links"]), "the workflow links no reference"
     assert _state(page, preview)["referenceFrustums"] == frames
     after = _canvas_pixels(page, author)
     assert _trajectory_pixels(page, author) > 500, "the frustums did not show on the canvas"
@@ -282,10 +283,12 @@ def test_dragging_a_keyframe_rewrites_the_widget_json_and_the_graph_runs(page):
     # undo (ComfyUI's own change tracker) brings the old text back; redo the drag's result
     page.mouse.click(5, 500)  # focus the page outside any text field
     page.keyboard.press("Control+z")
-    page.wait_for_function("([id, t]) => window.app.graph.getNodeById(id)?.widgets.find(w => w.name === 'keyframes').value === t",
+    page.wait_for_function("([id, t]) => window.app.graph.getNodeById(id)"
+                           "?.widgets.find(w => w.name === 'keyframes').value === t",
                            arg=[node, text_before], timeout=10_000)
     page.keyboard.press("Control+y")
-    page.wait_for_function("([id, t]) => window.app.graph.getNodeById(id)?.widgets.find(w => w.name === 'keyframes').value === t",
+    page.wait_for_function("([id, t]) => window.app.graph.getNodeById(id)"
+                           "?.widgets.find(w => w.name === 'keyframes').value === t",
                            arg=[node, text_after], timeout=10_000)
     page.wait_for_function("(id) => window.__raxel.get(id)?.view.keys?.length === 2", arg=node)
 

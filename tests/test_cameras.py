@@ -30,7 +30,8 @@ def test_centres_and_matrix_round_trips():
     cams = random_cameras()
     c = cams.centers
     # c = -R^T t  <=>  R c + t = 0
-    assert torch.allclose(cams.R @ c[..., None] + cams.t[..., None], torch.zeros(6, 3, 1, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(cams.R @ c[..., None] + cams.t[..., None], torch.zeros(6, 3, 1, dtype=torch.float64),
+                          atol=1e-12)
     assert torch.allclose(cams.w2c @ cams.c2w, torch.eye(4, dtype=torch.float64).expand(6, 4, 4), atol=1e-12)
     back = Cameras.from_c2w(cams.c2w, cams.K, cams.image_size)
     assert torch.allclose(back.R, cams.R, atol=1e-12) and torch.allclose(back.t, cams.t, atol=1e-12)

@@ -32,7 +32,8 @@ def tiny_model(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     folder = JointTransformer(TINY).save_pretrained(tmp_path_factory.mktemp("models") / "tiny")
     # as `raxel train` leaves it: the training frame size recorded beside the weights
-    (Path(folder) / "state.json").write_text(json.dumps({"step": 0, "config": {"image_size": [64, 96], "num_frames": 5}}))
+    (Path(folder) / "state.json").write_text(
+        json.dumps({"step": 0, "config": {"image_size": [64, 96], "num_frames": 5}}))
     return folder
 
 
@@ -96,7 +97,8 @@ def test_sample_a_latent_model_with_a_local_diffusers_wan_vae(tmp_path):
                                     num_attention_heads=2, attention_head_dim=16, ffn_dim=64, freq_dim=32,
                                     video_temporal_compression=4)
     model = JointTransformer(config).save_pretrained(tmp_path / "latent")
-    (Path(model) / "state.json").write_text(json.dumps({"step": 0, "config": {"image_size": [64, 96], "num_frames": 5}}))
+    (Path(model) / "state.json").write_text(
+        json.dumps({"step": 0, "config": {"image_size": [64, 96], "num_frames": 5}}))
     write_trajectory(make_preset("orbit_left", 5, image_size=(64, 96)), tmp_path / "move.json")
     argv = ["sample", "video", "--model", str(model), "--image", str(_source_image(tmp_path / "source.png")),
             "--trajectory", str(tmp_path / "move.json"), "--out", str(tmp_path / "out"), "--steps-video", "2"]

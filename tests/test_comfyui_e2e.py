@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import build_workflows
 import numpy as np
 import pytest
 from comfyui_server import PACK_NAME, PROMPT_SECONDS, ROOT
@@ -27,9 +27,6 @@ from comfyui_server import api_node as _node
 RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
 
 pytestmark = pytest.mark.comfyui("run the pack inside a real ComfyUI server")
-
-sys.path.insert(0, str(ROOT / "workflows"))
-import build_workflows
 
 
 RAXEL_NODES = ["RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelSaveTrajectory",
@@ -41,7 +38,7 @@ def test_pack_loads_every_node_through_the_v3_entry_point(server):
     info = server.object_info
     missing = [n for n in RAXEL_NODES if n not in info]
     assert not missing, f"nodes not registered: {missing}\n{server.log_tail()}"
-    failed = [l for l in server.log.read_text().splitlines() if "IMPORT FAILED" in l and PACK_NAME in l]
+    failed = [line for line in server.log.read_text().splitlines() if "IMPORT FAILED" in line and PACK_NAME in line]
     assert not failed, server.log_tail()
     for name in RAXEL_NODES:
         node = info[name]
@@ -78,7 +75,7 @@ def test_workflow_builder_knows_the_real_sockets(server, node_type):
     widgets = [n for n in names if is_widget(n)]
     assert sockets == [tuple(s) for s in spec["inputs"]]
     assert widgets == [w for w in spec["widgets"] if w != "upload"]
-    outputs = list(zip(node["output_name"], node["output"]))
+    outputs = list(zip(node["output_name"], node["output"], strict=False))
     assert outputs == [tuple(o) for o in spec["outputs"]]
 
 

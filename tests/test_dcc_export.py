@@ -45,8 +45,10 @@ def _quat_to_matrix(q):
 def test_world_mapping_is_a_rotation_with_opencv_up_to_blender_z():
     W = OPENCV_TO_BLENDER_WORLD
     assert torch.allclose(W @ W.T, torch.eye(3, dtype=torch.float64)) and float(torch.linalg.det(W)) == 1.0
-    assert torch.equal(W @ torch.tensor([0.0, -1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
-    assert torch.equal(W @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    assert torch.equal(W @ torch.tensor([0.0, -1.0, 0.0], dtype=torch.float64),
+                       torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+    assert torch.equal(W @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64),
+                       torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
 
 
 @needs_data
@@ -73,7 +75,8 @@ def test_blender_keys_match_the_opencv_cameras(path):
         # RealEstate10K rotations are orthonormal to ~1e-7 (printed digits); a quaternion is exact
         assert torch.allclose(_quat_to_matrix(q), M[:3, :3], atol=1e-6)
         if k:
-            assert sum(a * b for a, b in zip(q, keys[k - 1]["rotation_quaternion"])) > 0  # sign-continuous
+            # sign-continuous
+            assert sum(a * b for a, b in zip(q, keys[k - 1]["rotation_quaternion"], strict=False)) > 0
         # Blender's camera model (sensor fit horizontal; shifts in units of the image width) projects
         # world points to the same pixels as K [R | t]
         X = cams.centers[k] + (torch.rand(20, 3, generator=gen, dtype=torch.float64) - 0.5) * 2
@@ -93,13 +96,14 @@ def test_blender_script_is_python_with_one_key_per_frame(tmp_path):
     out = export_blender_script(cams, tmp_path / "camera.py", name="Shot 1", fps=23.976)
     text = out.read_text()
     compile(text, str(out), "exec")
-    assert "import bpy" in text and "scene.render.resolution_x = 384" in text and "scene.render.resolution_y = 256" in text
+    assert ("import bpy" in text and "scene.render.resolution_x = 384" in text
+            and "scene.render.resolution_y = 256" in text)
     assert "scene.render.fps = 24" in text and f"scene.render.fps_base = {24 / 23.976!r}" in text
     assert f"scene.frame_end = {len(cams)}" in text and "'Shot 1'" in text
     calls = re.findall(r"^key\((\d+), \(([^)]*)\), \(([^)]*)\), ([^,]+), ([^,]+), ([^,)]+)\)$", text, re.M)
     assert [int(c[0]) for c in calls] == list(range(1, len(cams) + 1))
     keys = blender_camera_keys(cams)
-    for call, key in zip(calls, keys):
+    for call, key in zip(calls, keys, strict=False):
         assert [float(v) for v in call[1].split(", ")] == key["location"]
         assert [float(v) for v in call[2].split(", ")] == key["rotation_quaternion"]
         assert float(call[3]) == key["lens"] and float(call[4]) == key["shift_x"] and float(call[5]) == key["shift_y"]
@@ -143,7 +147,8 @@ def test_nerfstudio_camera_path_round_trip(path, tmp_path):
     assert torch.allclose(back.R, cams.R, atol=1e-6, rtol=0) and torch.allclose(back.t, cams.t, atol=1e-6, rtol=0)
     assert torch.allclose(back.fy, cams.fy, atol=1e-9, rtol=0)
     assert torch.allclose(back.fx, cams.fx, rtol=1e-3)  # nerfstudio has square pixels: fx = fy
-    assert torch.allclose(back.cx, torch.full_like(back.cx, w / 2)) and torch.allclose(back.cy, torch.full_like(back.cy, h / 2))
+    assert (torch.allclose(back.cx, torch.full_like(back.cx, w / 2))
+            and torch.allclose(back.cy, torch.full_like(back.cy, h / 2)))
 
 
 @needs_data

@@ -147,7 +147,8 @@ def test_time_reversal_and_source_frame_reorder_the_decoded_trajectory(clips):
     moved = augment_clip(clip, source=2, reverse=False)
     assert clip_order(5, 2, False) == [2, 0, 1, 3, 4]
     assert torch.equal(moved.video[0], clip.video[2])
-    assert_same_trajectory(rays_to_cameras(moved.rays, None, SIZE), relative(clip.cameras[torch.tensor([2, 0, 1, 3, 4])]))
+    assert_same_trajectory(rays_to_cameras(moved.rays, None, SIZE),
+                           relative(clip.cameras[torch.tensor([2, 0, 1, 3, 4])]))
 
 
 @needs_re10k
@@ -182,7 +183,8 @@ def test_prepare_dataset_writes_the_realestate10k_layout_and_names_failures(tmp_
     assert (tmp_path / "prepared" / "prepare_report.json").is_file()
     clip = RealEstate10KClips(tmp_path / "prepared", num_frames=9, image_size=(64, 96))[0]
     clip.cameras.validate()
-    reference = read_realestate10k(RE10K / "poses" / "0bf152ef84195293.txt", image_size=(256, 384), source_aspect=16 / 9)
+    reference = read_realestate10k(RE10K / "poses" / "0bf152ef84195293.txt", image_size=(256, 384),
+                                   source_aspect=16 / 9)
     idx = spread_indices(16, 9)
     rel_angle = rotation_error_deg(clip.cameras.R[1:] @ clip.cameras.R[:1].transpose(1, 2),
                                    reference.R[idx][1:] @ reference.R[:1].transpose(1, 2))

@@ -112,7 +112,7 @@ def test_realestate10k_rewrite_reproduces_the_file(source, tmp_path):
     again = (tmp_path / "again.txt").read_text().splitlines()
     assert again[0] == original[0]
     assert len(again) == len(original)
-    for a, b in zip(original[1:], again[1:]):
+    for a, b in zip(original[1:], again[1:], strict=False):
         x, y = a.split(), b.split()
         assert x[0] == y[0]  # timestamp, microseconds
         assert np.allclose(np.array(x[1:], float), np.array(y[1:], float), rtol=0, atol=1e-9)
@@ -264,7 +264,8 @@ def test_nan_value_names_file_and_frame(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.txt line 4: frame 2 has a non-finite value \(NaN or inf\) in t\[1\]"):
         read_trajectory(path)
     doc = {"format": "raxel-trajectory", "version": 1, "convention": "opencv_w2c", "image_size": [4, 4],
-           "fps": None, "frames": [{"K": [[2, 0, 2], [0, 2, 2], [0, 0, 1]], "R": np.eye(3).tolist(), "t": [0, 0, 0]}] * 2}
+           "fps": None,
+           "frames": [{"K": [[2, 0, 2], [0, 2, 2], [0, 0, 1]], "R": np.eye(3).tolist(), "t": [0, 0, 0]}] * 2}
     text = json.dumps(doc).replace('"t": [0, 0, 0]}]', '"t": [0, NaN, 0]}]')
     (tmp_path / "nan.json").write_text(text)
     with pytest.raises(ValueError, match=r"nan\.json: frame 1 .*non-finite"):
@@ -297,7 +298,8 @@ def test_short_line_names_file_and_line(tmp_path):
 
 
 def test_unknown_raxel_version_is_rejected(tmp_path):
-    cameras = Cameras(Cameras.intrinsics_from_fov(50, (64, 96), 2), torch.eye(3).repeat(2, 1, 1), torch.zeros(2, 3), (64, 96))
+    cameras = Cameras(Cameras.intrinsics_from_fov(50, (64, 96), 2), torch.eye(3).repeat(2, 1, 1), torch.zeros(2, 3),
+                      (64, 96))
     write_trajectory(cameras, tmp_path / "a.json")
     doc = json.loads((tmp_path / "a.json").read_text())
     doc["version"] = 2
@@ -337,7 +339,8 @@ def test_nerfstudio_reads_opengl_axes(tmp_path):
     # a camera at (0, 0, 5) with identity OpenGL c2w looks down -z at the origin: in OpenCV terms
     # the origin is straight ahead (z_cam = +5), world +y is image up (camera y down = -world y)
     transforms = {"fl_x": 50, "fl_y": 50, "cx": 32, "cy": 24, "w": 64, "h": 48,
-                  "frames": [{"file_path": "a.png", "transform_matrix": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 5], [0, 0, 0, 1]]}]}
+                  "frames": [{"file_path": "a.png",
+                              "transform_matrix": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 5], [0, 0, 0, 1]]}]}
     (tmp_path / "transforms.json").write_text(json.dumps(transforms))
     cameras = read_trajectory(tmp_path / "transforms.json")
     assert cameras.t[0].tolist() == [0, 0, 5]
@@ -346,7 +349,8 @@ def test_nerfstudio_reads_opengl_axes(tmp_path):
 
 
 def test_writers_leave_no_partial_files(tmp_path):
-    cameras = Cameras(Cameras.intrinsics_from_fov(50, (64, 96), 2), torch.eye(3).repeat(2, 1, 1), torch.zeros(2, 3), (64, 96))
+    cameras = Cameras(Cameras.intrinsics_from_fov(50, (64, 96), 2), torch.eye(3).repeat(2, 1, 1), torch.zeros(2, 3),
+                      (64, 96))
     missing = tmp_path / "no_such_folder"
     for name in ("a.json", "a.txt", "transforms.json", "model"):
         with pytest.raises(ValueError, match="does not exist"):
@@ -373,7 +377,8 @@ def test_writers_leave_no_partial_files(tmp_path):
 
 def test_dispatch_rules(tmp_path):
     assert FORMATS == ("realestate10k", "raxel", "motionctrl", "nerfstudio", "colmap", "llff")
-    cameras = Cameras(Cameras.intrinsics_from_fov(50, (64, 96), 2), torch.eye(3).repeat(2, 1, 1), torch.zeros(2, 3), (64, 96), fps=12.0)
+    cameras = Cameras(Cameras.intrinsics_from_fov(50, (64, 96), 2), torch.eye(3).repeat(2, 1, 1), torch.zeros(2, 3),
+                      (64, 96), fps=12.0)
     assert detect_format(tmp_path / "x.json", for_writing=True) == "raxel"
     assert detect_format(tmp_path / "transforms.json", for_writing=True) == "nerfstudio"
     assert detect_format(tmp_path / "model", for_writing=True) == "colmap"

@@ -35,7 +35,8 @@ WORKFLOW = {
 REJECTED_400 = {
     "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
               "details": "", "extra_info": {}},
-    "node_errors": {"1": {"errors": [{"type": "value_bigger_than_max", "message": "Value 999999 bigger than max of 16384",
+    "node_errors": {"1": {"errors": [{"type": "value_bigger_than_max",
+                                      "message": "Value 999999 bigger than max of 16384",
                                       "details": "width", "extra_info": {"input_name": "width", "input_config": [
                                           "INT", {"default": 512, "min": 1, "max": 16384, "step": 1}],
                                           "received_value": 999999}}],
@@ -78,7 +79,8 @@ def test_apply_overrides_copies_and_names_unknown_nodes_and_inputs():
     out = apply_overrides(WORKFLOW, ["1.width=100", ("1", "color", 0)])
     assert out["1"]["inputs"]["width"] == 100 and out["1"]["inputs"]["color"] == 0
     assert WORKFLOW["1"]["inputs"]["width"] == 64  # the original is untouched
-    with pytest.raises(ComfyUIError, match=r"no node '9'; its nodes are: 1 \(EmptyImage, 'Empty Image'\), 2 \(ImageInvert\)"):
+    with pytest.raises(ComfyUIError,
+                       match=r"no node '9'; its nodes are: 1 \(EmptyImage, 'Empty Image'\), 2 \(ImageInvert\)"):
         apply_overrides(WORKFLOW, ["9.width=1"])
     with pytest.raises(ComfyUIError, match="has no input 'widht'; its inputs are: width, height, batch_size, color"):
         apply_overrides(WORKFLOW, ["1.widht=1"])
@@ -114,7 +116,8 @@ def test_error_text_of_real_responses():
 def test_terminal_progress_lines():
     stream = io.StringIO()
     bar = TerminalProgress(stream, width=10)
-    bar({"event": "progress", "nodes_done": 1, "nodes_total": 4, "node": "3", "node_type": "KSampler", "value": 5, "max": 20})
+    bar({"event": "progress", "nodes_done": 1, "nodes_total": 4, "node": "3", "node_type": "KSampler",
+         "value": 5, "max": 20})
     bar({"event": "message", "text": "warning"})
     bar({"event": "done"})
     assert stream.getvalue().splitlines() == ["[##--------] 1/4 nodes  3 KSampler  step 5/20", "warning"]
@@ -138,7 +141,8 @@ STARTUP_SECONDS = 180
 def server(tmp_path_factory):
     """A real ComfyUI on a free loopback port (CPU, no custom nodes), stopped after the module."""
     if not COMFYUI_DIR or not (Path(COMFYUI_DIR) / "main.py").is_file():
-        pytest.skip("set RAXEL_COMFYUI_DIR to a ComfyUI checkout (with its requirements installed) to run the end-to-end tests")
+        pytest.skip("set RAXEL_COMFYUI_DIR to a ComfyUI checkout (with its requirements installed) "
+                    "to run the end-to-end tests")
     with start_comfyui(tmp_path_factory.mktemp("comfyui"), COMFYUI_DIR, SHIMS, with_pack=False,
                        startup_seconds=STARTUP_SECONDS) as srv:
         yield srv.url
@@ -182,7 +186,8 @@ def test_partly_invalid_workflow_runs_the_valid_branch(server, tmp_path):
     partial["4"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "bad"}}
     (tmp_path / "wf.json").write_text(json.dumps(partial))
     events = []
-    summary = run_workflow(tmp_path / "wf.json", server=server, out_dir=tmp_path / "out", progress=events.append, timeout=120)
+    summary = run_workflow(tmp_path / "wf.json", server=server, out_dir=tmp_path / "out", progress=events.append,
+                           timeout=120)
     assert list(summary["node_errors"]) == ["4"] and len(summary["files"]) == 1
     messages = [e["text"] for e in events if e["event"] == "message"]
     assert messages == ["Some outputs will not run:\n  node 4 (SaveImage): Required input is missing: images"]

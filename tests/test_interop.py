@@ -222,7 +222,8 @@ def test_tracks_validation_names_track_and_frame(lk_tracks):
     with pytest.raises(ValueError, match=r"shape \(T, N, 2\)"):
         tracks_from_comfy({"track_path": torch.zeros(4, 3), "track_visibility": torch.ones(4, 3, dtype=torch.bool)})
     with pytest.raises(ValueError, match=r"visibility must have shape"):
-        tracks_from_comfy({"track_path": torch.from_numpy(points), "track_visibility": torch.from_numpy(visible[:, :2])})
+        tracks_from_comfy({"track_path": torch.from_numpy(points),
+                           "track_visibility": torch.from_numpy(visible[:, :2])})
     with pytest.raises(ValueError, match="track_path"):
         tracks_from_comfy({"points": points})
     data = json.loads(tracks_to_json(Tracks2D(points, visible)))

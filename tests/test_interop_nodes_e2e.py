@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from comfyui_server import COMFYUI_DIR, PACK_NAME, ROOT, SHIMS
 from comfyui_server import api_node as _node
 
 pytestmark = pytest.mark.comfyui("run the interop nodes inside a real ComfyUI server")
 
-sys.path.insert(0, str(ROOT / "workflows"))
 
 INTEROP_NODES = ["RaxelToCameraCtrlPoses", "RaxelFromCameraCtrlPoses", "RaxelToLoad3DCamera",
                  "RaxelTracksFromJSON", "RaxelExportBlender", "RaxelExportNerfstudioPath"]
@@ -101,7 +99,7 @@ def test_export_template_writes_files_that_read_back_as_the_trajectory(server):
     assert script_path.suffix == ".py" and script_path.parent == server.output / "raxel"
     script = script_path.read_text()
     compile(script, str(script_path), "exec")
-    key_lines = [l for l in script.splitlines() if l.startswith("key(")]
+    key_lines = [line for line in script.splitlines() if line.startswith("key(")]
     assert len(key_lines) == len(authored)
     first = blender_camera_keys(authored)[0]
     assert key_lines[0].startswith(f"key(1, ({', '.join(repr(v) for v in first['location'])})")
@@ -167,9 +165,9 @@ def test_export_paths_outside_the_output_folder_are_refused_before_running(serve
 
 def test_anamorphic_trajectory_fails_the_blender_export_naming_the_frame(server):
     # from CameraCtrl poses with a 16:9 pose size read at a square size: fx != fy
+    from raxel_core.authoring.trajectory_presets import make_preset
     from raxel_core.formats import write_trajectory
     from raxel_core.interop import from_cameractrl_poses, to_cameractrl_poses
-    from raxel_core.authoring.trajectory_presets import make_preset
     poses = to_cameractrl_poses(make_preset("pan_left", 5, image_size=(48, 64)), pose_size=(1280, 720))
     squashed = from_cameractrl_poses(poses, (64, 64), pose_size=(64, 64))
     write_trajectory(squashed, server.input / "anamorphic.json", format="raxel")
@@ -267,7 +265,7 @@ def test_camera_embedding_equals_core_wan_camera_embedding_on_its_presets():
         [sys.executable, "-c", _PARITY_SCRIPT, str(ROOT), str(Path(COMFYUI_DIR).resolve()), SHIMS or ""],
         cwd=str(Path(COMFYUI_DIR).resolve()), env=env, capture_output=True, text=True, timeout=600,
     )
-    lines = [l for l in result.stdout.splitlines() if l.startswith("PARITY")]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PARITY")]
     assert result.returncode == 0 and lines, f"parity script failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     out = json.loads(lines[-1][len("PARITY"):])
     print("\nmax |core - raxel| per preset:", out["max_abs"])

@@ -211,7 +211,8 @@ def test_parse_accepts_the_documented_forms():
         ),
         ('[{"frame": 0, "position": [0,0,0], "look_at": [0,0,1], "fov": 0}]', "keyframe 0: field 'fov'"),
         (
-            '[{"frame": 2, "position": [0,0,0], "look_at": [0,0,1]}, {"frame": 2, "position": [1,0,0], "look_at": [0,0,1]}]',
+            '[{"frame": 2, "position": [0,0,0], "look_at": [0,0,1]}, '
+            '{"frame": 2, "position": [1,0,0], "look_at": [0,0,1]}]',
             "keyframe 1: field 'frame' repeats frame 2 of keyframe 0",
         ),
     ],

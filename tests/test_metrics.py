@@ -9,8 +9,8 @@ import shared_data
 import torch
 from scipy.spatial.transform import Rotation
 
-from raxel_core.evaluation import metrics
 from raxel_core.cameras import Cameras
+from raxel_core.evaluation import metrics
 
 DATA = shared_data.DATA
 EVO_DATA = DATA / "trajectories" / "tum_kitti_euroc"
@@ -46,7 +46,8 @@ def load_evo_pair(case):
         ref = file_interface.read_kitti_poses_file(str(EVO_DATA / ref_name))
         est = file_interface.read_kitti_poses_file(str(EVO_DATA / est_name))
     else:
-        read_ref = file_interface.read_euroc_csv_trajectory if kind == "euroc" else file_interface.read_tum_trajectory_file
+        read_ref = (file_interface.read_euroc_csv_trajectory if kind == "euroc"
+                    else file_interface.read_tum_trajectory_file)
         ref = read_ref(str(EVO_DATA / ref_name))
         est = file_interface.read_tum_trajectory_file(str(EVO_DATA / est_name))
         ref, est = sync.associate_trajectories(ref, est)
@@ -132,7 +133,8 @@ def test_conventions_and_cameras_give_the_same_numbers():
         Cameras.from_c2w(torch.from_numpy(ref_c2w), K, (480, 640)),
         rpe_delta=5,
     )
-    as_torch = metrics.trajectory_metrics(torch.from_numpy(est_c2w[:, :3]), torch.from_numpy(ref_c2w), rpe_delta=5, convention="c2w")
+    as_torch = metrics.trajectory_metrics(torch.from_numpy(est_c2w[:, :3]), torch.from_numpy(ref_c2w), rpe_delta=5,
+                                          convention="c2w")
     for other in (as_w2c, as_cams, as_torch):
         assert other.keys() == base.keys()
         for k in base:
@@ -195,8 +197,10 @@ def cami2v_reference(est_c2w, ref_c2w):
     """CamI2V evaluation/glomap_evaluation.py metric(gt, sample), re-derived (TransErr_rel)."""
     rel = lambda c: np.linalg.inv(c[:1]) @ c  # noqa: E731
     a, b = rel(ref_c2w), rel(est_c2w)
-    rot = np.arccos(np.clip((np.trace(np.swapaxes(a[:, :3, :3], 1, 2) @ b[:, :3, :3], axis1=1, axis2=2) - 1) / 2, -1, 1)).sum()
-    norm = lambda c: np.concatenate([c[:, :3, :3], c[:, :3, 3:] / (np.linalg.norm(c[:, :3, 3], axis=1).max() + 1e-9)], 2)  # noqa: E731
+    rot = np.arccos(np.clip((np.trace(np.swapaxes(a[:, :3, :3], 1, 2) @ b[:, :3, :3], axis1=1, axis2=2) - 1) / 2,
+                            -1, 1)).sum()
+    norm = lambda c: np.concatenate(  # noqa: E731
+        [c[:, :3, :3], c[:, :3, 3:] / (np.linalg.norm(c[:, :3, 3], axis=1).max() + 1e-9)], 2)
     a, b = norm(a), norm(b)
     trans = np.linalg.norm(a[:, :, 3] - b[:, :, 3], axis=1).sum()
     cammc = np.linalg.norm((a - b).reshape(len(a), -1), axis=1).sum()
@@ -327,10 +331,12 @@ def test_random_float64_trajectories_match_a_direct_computation():
     assert a["rmse"] == pytest.approx(np.sqrt(np.mean(d**2)), rel=1e-14)
     assert a["median"] == pytest.approx(np.median(d), rel=1e-14)
     # Sim(3) alignment can only lower the error below SE(3), which can only lower it below none
-    assert metrics.ate(est, ref, convention="c2w")["rmse"] <= metrics.ate(est, ref, align="se3", convention="c2w")["rmse"] + 1e-12
+    assert (metrics.ate(est, ref, convention="c2w")["rmse"]
+            <= metrics.ate(est, ref, align="se3", convention="c2w")["rmse"] + 1e-12)
     assert metrics.ate(est, ref, align="se3", convention="c2w")["rmse"] <= a["rmse"] + 1e-12
     out = metrics.trajectory_metrics(est, ref, convention="c2w")
-    assert set(out) >= {"ate_rmse", "rpe_trans_rmse", "rpe_rot_rmse_deg", "rra", "rta", "auc30", "rot_err", "trans_err", "cammc"}
+    assert set(out) >= {"ate_rmse", "rpe_trans_rmse", "rpe_rot_rmse_deg", "rra", "rta", "auc30", "rot_err",
+                        "trans_err", "cammc"}
     assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in out.values())
     assert 0 <= out["auc30"] <= 100
 

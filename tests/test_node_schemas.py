@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
+import build_workflows
+import node_schemas
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflows"))
-import build_workflows  # noqa: E402
-import node_schemas  # noqa: E402
 
 SCHEMAS = node_schemas.read_node_schemas()
 #: A template node of the pack and a widget of it to rename: (node module, node_id, widget).

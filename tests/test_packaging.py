@@ -4,8 +4,9 @@ import ast
 import importlib.metadata
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Modules a running ComfyUI provides to the node adapters (never installed by the pack).

@@ -38,8 +38,8 @@ def fern():
 
 
 def test_realestate10k_clip_registers_every_frame_and_matches_ground_truth(re10k_frames):
-    from raxel_core.formats.realestate10k import read_realestate10k
     from raxel_core.evaluation.metrics import trajectory_metrics
+    from raxel_core.formats.realestate10k import read_realestate10k
 
     calls = []
     est = estimate_trajectory(re10k_frames, progress=lambda i, n: calls.append((i, n)), fps=8.0)
@@ -48,7 +48,8 @@ def test_realestate10k_clip_registers_every_frame_and_matches_ground_truth(re10k
     assert est.complete and est.unregistered == [] and est.frame_indices == list(range(n))
     assert len(est.cameras) == n and est.cameras.image_size == (h, w) and est.cameras.fps == 8.0
     assert calls and calls[-1][0] == calls[-1][1]
-    gt = read_realestate10k(_need(DATA / "re10k" / "poses" / f"{RE10K_CLIP}.txt"), image_size=(h, w), source_aspect=16 / 9)
+    gt = read_realestate10k(_need(DATA / "re10k" / "poses" / f"{RE10K_CLIP}.txt"), image_size=(h, w),
+                            source_aspect=16 / 9)
     m = trajectory_metrics(est.cameras, gt)
     # measured 97.6 (pycolmap's default pipeline: 94.6); RRA / RTA 100
     assert m["auc30"] > 90.0

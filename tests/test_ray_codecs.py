@@ -14,7 +14,6 @@ import torch
 pytest.importorskip("diffusers", reason="raxel_core.model needs diffusers (pip install 'diffusers>=0.32')")
 
 from raxel_core.cameras import Cameras, look_at_w2c
-from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.diffusion.sampler import (
     SamplerInputError,
     check_resolution,
@@ -24,6 +23,7 @@ from raxel_core.diffusion.sampler import (
     prepare,
     sample,
 )
+from raxel_core.geometry.rotations import rotation_error_deg
 from raxel_core.model import JointModelConfig, JointTransformer
 from raxel_core.rays.codecs import (
     RAY_REPRESENTATIONS,

@@ -30,7 +30,8 @@ def bilinear_by_hand(texture: np.ndarray, u: float, v: float) -> np.ndarray:
     u0, v0 = math.floor(u), math.floor(v)
     fu, fv = u - u0, v - v0
     c = lambda r, q: texture[min(max(r, 0), rows - 1), min(max(q, 0), cols - 1)].astype(np.float64)  # noqa: E731
-    return (c(v0, u0) * (1 - fu) + c(v0, u0 + 1) * fu) * (1 - fv) + (c(v0 + 1, u0) * (1 - fu) + c(v0 + 1, u0 + 1) * fu) * fv
+    return ((c(v0, u0) * (1 - fu) + c(v0, u0 + 1) * fu) * (1 - fv)
+            + (c(v0 + 1, u0) * (1 - fu) + c(v0 + 1, u0 + 1) * fu) * fv)
 
 
 def homography_index(H_cont: np.ndarray) -> np.ndarray:

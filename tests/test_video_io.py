@@ -138,7 +138,7 @@ def test_frame_folder_reads_in_numeric_order(tmp_path):
     (tmp_path / "frames" / "notes.txt").write_text("ignored")
     frames = read_frames(tmp_path / "frames")
     assert frames.dtype == np.uint8 and frames.shape == (3, 24, 32, 3)
-    for got, want in zip(frames, [images[2], images[0], images[1]]):  # 1, 2, 10
+    for got, want in zip(frames, [images[2], images[0], images[1]], strict=False):  # 1, 2, 10
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(read_frame_dir(tmp_path / "frames", stride=2), frames[::2])
 
@@ -220,7 +220,8 @@ def test_video_whose_frames_change_size_raises(tmp_path):
                 container.mux(packet)
         small = av.CodecContext.create("mjpeg", "w")
         small.width, small.height, small.pix_fmt, small.time_base = 32, 32, "yuvj420p", Fraction(1, 8)
-        frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 50, np.uint8), format="rgb24").reformat(format="yuvj420p")
+        frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 50, np.uint8),
+                                           format="rgb24").reformat(format="yuvj420p")
         frame.pts = 2
         for packet in list(small.encode(frame)) + list(small.encode()):
             packet.stream, packet.pts, packet.dts = stream, 2, 2

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
+import build_workflows as builder
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,8 +20,6 @@ DOCS = ROOT / "web" / "docs"
 DOC_SECTIONS = ["## Inputs", "## Outputs", "## Example", "## Common errors"]
 
 
-sys.path.insert(0, str(WORKFLOWS))  # the builder and its node_schemas are scripts beside the templates
-import build_workflows as builder  # noqa: E402
 
 NAMES = [w.name for w in builder.WORKFLOWS]
 
@@ -71,14 +69,14 @@ def test_ui_file_matches_its_api_twin(name):
     assert {str(i) for i in nodes} == set(api)
     assert ui["last_node_id"] == max(n["id"] for n in ui["nodes"])
     assert ui["last_link_id"] == len(ui["links"])
-    links = {l[0]: l for l in ui["links"]}
+    links = {link[0]: link for link in ui["links"]}
     for node_id, node in nodes.items():
         entry = api[str(node_id)]
         assert entry["class_type"] == node["type"]
         spec = builder.NODE_TYPES[node["type"]]
         # widgets_values, in widget order, are the API's literal inputs ("upload" is UI-only).
         literal = {k: v for k, v in entry["inputs"].items() if not isinstance(v, list)}
-        values = dict(zip(spec["widgets"], node["widgets_values"]))
+        values = dict(zip(spec["widgets"], node["widgets_values"], strict=False))
         values.pop("upload", None)
         assert values == literal, f"node {node_id} widgets differ from the API inputs"
         # every linked UI socket is an API link to the same node and slot, with matching types.
@@ -127,7 +125,7 @@ def test_every_template_has_a_note_in_the_ui_file_and_none_in_the_api_twin(name)
         text = note["widgets_values"][0]
         assert text.startswith("## ") and len(text) > 200, f"{name}: note too short: {text!r}"
         assert note["inputs"] == [] and note["outputs"] == []
-        assert not any(l[1] == note["id"] or l[3] == note["id"] for l in ui["links"])
+        assert not any(link[1] == note["id"] or link[3] == note["id"] for link in ui["links"])
     # notes are front-end only: the server has no such node type, so the API twin must not hold one
     assert all(entry["class_type"] != builder.NOTE_TYPE for entry in api.values())
     assert {str(n["id"]) for n in notes}.isdisjoint(api)
@@ -172,7 +170,7 @@ def test_every_node_has_a_doc_page_with_the_standard_sections(node_id):
     assert positions == sorted(positions), f"{node_id}.md sections are out of order"
     intro = text[:positions[0]]
     assert len(intro.split()) >= 25, f"{node_id}.md: say what the node does before the inputs"
-    for section, start, end in zip(DOC_SECTIONS, positions, positions[1:] + [len(text)]):
+    for section, start, end in zip(DOC_SECTIONS, positions, positions[1:] + [len(text)], strict=False):
         body = text[start + len(section) + 2:end].strip()
         assert len(body) > 20, f"{node_id}.md: section {section} is empty"
 

@@ -433,7 +433,7 @@ def ui_format(workflow: Workflow) -> dict:
     links = []
     for node in workflow.nodes:
         spec = NODE_TYPES[node.type]
-        for slot, (name, type_, _) in enumerate(spec["inputs"]):
+        for slot, (name, _type, _) in enumerate(spec["inputs"]):
             if name in node.links:
                 source, source_slot = node.links[name]
                 carried = NODE_TYPES[_node(workflow, source).type]["outputs"][source_slot][1]
@@ -444,14 +444,14 @@ def ui_format(workflow: Workflow) -> dict:
         spec = NODE_TYPES[node.type]
         inputs = []
         for slot, (name, type_, optional) in enumerate(spec["inputs"]):
-            link = next((l[0] for l in links if l[3] == node.id and l[4] == slot), None)
+            link = next((link[0] for link in links if link[3] == node.id and link[4] == slot), None)
             entry = {"name": name, "type": type_, "link": link}
             if optional:
                 entry["shape"] = 7  # the front end's mark of an optional socket
             inputs.append(entry)
         outputs = []
         for slot, (name, type_) in enumerate(spec["outputs"]):
-            out_links = [l[0] for l in links if l[1] == node.id and l[2] == slot]
+            out_links = [link[0] for link in links if link[1] == node.id and link[2] == slot]
             outputs.append({"name": name, "type": type_, "links": out_links or None})
         entry = {
             "id": node.id,

@@ -139,7 +139,8 @@ class DiffusersWanVAE:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise ValueError(f"no diffusers VAE at {path} (expected config.json + diffusion_pytorch_model.safetensors)")
-        vae = AutoencoderKLWan.from_pretrained(str(path), local_files_only=True, use_safetensors=True, torch_dtype=dtype)
+        vae = AutoencoderKLWan.from_pretrained(str(path), local_files_only=True, use_safetensors=True,
+                                               torch_dtype=dtype)
         return cls(vae.to(device))
 
     def _param(self):

@@ -131,7 +131,8 @@ class TrainConfig:
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16'; got {self.mixed_precision!r}")
         if self.ray_representation not in RAY_REPRESENTATIONS:
-            raise ValueError(f"ray_representation must be one of {RAY_REPRESENTATIONS}; got {self.ray_representation!r}")
+            raise ValueError(f"ray_representation must be one of {RAY_REPRESENTATIONS}; "
+                             f"got {self.ray_representation!r}")
         if not 1 <= self.num_source_frames < self.num_frames:
             raise ValueError(f"num_source_frames must be in [1, num_frames - 1]; got {self.num_source_frames}")
 
@@ -200,7 +201,8 @@ class TrainingExamples(torch.utils.data.Dataset):
         mode = _mode_for(float(torch.rand(1, generator=g)), c)
         clip = self.clips[clip_index]
         n = clip.video.shape[0]
-        source = int(torch.randint(n, (1,), generator=g)) if float(torch.rand(1, generator=g)) < c.random_source_probability else 0
+        source = (int(torch.randint(n, (1,), generator=g))
+                  if float(torch.rand(1, generator=g)) < c.random_source_probability else 0)
         reverse = float(torch.rand(1, generator=g)) < c.reverse_probability
         clip = augment_clip(clip, source=source, reverse=reverse)
         grid = self.codec.grid_size(tuple(clip.video.shape[-2:]))

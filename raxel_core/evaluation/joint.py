@@ -114,11 +114,13 @@ def load_eval_clips(image_size: tuple[int, int], num_frames: int, num_synthetic:
         for i in range(num_synthetic):
             frames, cams = small.render(i)
             native_frames, native_cams = big.render(i)
-            clips.append(EvalClip(f"synthetic/{HELD_OUT_SEED}/{i}", "synthetic", frames, cams, native_frames, native_cams))
+            clips.append(EvalClip(f"synthetic/{HELD_OUT_SEED}/{i}", "synthetic", frames, cams,
+                                  native_frames, native_cams))
     if num_re10k > 0:
         root = Path(data_root or default_data_root()) / "re10k"
         if not root.is_dir():
-            raise ValueError(f"no RealEstate10K clips at {root}; set RAXEL_SHARED_DATA or pass --data, or use --re10k 0")
+            raise ValueError(f"no RealEstate10K clips at {root}; "
+                             "set RAXEL_SHARED_DATA or pass --data, or use --re10k 0")
         stems = [s for s, _, _ in RealEstate10KClips(root, num_frames, image_size, raxel_downscale).clips
                  if "_" not in s][:num_re10k]
         small = RealEstate10KClips(root, num_frames, image_size, raxel_downscale, source_aspect=16 / 9, stems=stems)
@@ -229,7 +231,8 @@ def evaluate_pose(models: dict, clips: list[EvalClip], steps=POSE_STEPS, seed: i
     rows = []
     for kind in sorted({c.kind for c in clips}):
         subset = [c for c in clips if c.kind == kind]
-        for label, native in (("geometric (pycolmap) @ model size", False), ("geometric (pycolmap) @ native size", True)):
+        for label, native in (("geometric (pycolmap) @ model size", False),
+                              ("geometric (pycolmap) @ native size", True)):
             pairs, failures, seconds = [], 0, 0.0
             for c in subset:
                 t0 = time.perf_counter()
@@ -258,13 +261,15 @@ def evaluate_pose(models: dict, clips: list[EvalClip], steps=POSE_STEPS, seed: i
                     seconds += time.perf_counter() - t0
                     failures += cams is None
                     pairs.append(pair_errors(cams, None, c.cameras))
-                rows.append({"data": kind, "method": f"{name}, {s} ray step{'s' if s > 1 else ''}", **summarise_pairs(pairs),
+                rows.append({"data": kind, "method": f"{name}, {s} ray step{'s' if s > 1 else ''}",
+                             **summarise_pairs(pairs),
                              "failures": f"{failures}/{len(subset)}", "s_per_clip": seconds / len(subset)})
             log(f"  {kind}: {name} pose done")
     return rows
 
 
-def evaluate_following(models: dict, clips: list[EvalClip], steps_video: int = 20, seed: int = 0, log=print) -> list[dict]:
+def evaluate_following(models: dict, clips: list[EvalClip], steps_video: int = 20, seed: int = 0,
+                       log=print) -> list[dict]:
     """Table 2 rows (camera following) and Table 3 rows (closed loop), per (dataset, model)."""
     from ..diffusion.sampler import sample
 
@@ -326,7 +331,8 @@ def evaluate_following(models: dict, clips: list[EvalClip], steps_video: int = 2
                 "traj_vs_gt_rot": med(loop_traj, "rot_err_deg"), "traj_vs_gt_trans": med(loop_traj, "trans_err"),
                 "model_rot": med(loop_model, "rot_err_deg"), "model_trans": med(loop_model, "trans_err"),
                 "model_fail": fails(loop_model),
-                "geo_rot": med(loop_geo, "rot_err_deg"), "geo_trans": med(loop_geo, "trans_err"), "geo_fail": fails(loop_geo),
+                "geo_rot": med(loop_geo, "rot_err_deg"), "geo_trans": med(loop_geo, "trans_err"),
+                "geo_fail": fails(loop_geo),
                 "psnr": _median(loop_psnr),
             })
             log(f"  {kind}: {name} following + closed loop done")

@@ -107,7 +107,8 @@ def _inverse_se3(T: np.ndarray) -> np.ndarray:
 
 
 def _angle_deg(R: np.ndarray) -> np.ndarray:
-    """Rotation angle in degrees of ``(..., 3, 3)`` rotations (atan2 form, :func:`raxel_core.geometry.rotations.rotation_angle_deg`)."""
+    """Rotation angle in degrees of ``(..., 3, 3)`` rotations (atan2 form,
+    :func:`raxel_core.geometry.rotations.rotation_angle_deg`)."""
     return rotation_angle_deg(torch.from_numpy(np.ascontiguousarray(R))).numpy()
 
 

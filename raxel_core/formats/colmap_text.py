@@ -196,7 +196,8 @@ def read_colmap(path) -> Cameras:
     if path.is_file() and path.name in ("cameras.txt", "images.txt", "points3D.txt"):
         path = path.parent
     if not path.is_dir():
-        raise ValueError(f"COLMAP model folder {path} does not exist; give the folder holding cameras.txt and images.txt")
+        raise ValueError(f"COLMAP model folder {path} does not exist; "
+                         "give the folder holding cameras.txt and images.txt")
     if not (path / "cameras.txt").is_file() and (path / "cameras.bin").is_file():
         return _read_colmap_binary(path)
     for needed in ("cameras.txt", "images.txt"):

@@ -164,7 +164,7 @@ def write_nerfstudio(cameras: Cameras, path) -> Path:
     shared = all(row == intrinsics[0] for row in intrinsics)
     document = {"camera_model": "PINHOLE"}
     if shared:
-        document.update(zip(("fl_x", "fl_y", "cx", "cy"), intrinsics[0]))
+        document.update(zip(("fl_x", "fl_y", "cx", "cy"), intrinsics[0], strict=True))
     document.update({"w": w, "h": h})
     # c2w = w2c^-1 (exact inverse, see read_nerfstudio), then OpenCV -> OpenGL axes (negate y, z)
     c2w = torch.linalg.inv(cameras.w2c)
@@ -174,7 +174,7 @@ def write_nerfstudio(cameras: Cameras, path) -> Path:
     for k in range(n):
         frame = {"file_path": names[k], "transform_matrix": c2w[k]}
         if not shared:
-            frame.update(zip(("fl_x", "fl_y", "cx", "cy"), intrinsics[k]))
+            frame.update(zip(("fl_x", "fl_y", "cx", "cy"), intrinsics[k], strict=True))
         frames.append(frame)
     document["frames"] = frames
     return write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

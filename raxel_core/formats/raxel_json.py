@@ -90,7 +90,7 @@ def write_raxel_json(cameras: Cameras, path, indent: int | None = 1) -> Path:
         "fps": None if fps is None else float(fps),
         "frames": [
             {"K": K, "R": R, "t": t}
-            for K, R, t in zip(cameras.K.tolist(), cameras.R.tolist(), cameras.t.tolist())
+            for K, R, t in zip(cameras.K.tolist(), cameras.R.tolist(), cameras.t.tolist(), strict=True)
         ],
         "metadata": _json_safe(dict(cameras.metadata or {}), "metadata"),
     }
@@ -150,7 +150,8 @@ def read_raxel_json(path) -> Cameras:
         R.append(_matrix(frame["R"], (3, 3), f"{name}: frame {k} R"))
         t.append(_matrix(frame["t"], (3,), f"{name}: frame {k} t"))
     fps = data.get("fps")
-    if fps is not None and not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and math.isfinite(fps) and fps > 0):
+    if fps is not None and not (isinstance(fps, (int, float)) and not isinstance(fps, bool)
+                                and math.isfinite(fps) and fps > 0):
         raise ValueError(f'{name}: "fps" must be a positive number or null; got {fps!r}')
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):

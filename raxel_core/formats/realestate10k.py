@@ -68,7 +68,8 @@ def _check_aspect(source_aspect, where: str) -> float:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: source_aspect must be a number W/H (e.g. 16/9); got {source_aspect!r}") from exc
     if not math.isfinite(a) or a <= 0:
-        raise ValueError(f"{where}: source_aspect must be a positive width / height ratio (e.g. 16/9); got {source_aspect!r}")
+        raise ValueError(f"{where}: source_aspect must be a positive width / height ratio (e.g. 16/9); "
+                         f"got {source_aspect!r}")
     return a
 
 

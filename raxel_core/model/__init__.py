@@ -5,7 +5,8 @@
 * ``rope.py``              3D RoPE with ray tokens placed on the video token grid
 * ``joint_transformer.py`` :class:`JointTransformer` (DSCA blocks on Wan 2.1 layers), save / load
 * ``wan_weights.py``       Wan 2.1 T2V checkpoints (diffusers or Wan / ComfyUI keys) into the video branch
-* ``channel_concat.py``    :class:`ChannelConcatModel`, the paper's ablation: Plücker rays concatenated onto the video channels
+* ``channel_concat.py``    :class:`ChannelConcatModel`, the paper's ablation: Plücker rays concatenated onto the
+                           video channels
 
 Needs ``diffusers`` (the Wan layers are diffusers' own).
 """

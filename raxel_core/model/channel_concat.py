@@ -47,7 +47,8 @@ class ChannelConcatModel(nn.Module):
     def __init__(self, inner: JointTransformer):
         super().__init__()
         if not is_channel_concat(inner.config):
-            raise ValueError(f"a channel-concat model needs in_channels {VIDEO_CHANNELS + PLUCKER_CHANNELS + LEVEL_CHANNELS} "
+            raise ValueError("a channel-concat model needs in_channels "
+                             f"{VIDEO_CHANNELS + PLUCKER_CHANNELS + LEVEL_CHANNELS} "
                              f"and out_channels {VIDEO_CHANNELS + PLUCKER_CHANNELS}; this one has "
                              f"{inner.config.in_channels} / {inner.config.video_out_channels}")
         self.inner = inner

@@ -202,7 +202,8 @@ class JointModelConfig:
         version = data.pop("version", CONFIG_VERSION)
         if fmt != CONFIG_FORMAT:
             raise ValueError(f"config has format {fmt!r}, expected {CONFIG_FORMAT!r}: this is not a raxel "
-                             "joint-transformer config (a Wan checkpoint loads through raxel_core.model.load_wan_weights)")
+                             "joint-transformer config "
+                             "(a Wan checkpoint loads through raxel_core.model.load_wan_weights)")
         if not isinstance(version, int) or version > CONFIG_VERSION:
             raise ValueError(f"config version {version!r} is newer than this code reads ({CONFIG_VERSION}); "
                              "update raxel_core")
