@@ -64,7 +64,7 @@ def _kabsch(a: torch.Tensor, p: torch.Tensor, w: torch.Tensor):
 
 def _tukey(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Tukey biweight ``(1 - (r / c)^2)^2`` for ``r < c``, else 0."""
-    return (1 - (r / c).square()).clamp_min(0).square()
+    return (r / c).square_().neg_().add_(1).clamp_min_(0).square_()       # in place: one temporary
 
 
 def _residual_cutoff(r: torch.Tensor) -> torch.Tensor:
@@ -242,32 +242,46 @@ def _register_sample(ps: torch.Tensor, sample: torch.Tensor, pixels: _FocalPixel
 def _refit_final(p, fsample, pixels: _FocalPixels, R, o, c, fx, fy, focal_rule: str):
     """Step 5: one Tukey-weighted Kabsch refit of every frame on the final sample ``fsample`` of
     ``p`` ``(N, P, 3)``, weights from the residuals of the sample fit ``R, o`` with its cut-off
-    ``c``, then the ``focal_rule`` focal there. Runs in chunks of frames small enough to stay in
-    cache (a loop over frames, never over pixels).
+    ``c``, then the ``focal_rule`` focal there (:func:`_focal_lengths`' ratios).
 
+    Runs in chunks of frames small enough to stay in cache (a loop over frames, never over
+    pixels); each chunk keeps only the focal rule's ratios, not its local rays.
     Returns ``R, o, fx, fy, inlier_fraction, rms`` (the last two ``(N,)`` float64 diagnostics)."""
-    n = p.shape[0]
+    n, P, _ = p.shape
     M = fsample.shape[0]
     uf, vf = pixels.uc[fsample], pixels.vc[fsample]
+    # per axis: the focal rule's pixels (positions in the sample), their offsets, and per frame
+    # the numerators ``offset * z``, denominators ``x`` or ``y`` and usable-pixel masks
+    axes = []
+    for offset, mask in ((uf, pixels.umask[fsample]), (vf, pixels.vmask[fsample])):
+        keep = mask.nonzero()[:, 0]
+        axes.append((keep, offset[keep], torch.empty(n, keep.shape[0], dtype=p.dtype),
+                     torch.empty(n, keep.shape[0], dtype=p.dtype), torch.empty(n, keep.shape[0], dtype=torch.bool)))
     step = max(1, _CHUNK_PIXELS // M)
     R_out, o_out = torch.empty_like(R), torch.empty_like(o)
     rms, inlier_fraction = torch.empty(n, dtype=p.dtype), torch.empty(n, dtype=p.dtype)
-    d_local = torch.empty(n, M, 3, dtype=p.dtype)
-    inliers = torch.empty(n, M, dtype=torch.bool)
     for k in range(0, n, step):
         sl = slice(k, k + step)
-        pk = p[sl][:, fsample] if M < p.shape[1] else p[sl]
+        pk = p[sl].index_select(1, fsample) if M < P else p[sl]
         a = _identity_grid(fx[sl], fy[sl], uf, vf)
         # residual r = |p - o - R a|
-        r = torch.linalg.norm(torch.baddbmm(pk - o[sl, None, :], a, R[sl].transpose(1, 2), alpha=-1), dim=-1)
+        r = torch.linalg.vector_norm(torch.baddbmm(pk - o[sl, None, :], a, R[sl].transpose(1, 2), alpha=-1), dim=-1)
         wk = _tukey(r, c[sl])
         Rk, ok = _kabsch(a, pk, wk)
         inlier = wk > 0
-        rms[sl] = torch.sqrt((r.square() * inlier).sum(1) / inlier.sum(1).clamp_min(1))
+        rms[sl] = torch.sqrt(r.square_().mul_(inlier).sum(1) / inlier.sum(1).clamp_min(1))
         inlier_fraction[sl] = inlier.to(p.dtype).mean(dim=1)
-        R_out[sl], o_out[sl], inliers[sl] = Rk, ok, inlier
-        d_local[sl] = torch.bmm(pk - ok[:, None, :], Rk)                 # d_local = R^T (p - o)
-    fx, fy = _focal_lengths(d_local, inliers, fsample, pixels, focal_rule)
+        R_out[sl], o_out[sl] = Rk, ok
+        # local rays d_local = R^T (p - o), channels first: (k, 3, M)
+        d_local = torch.bmm(Rk.transpose(1, 2), (pk - ok[:, None, :]).transpose(1, 2))
+        z = d_local[:, 2]
+        for axis, (keep, offset, num, den, usable) in enumerate(axes):
+            zk = z.index_select(1, keep)
+            torch.mul(offset, zk, out=num[sl])                               # u z (or v z)
+            torch.index_select(d_local[:, axis], 1, keep, out=den[sl])       # x (or y)
+            torch.logical_and(inlier.index_select(1, keep), zk > 0, out=usable[sl])
+    fx, fy = (_focal_rule(num, den, usable, focal_rule, what)
+              for (_, _, num, den, usable), what in zip(axes, ("horizontal", "vertical"), strict=True))
     return R_out, o_out, fx, fy, inlier_fraction, rms
 
 
