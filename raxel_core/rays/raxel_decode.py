@@ -269,8 +269,9 @@ def _refit_final(p, fsample, pixels: _FocalPixels, R, o, c, fx, fy, focal_rule: 
         wk = _tukey(r, c[sl])
         Rk, ok = _kabsch(a, pk, wk)
         inlier = wk > 0
-        rms[sl] = torch.sqrt(r.square_().mul_(inlier).sum(1) / inlier.sum(1).clamp_min(1))
-        inlier_fraction[sl] = inlier.to(p.dtype).mean(dim=1)
+        count = inlier.sum(1)
+        rms[sl] = torch.sqrt(r.square_().masked_fill_(~inlier, 0).sum(1) / count.clamp_min(1))
+        inlier_fraction[sl] = count / M
         R_out[sl], o_out[sl] = Rk, ok
         # local rays d_local = R^T (p - o), channels first: (k, 3, M)
         d_local = torch.bmm(Rk.transpose(1, 2), (pk - ok[:, None, :]).transpose(1, 2))
