@@ -344,6 +344,10 @@ def decode_raxels(
        and one weighted Kabsch, then applies the focal rule there. Sampling bounds the cost per
        frame; 8-bit errors are dominated by quantisation patterns, not by the pixel count.
 
+    One function per step: :func:`_reference_focal` (1), :func:`_register_sample` (2-4, with
+    :func:`_robust_kabsch` and :func:`_focal_lengths`), :func:`_refit_final` (5), then
+    :func:`_cameras_from_fit` (poses back to the world frame and units).
+
     Args:
         maps: raxel maps (from :func:`encode_raxels`, or :meth:`RaxelMaps.from_image`).
         principal_point: ``(cx, cy)`` as fractions of the width and height (RealEstate10K style);
