@@ -26,7 +26,7 @@ from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.evaluation.metrics import per_frame_camera_errors
 from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.rays.raxel_decode import decode_raxels
-from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, pixel_centers
+from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, pixel_centers, relative_rays
 from raxel_core.rays.raxel_maps import VALUE_RANGE, RaxelMaps
 
 
@@ -131,6 +131,18 @@ def test_encoding_is_the_reference_frame_ray_of_each_pixel_centre():
     # the reference camera's own raxels are its unit local rays (o = 0)
     assert float((torch.linalg.norm(maps.rays[ref], dim=-1) - 1).abs().max()) < 1e-12
     assert float(maps.rays.abs().max()) <= VALUE_RANGE[1]
+
+
+@pytest.mark.parametrize("fov", [(50.0,), (40.0, 46.0, 52.0, 58.0, 64.0, 70.0)], ids=["shared_K", "per_frame_K"])
+def test_encoded_maps_are_the_relative_rays_plus_the_normalised_centres(fov):
+    """The maps written in one pass are exactly ``d + o / scale`` of :func:`relative_rays`,
+    with one shared intrinsics matrix and with a focal that changes along the trajectory."""
+    cams = orbit(n=len(fov) if len(fov) > 1 else 5, image_size=(60, 80), fov=fov)
+    for reference in (0, 2):
+        maps = encode_raxels(cams, size=(30, 40), reference=reference)
+        d, o, _, K = relative_rays(cams, (30, 40), reference)
+        assert torch.equal(maps.K, K)
+        assert torch.allclose(maps.rays, d + (o / maps.scale)[:, None, None, :], rtol=0, atol=1e-15)
 
 
 def test_default_size_is_half_the_image_rounded_and_size_is_a_parameter():

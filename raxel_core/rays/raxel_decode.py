@@ -6,7 +6,7 @@ encoding it inverts is described in :mod:`raxel_core.rays.raxel_encode`.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -64,7 +64,7 @@ def _kabsch(a: torch.Tensor, p: torch.Tensor, w: torch.Tensor):
 
 def _tukey(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Tukey biweight ``(1 - (r / c)^2)^2`` for ``r < c``, else 0."""
-    return (1 - (r / c).square()).clamp_min(0).square()
+    return (r / c).square_().neg_().add_(1).clamp_min_(0).square_()       # in place: one temporary
 
 
 def _residual_cutoff(r: torch.Tensor) -> torch.Tensor:
@@ -109,6 +109,202 @@ def _focal_rule(num: torch.Tensor, den: torch.Tensor, mask: torch.Tensor, rule: 
     return f
 
 
+def _principal_point_pixels(principal_point, h: int, w: int) -> tuple[float, float]:
+    """``(cx, cy)`` in pixels of an ``(h, w)`` grid from fractions of the width and height
+    (default ``(0.5, 0.5)``, the image centre). Raises ``ValueError`` outside ``(0, 1)``."""
+    cx_f, cy_f = (0.5, 0.5) if principal_point is None else (float(v) for v in principal_point)
+    if not (0 < cx_f < 1 and 0 < cy_f < 1):
+        raise ValueError(
+            f"principal_point must be (cx, cy) as fractions of width and height, each in (0, 1); "
+            f"got {principal_point!r}"
+        )
+    return cx_f * w, cy_f * h
+
+
+def _check_reference_frame(p: torch.Tensor, ref: int) -> None:
+    """Raise ``ValueError`` unless the reference frame of ``p`` ``(N, P, 3)`` is made of unit rays.
+
+    The reference camera's raxels are its own unit rays (``o = 0``): a cheap check, on a strided
+    subset of about :data:`_SAMPLE_PIXELS` pixels, that this is a raxel map with the right
+    reference index before fitting anything."""
+    P = p.shape[1]
+    norm_error = (torch.linalg.norm(p[ref, ::max(1, P // _SAMPLE_PIXELS)], dim=-1) - 1).abs().median()
+    if float(norm_error) > _REFERENCE_NORM_TOLERANCE:
+        raise ValueError(
+            f"the reference frame {ref} of these raxel maps is not made of unit rays (median "
+            f"| |d| - 1 | = {float(norm_error):.3f}); this is not a raxel map, it was not encoded as "
+            "(value + 2) / 4, or the reference index in its metadata is wrong"
+        )
+
+
+def _sample_order(P: int) -> torch.Tensor:
+    """Fixed pseudo-random order (seed 0) of the first ``(P + 1) // 2`` pixel indices, from which
+    :func:`_symmetric_sample` draws; deterministic, so decoding is reproducible."""
+    return torch.randperm((P + 1) // 2, generator=torch.Generator().manual_seed(0))
+
+
+def _symmetric_sample(order: torch.Tensor, P: int, count: int) -> torch.Tensor:
+    """Sorted indices of about ``count`` of ``P`` row-major pixels (all of them when ``count >= P``).
+
+    The sample takes the first ``count // 2`` indices of ``order`` (:func:`_sample_order`) and
+    their point reflections about the image centre (pixel ``i <-> P - 1 - i``), so that, like the
+    full grid, it keeps the Kabsch cross-covariance of two centred grids symmetric (rotation
+    unbiased by a wrong grid focal). An odd ``P``'s centre pixel may appear twice."""
+    if count >= P:
+        return torch.arange(P)
+    first = order[: max(1, count // 2)]
+    return torch.cat([first, P - 1 - first]).sort().values
+
+
+@dataclass(frozen=True)
+class _FocalPixels:
+    """Pixel offsets from the principal point and which pixels the focal rule may use.
+
+    ``uc, vc`` ``(P,)`` float64: ``u - cx``, ``v - cy`` in pixels of every raxel pixel (row-major);
+    ``umask, vmask`` ``(P,)`` bool: pixels at least :data:`_FOCAL_MIN_OFFSET` of the half width /
+    height from the principal point (any pixel off the axis when none is that far)."""
+
+    uc: torch.Tensor
+    vc: torch.Tensor
+    umask: torch.Tensor
+    vmask: torch.Tensor
+
+    @classmethod
+    def of_grid(cls, h: int, w: int, cx: float, cy: float) -> _FocalPixels:
+        u, v = pixel_centers((h, w))
+        uc, vc = u - cx, v - cy
+        umask = uc.abs() >= _FOCAL_MIN_OFFSET * max(cx, w - cx)
+        vmask = vc.abs() >= _FOCAL_MIN_OFFSET * max(cy, h - cy)
+        if not umask.any():
+            umask = uc != 0
+        if not vmask.any():
+            vmask = vc != 0
+        return cls(uc, vc, umask, vmask)
+
+
+def _focal_lengths(
+    d_local: torch.Tensor, inlier: torch.Tensor, idx: torch.Tensor, pixels: _FocalPixels, rule: str = "median"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fx, fy`` ``(N,)`` by ``rule`` (:func:`_focal_rule`) from local rays ``d_local`` ``(N, M, 3)``
+    at pixels ``idx`` ``(M,)`` (step 3 of :func:`decode_raxels`): ``fx = u z / x``, ``fy = v z / y``
+    over ``inlier`` ``(N, M)`` pixels in front of the camera and away from the principal point
+    (selected before the arithmetic). Raises ``ValueError`` for a frame with no usable pixel."""
+    out = []
+    for axis, offset, mask, what in (
+        (0, pixels.uc, pixels.umask, "horizontal"), (1, pixels.vc, pixels.vmask, "vertical")
+    ):
+        keep = mask[idx].nonzero()[:, 0]
+        z, xy = d_local[:, keep, 2], d_local[:, keep, axis]
+        ok = inlier[:, keep] & (z > 0)
+        out.append(_focal_rule(offset[idx][keep] * z, xy, ok, rule, what))
+    return out[0], out[1]
+
+
+def _identity_grid(fx: torch.Tensor, fy: torch.Tensor, uc: torch.Tensor, vc: torch.Tensor) -> torch.Tensor:
+    """Identity-camera rays ``normalize(K^-1 u~)`` ``(N, M, 3)`` float64 for per-frame focals
+    ``fx, fy`` ``(N,)`` at pixel offsets ``uc, vc`` ``(M,)`` from the principal point."""
+    d = torch.empty(fx.shape[0], uc.shape[0], 3, dtype=uc.dtype)
+    torch.div(uc[None, :], fx[:, None], out=d[..., 0])           # x = (u - cx) / fx
+    torch.div(vc[None, :], fy[:, None], out=d[..., 1])           # y = (v - cy) / fy
+    d[..., 2] = 1
+    return d.mul_(torch.linalg.vector_norm(d, dim=-1, keepdim=True).reciprocal_())
+
+
+def _reference_focal(ps: torch.Tensor, ref: int, sample: torch.Tensor, pixels: _FocalPixels):
+    """Step 1: median-rule focal ``fx, fy`` ``(N,)`` (every frame gets the reference frame's) from
+    the reference frame's sampled raxels ``ps[ref]``, whose pose is the identity."""
+    n, m, _ = ps.shape
+    fx, fy = _focal_lengths(ps[ref:ref + 1], torch.ones(1, m, dtype=torch.bool), sample, pixels)
+    return fx.expand(n).clone(), fy.expand(n).clone()
+
+
+def _register_sample(ps: torch.Tensor, sample: torch.Tensor, pixels: _FocalPixels, fx, fy):
+    """Steps 2-4: :data:`_FOCAL_ROUNDS` rounds of robust registration of the sampled raxels ``ps``
+    ``(N, M, 3)`` (at pixels ``sample``) to the identity grid of focals ``fx, fy``, each followed
+    by the median-rule focal of the local rays with the axial offset restored from ``|d_local| = 1``.
+
+    Returns ``R, o, c, fx, fy``: rotations ``(N, 3, 3)``, centres ``(N, 3)``, Tukey cut-offs
+    ``(N, 1)`` of the last fit and the focals ``(N,)`` of the last round."""
+    ws = torch.ones(ps.shape[:2], dtype=ps.dtype)
+    uc, vc = pixels.uc[sample], pixels.vc[sample]
+    for rnd in range(_FOCAL_ROUNDS):
+        R, o, ws, _, c = _robust_kabsch(_identity_grid(fx, fy, uc, vc), ps, ws, _IRLS_ITERATIONS[rnd])
+        q = torch.bmm(ps - o[:, None, :], R)                          # d_local = R^T (p - o)
+        # With a wrong grid focal only the axial offset is wrong; |d_local| = 1 fixes it:
+        # delta = median(q_z - sqrt(1 - q_x^2 - q_y^2)) over inliers.
+        axial = q[..., 2] - (1 - q[..., 0].square() - q[..., 1].square()).clamp_min(0).sqrt()
+        delta = torch.nanmedian(torch.where(ws > 0, axial, torch.nan), dim=1).values
+        q[..., 2] -= delta[:, None]
+        fx, fy = _focal_lengths(q, ws > 0, sample, pixels)
+    return R, o, c, fx, fy
+
+
+def _refit_final(p, fsample, pixels: _FocalPixels, R, o, c, fx, fy, focal_rule: str):
+    """Step 5: one Tukey-weighted Kabsch refit of every frame on the final sample ``fsample`` of
+    ``p`` ``(N, P, 3)``, weights from the residuals of the sample fit ``R, o`` with its cut-off
+    ``c``, then the ``focal_rule`` focal there (:func:`_focal_lengths`' ratios).
+
+    Runs in chunks of frames small enough to stay in cache (a loop over frames, never over
+    pixels); each chunk keeps only the focal rule's ratios, not its local rays.
+    Returns ``R, o, fx, fy, inlier_fraction, rms`` (the last two ``(N,)`` float64 diagnostics)."""
+    n, P, _ = p.shape
+    M = fsample.shape[0]
+    uf, vf = pixels.uc[fsample], pixels.vc[fsample]
+    # per axis: the focal rule's pixels (positions in the sample), their offsets, and per frame
+    # the numerators ``offset * z``, denominators ``x`` or ``y`` and usable-pixel masks
+    axes = []
+    for offset, mask in ((uf, pixels.umask[fsample]), (vf, pixels.vmask[fsample])):
+        keep = mask.nonzero()[:, 0]
+        axes.append((keep, offset[keep], torch.empty(n, keep.shape[0], dtype=p.dtype),
+                     torch.empty(n, keep.shape[0], dtype=p.dtype), torch.empty(n, keep.shape[0], dtype=torch.bool)))
+    step = max(1, _CHUNK_PIXELS // M)
+    R_out, o_out = torch.empty_like(R), torch.empty_like(o)
+    rms, inlier_fraction = torch.empty(n, dtype=p.dtype), torch.empty(n, dtype=p.dtype)
+    for k in range(0, n, step):
+        sl = slice(k, k + step)
+        pk = p[sl].index_select(1, fsample) if M < P else p[sl]
+        a = _identity_grid(fx[sl], fy[sl], uf, vf)
+        # residual r = |p - o - R a|
+        r = torch.linalg.vector_norm(torch.baddbmm(pk - o[sl, None, :], a, R[sl].transpose(1, 2), alpha=-1), dim=-1)
+        wk = _tukey(r, c[sl])
+        Rk, ok = _kabsch(a, pk, wk)
+        inlier = wk > 0
+        count = inlier.sum(1)
+        rms[sl] = torch.sqrt(r.square_().masked_fill_(~inlier, 0).sum(1) / count.clamp_min(1))
+        inlier_fraction[sl] = count / M
+        R_out[sl], o_out[sl] = Rk, ok
+        # local rays d_local = R^T (p - o), channels first: (k, 3, M)
+        d_local = torch.bmm(Rk.transpose(1, 2), (pk - ok[:, None, :]).transpose(1, 2))
+        z = d_local[:, 2]
+        for axis, (keep, offset, num, den, usable) in enumerate(axes):
+            zk = z.index_select(1, keep)
+            torch.mul(offset, zk, out=num[sl])                               # u z (or v z)
+            torch.index_select(d_local[:, axis], 1, keep, out=den[sl])       # x (or y)
+            torch.logical_and(inlier.index_select(1, keep), zk > 0, out=usable[sl])
+    fx, fy = (_focal_rule(num, den, usable, focal_rule, what)
+              for (_, _, num, den, usable), what in zip(axes, ("horizontal", "vertical"), strict=True))
+    return R_out, o_out, fx, fy, inlier_fraction, rms
+
+
+def _cameras_from_fit(maps: RaxelMaps, R, o, fx, fy, cx: float, cy: float) -> Cameras:
+    """World-to-camera ``Cameras`` at ``maps.source_image_size`` from the fit: ``R`` ``(N, 3, 3)``
+    camera k -> reference, ``o`` ``(N, 3)`` centres in normalised reference coordinates (multiplied
+    back by ``maps.scale``), moved to the original world frame when ``maps.reference_w2c`` is known."""
+    h, w = maps.image_size
+    o = o * maps.scale
+    R_w2c = R.transpose(1, 2)                                        # reference -> camera k
+    t_w2c = -(R_w2c @ o[..., None])[..., 0]
+    if maps.reference_w2c is not None:                               # x_k = R^T (R_s X + t_s - o)
+        R_ref, t_ref = maps.reference_w2c[:3, :3], maps.reference_w2c[:3, 3]
+        t_w2c = t_w2c + R_w2c @ t_ref
+        R_w2c = R_w2c @ R_ref
+    K = Cameras.intrinsics_matrix(fx, fy, torch.full_like(fx, cx), torch.full_like(fy, cy))
+    cams = Cameras(K=K, R=R_w2c, t=t_w2c, image_size=(h, w), fps=maps.fps)
+    if maps.source_image_size is not None:
+        cams = cams.with_image_size(maps.source_image_size)
+    return cams
+
+
 def decode_raxels(
     maps: RaxelMaps,
     principal_point: tuple[float, float] | None = None,
@@ -148,6 +344,10 @@ def decode_raxels(
        and one weighted Kabsch, then applies the focal rule there. Sampling bounds the cost per
        frame; 8-bit errors are dominated by quantisation patterns, not by the pixel count.
 
+    One function per step: :func:`_reference_focal` (1), :func:`_register_sample` (2-4, with
+    :func:`_robust_kabsch` and :func:`_focal_lengths`), :func:`_refit_final` (5), then
+    :func:`_cameras_from_fit` (poses back to the world frame and units).
+
     Args:
         maps: raxel maps (from :func:`encode_raxels`, or :meth:`RaxelMaps.from_image`).
         principal_point: ``(cx, cy)`` as fractions of the width and height (RealEstate10K style);
@@ -171,117 +371,16 @@ def decode_raxels(
     n, h, w, _ = maps.rays.shape
     P = h * w
     p = maps.rays.reshape(n, P, 3)
-    cx_f, cy_f = (0.5, 0.5) if principal_point is None else (float(v) for v in principal_point)
-    if not (0 < cx_f < 1 and 0 < cy_f < 1):
-        raise ValueError(
-            f"principal_point must be (cx, cy) as fractions of width and height, each in (0, 1); "
-            f"got {principal_point!r}"
-        )
-    cx, cy = cx_f * w, cy_f * h
-    u, v = pixel_centers((h, w))
-    uc, vc = u - cx, v - cy                              # pixel offsets from the principal point
-    umask = uc.abs() >= _FOCAL_MIN_OFFSET * max(cx, w - cx)
-    vmask = vc.abs() >= _FOCAL_MIN_OFFSET * max(cy, h - cy)
-    if not umask.any():
-        umask = uc != 0
-    if not vmask.any():
-        vmask = vc != 0
-
-    # the reference camera's raxels are its own unit rays (o = 0): a cheap check that this is a
-    # raxel map with the right reference index before fitting anything
-    ref = maps.reference
-    norm_error = (torch.linalg.norm(p[ref, ::max(1, P // _SAMPLE_PIXELS)], dim=-1) - 1).abs().median()
-    if float(norm_error) > _REFERENCE_NORM_TOLERANCE:
-        raise ValueError(
-            f"the reference frame {ref} of these raxel maps is not made of unit rays (median "
-            f"| |d| - 1 | = {float(norm_error):.3f}); this is not a raxel map, it was not encoded as "
-            "(value + 2) / 4, or the reference index in its metadata is wrong"
-        )
-
-    # fixed pseudo-random pixel samples (deterministic), closed under the point reflection about
-    # the image centre (pixel i <-> P - 1 - i) so that, like the full grid, they keep the Kabsch
-    # cross-covariance of two centred grids symmetric (rotation unbiased by a wrong grid focal)
-    half = torch.randperm((P + 1) // 2, generator=torch.Generator().manual_seed(0))
-
-    def symmetric_sample(count: int) -> torch.Tensor:
-        if count >= P:
-            return torch.arange(P)
-        first = half[: max(1, count // 2)]
-        return torch.cat([first, P - 1 - first]).sort().values       # an odd P's centre may repeat
-
-    sample, fsample = symmetric_sample(_SAMPLE_PIXELS), symmetric_sample(_FINAL_PIXELS)
+    cx, cy = _principal_point_pixels(principal_point, h, w)
+    pixels = _FocalPixels.of_grid(h, w, cx, cy)
+    _check_reference_frame(p, maps.reference)
+    order = _sample_order(P)
+    sample, fsample = _symmetric_sample(order, P, _SAMPLE_PIXELS), _symmetric_sample(order, P, _FINAL_PIXELS)
     ps = p[:, sample]
-
-    def focal(dl: torch.Tensor, inlier: torch.Tensor, idx: torch.Tensor, rule: str = "median"):
-        """fx, fy by ``rule`` from local rays ``dl`` ``(N, M, 3)`` at pixels ``idx`` ``(M,)``;
-        only the pixels away from the principal point enter (selected before the arithmetic)."""
-        out = []
-        for axis, offset, mask, what in ((0, uc, umask, "horizontal"), (1, vc, vmask, "vertical")):
-            keep = mask[idx].nonzero()[:, 0]
-            z, xy = dl[:, keep, 2], dl[:, keep, axis]
-            ok = inlier[:, keep] & (z > 0)
-            out.append(_focal_rule(offset[idx][keep] * z, xy, ok, rule, what))
-        return out
-
-    def grid(fx, fy, uc_, vc_):
-        """Identity-camera rays ``normalize(K^-1 u~)`` for per-frame focals: ``(N, M, 3)``."""
-        d = torch.empty(fx.shape[0], uc_.shape[0], 3, dtype=p.dtype)
-        torch.div(uc_[None, :], fx[:, None], out=d[..., 0])           # x = (u - cx) / fx
-        torch.div(vc_[None, :], fy[:, None], out=d[..., 1])           # y = (v - cy) / fy
-        d[..., 2] = 1
-        return d.mul_(torch.linalg.vector_norm(d, dim=-1, keepdim=True).reciprocal_())
-
-    # 1. focal of the reference frame, whose pose is the identity
-    fx, fy = focal(ps[ref:ref + 1], torch.ones(1, ps.shape[1], dtype=torch.bool), sample)
-    fx, fy = fx.expand(n).clone(), fy.expand(n).clone()
-    # 2-4. robust registration and focal on the sample
-    ws = torch.ones(n, ps.shape[1], dtype=p.dtype)
-    for rnd in range(_FOCAL_ROUNDS):
-        R, o, ws, r, c = _robust_kabsch(grid(fx, fy, uc[sample], vc[sample]), ps, ws, _IRLS_ITERATIONS[rnd])
-        q = torch.bmm(ps - o[:, None, :], R)                          # d_local = R^T (p - o)
-        # With a wrong grid focal only the axial offset is wrong; |d_local| = 1 fixes it:
-        # delta = median(q_z - sqrt(1 - q_x^2 - q_y^2)) over inliers.
-        axial = q[..., 2] - (1 - q[..., 0].square() - q[..., 1].square()).clamp_min(0).sqrt()
-        delta = torch.nanmedian(torch.where(ws > 0, axial, torch.nan), dim=1).values
-        q[..., 2] -= delta[:, None]
-        fx, fy = focal(q, ws > 0, sample)
-
-    # 5. one Tukey-weighted refit on the final sample (all pixels of maps up to _FINAL_PIXELS),
-    # in chunks of frames small enough to stay in cache (a loop over frames, never over pixels)
-    uf, vf = uc[fsample], vc[fsample]
-    step = max(1, _CHUNK_PIXELS // fsample.shape[0])
-    R_out, o_out = torch.empty_like(R), torch.empty_like(o)
-    rms, inlier_fraction = torch.empty(n, dtype=p.dtype), torch.empty(n, dtype=p.dtype)
-    d_local = torch.empty(n, fsample.shape[0], 3, dtype=p.dtype)
-    inliers = torch.empty(n, fsample.shape[0], dtype=torch.bool)
-    for k in range(0, n, step):
-        sl = slice(k, k + step)
-        pk = p[sl][:, fsample] if _FINAL_PIXELS < P else p[sl]
-        a = grid(fx[sl], fy[sl], uf, vf)
-        # residual r = |p - o - R a|
-        r = torch.linalg.norm(torch.baddbmm(pk - o[sl, None, :], a, R[sl].transpose(1, 2), alpha=-1), dim=-1)
-        wk = _tukey(r, c[sl])
-        Rk, ok = _kabsch(a, pk, wk)
-        inlier = wk > 0
-        rms[sl] = torch.sqrt((r.square() * inlier).sum(1) / inlier.sum(1).clamp_min(1))
-        inlier_fraction[sl] = inlier.to(p.dtype).mean(dim=1)
-        R_out[sl], o_out[sl], inliers[sl] = Rk, ok, inlier
-        d_local[sl] = torch.bmm(pk - ok[:, None, :], Rk)                 # d_local = R^T (p - o)
-    R, o = R_out, o_out
-    fx, fy = focal(d_local, inliers, fsample, focal_rule)
-
-    # R is camera k -> reference (R_rel), o the centre in normalised reference coordinates.
-    o = o * maps.scale
-    R_w2c = R.transpose(1, 2)                                        # reference -> camera k
-    t_w2c = -(R_w2c @ o[..., None])[..., 0]
-    if maps.reference_w2c is not None:                               # x_k = R^T (R_s X + t_s - o)
-        R_ref, t_ref = maps.reference_w2c[:3, :3], maps.reference_w2c[:3, 3]
-        t_w2c = t_w2c + R_w2c @ t_ref
-        R_w2c = R_w2c @ R_ref
-    K = Cameras.intrinsics_matrix(fx, fy, torch.full_like(fx, cx), torch.full_like(fy, cy))
-    cams = Cameras(K=K, R=R_w2c, t=t_w2c, image_size=(h, w), fps=maps.fps)
-    if maps.source_image_size is not None:
-        cams = cams.with_image_size(maps.source_image_size)
+    fx, fy = _reference_focal(ps, maps.reference, sample, pixels)                        # step 1
+    R, o, c, fx, fy = _register_sample(ps, sample, pixels, fx, fy)                       # steps 2-4
+    R, o, fx, fy, inlier_fraction, rms = _refit_final(p, fsample, pixels, R, o, c, fx, fy, focal_rule)  # step 5
+    cams = _cameras_from_fit(maps, R, o, fx, fy, cx, cy)
     return replace(
         cams,
         metadata={"raxel_decode": {"inlier_fraction": inlier_fraction.tolist(), "rms_residual": rms.tolist()}},

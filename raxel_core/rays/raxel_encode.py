@@ -85,6 +85,19 @@ def relative_rays(cameras: Cameras, size: tuple[int, int] | None = None, referen
     Raises:
         ValueError: a bad size or reference index, or an invalid trajectory.
     """
+    R_rel, o, K, size = _relative_poses(cameras, size, reference)
+    n = len(cameras)
+    if bool((K == K[:1]).all()):                                # shared intrinsics: one grid
+        d_local = local_ray_directions(K[:1], size)[0]          # (P, 3)
+        d = torch.matmul(d_local, R_rel.transpose(1, 2))        # d = R_rel d_local, (N, P, 3)
+    else:
+        d = torch.bmm(local_ray_directions(K, size), R_rel.transpose(1, 2))
+    return d.reshape(n, size[0], size[1], 3), o, R_rel, K
+
+
+def _relative_poses(cameras: Cameras, size: tuple[int, int] | None, reference: int):
+    """``(R_rel, o, K, size)`` of :func:`relative_rays` without the rays: ``R_rel`` ``(N, 3, 3)``
+    ``R_s R_j^T``, ``o`` ``(N, 3)`` ``R_s (c_j - c_s)``, ``K`` ``(N, 3, 3)`` at the checked ``size``."""
     n = len(cameras)
     if not -n <= reference < n:
         raise ValueError(f"reference camera {reference} is outside the trajectory's {n} frames")
@@ -97,12 +110,20 @@ def relative_rays(cameras: Cameras, size: tuple[int, int] | None = None, referen
     c = cameras.centers
     R_rel = R[reference] @ R.transpose(1, 2)                    # camera j axes -> reference axes
     o = (c - c[reference]) @ R[reference].T                     # o_j = R_s (c_j - c_s)
-    if bool((K == K[:1]).all()):                                # shared intrinsics: one grid
-        d_local = local_ray_directions(K[:1], size)[0]          # (P, 3)
-        d = torch.matmul(d_local, R_rel.transpose(1, 2))        # d = R_rel d_local, (N, P, 3)
+    return R_rel, o, K, size
+
+
+def _ray_points(K: torch.Tensor, size: tuple[int, int], R_rel: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """``(N, h, w, 3)`` float64 raxels ``R_rel d_local + offset`` (``offset`` ``(N, 3)``), written
+    once by one ``baddbmm`` with the offset as its added term: no full-size temporary and one
+    pass over the output (the memory floor), instead of a matmul and then an in-place add."""
+    n = R_rel.shape[0]
+    if bool((K == K[:1]).all()):                                  # shared intrinsics: one grid
+        d_local = local_ray_directions(K[:1], size).expand(n, -1, 3)   # (N, P, 3), stride 0 in N
     else:
-        d = torch.bmm(local_ray_directions(K, size), R_rel.transpose(1, 2))
-    return d.reshape(n, size[0], size[1], 3), o, R_rel, K
+        d_local = local_ray_directions(K, size)
+    rays = torch.baddbmm(offset[:, None, :], d_local, R_rel.transpose(1, 2))    # R_rel d_local + o / scale
+    return rays.reshape(n, size[0], size[1], 3)
 
 
 def _proper_w2c(cameras: Cameras, index: int) -> torch.Tensor:
@@ -144,12 +165,12 @@ def encode_raxels(cameras: Cameras, size: tuple[int, int] | None = None, referen
     """
     cameras.validate("encode_raxels")
     size = default_raxel_size(cameras.image_size) if size is None else check_size(size)
-    d, o, _, K = relative_rays(cameras, size, reference)
+    R_rel, o, K, size = _relative_poses(cameras, size, reference)
     scale = float(torch.linalg.norm(o, dim=-1).max())
     extent = max(1.0, float(torch.linalg.norm(cameras.centers, dim=-1).max()))
     if scale <= STATIC_TRANSLATION_TOLERANCE * extent:
         scale = 1.0                          # static / rotation-only: nothing to normalise
-    rays = d.add_((o / scale)[:, None, None, :])
+    rays = _ray_points(K, size, R_rel, o / scale)
     reference %= len(cameras)
     return RaxelMaps(
         rays=rays,
