@@ -87,8 +87,11 @@ def speed(frames: int = 81, size=(240, 416), repeats: int = 5) -> None:
         ("to_uint8 + from_uint8", _time_ms(lambda: RaxelMaps.from_uint8(maps.to_uint8(), meta), repeats)),
         ("from_uint8 + decode_raxels", _time_ms(lambda: decode_raxels(RaxelMaps.from_uint8(images, meta)), repeats)),
     ]
-    rows.insert(2, ("encode + decode", tuple(a + b for a, b in zip(rows[0][1], rows[1][1]))))
-    per = lambda ms: ms / frames
+    rows.insert(2, ("encode + decode", tuple(a + b for a, b in zip(rows[0][1], rows[1][1], strict=True))))
+
+    def per(ms: float) -> float:
+        return ms / frames
+
     print(f"raxels: {frames} frames at {size[0]}x{size[1]}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {repeats} repeats; ms per frame as median (min)")
     print(f"memory floor (copy of the maps): float64 {per(floor64[0]):.3f} ({per(floor64[1]):.3f}), "
@@ -136,7 +139,7 @@ def accuracy() -> None:
     for path in poses:
         cams = re10k_cameras(path)
         for regime, dec in decode_regimes(cams).items():
-            for acc, e in zip(per_regime[regime], per_frame_camera_errors(cams, dec)):
+            for acc, e in zip(per_regime[regime], per_frame_camera_errors(cams, dec), strict=True):
                 acc.append(e)
     frames = sum(len(re10k_cameras(p)) for p in poses)
     print(f"raxel round trip on {len(poses)} RealEstate10K clips ({frames} frames), 128x208 raxels")

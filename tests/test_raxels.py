@@ -24,9 +24,10 @@ import torch
 
 from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.evaluation.metrics import per_frame_camera_errors
+from raxel_core.geometry.pixels import pixel_centers
 from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.rays.raxel_decode import decode_raxels
-from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, pixel_centers, relative_rays
+from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, relative_rays
 from raxel_core.rays.raxel_maps import VALUE_RANGE, RaxelMaps
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
-from .raxel_encode import local_ray_directions, pixel_centers, relative_rays
+from ..geometry.alignment import procrustes_rotation
+from ..geometry.pixels import pixel_centers
+from .raxel_encode import local_ray_directions, relative_rays
 
 
 def plucker_maps(cameras: Cameras, size: tuple[int, int] | None = None, reference: int = 0) -> torch.Tensor:
@@ -81,11 +83,7 @@ def plucker_rays_to_cameras(rays: torch.Tensor, image_size: tuple[int, int] | No
     K = Cameras.intrinsics_matrix(fx, fy, cx, cy).reshape(1, 3, 3).expand(n, 3, 3).clone()
     d_local = local_ray_directions(K[:1], (h, w))[0]                      # (P, 3)
     H = torch.einsum("pi,fpj->fij", d_local, d)                           # sum d_local d_k^T
-    U, _, Vh = torch.linalg.svd(H)
-    V = Vh.transpose(1, 2)
-    sign = torch.sign(torch.linalg.det(V @ U.transpose(1, 2)))
-    D = torch.diag_embed(torch.stack([torch.ones_like(sign), torch.ones_like(sign), sign], -1))
-    R_rel = V @ D @ U.transpose(1, 2)                                     # d_k = R_rel d_local
+    R_rel = procrustes_rotation(H)                                        # d_k = R_rel d_local
     c2w = torch.eye(4, dtype=torch.float64).repeat(n, 1, 1)
     c2w[:, :3, :3], c2w[:, :3, 3] = R_rel, centres - centres[:1]
     cams = Cameras.from_c2w(c2w, K, (h, w))

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..cameras import Cameras
-from .raxel_encode import pixel_centers
+from ..geometry.alignment import kabsch
+from ..geometry.pixels import pixel_centers
 from .raxel_maps import RaxelMaps
 
 # Decoding parameters (see decode_raxels).
@@ -25,41 +26,6 @@ _FINAL_PIXELS = 32768         # pixels per frame for the final refit and focal r
 _CHUNK_PIXELS = 131072        # pixels per chunk of frames in the final refit
 _REFERENCE_NORM_TOLERANCE = 0.1   # median | |ray| - 1 | of the reference frame (8-bit: ~0.005)
 FOCAL_RULES = ("interquartile_mean", "median")
-
-
-def _det3(M: torch.Tensor) -> torch.Tensor:
-    """Determinants of ``(N, 3, 3)`` matrices by the rule of Sarrus (LU is slow for 3x3 on CPU)."""
-    return (
-        M[:, 0, 0] * (M[:, 1, 1] * M[:, 2, 2] - M[:, 1, 2] * M[:, 2, 1])
-        - M[:, 0, 1] * (M[:, 1, 0] * M[:, 2, 2] - M[:, 1, 2] * M[:, 2, 0])
-        + M[:, 0, 2] * (M[:, 1, 0] * M[:, 2, 1] - M[:, 1, 1] * M[:, 2, 0])
-    )
-
-
-def _procrustes(H: torch.Tensor, a_bar: torch.Tensor, p_bar: torch.Tensor):
-    """Closed-form rigid fit (Kabsch / Umeyama without scale) from the weighted cross-covariance
-    ``H = sum_i w_i (a_i - a_bar)(p_i - p_bar)^T`` ``(N, 3, 3)``: ``R = V diag(1, 1, s) U^T`` with
-    ``H = U S V^T`` and ``s = det(V U^T)``, and ``o = p_bar - R a_bar``. Minimises
-    ``sum_i w_i ||p_i - (R a_i + o)||^2``."""
-    U, _, Vh = torch.linalg.svd(H)
-    V = Vh.transpose(1, 2)
-    sign = torch.sign(_det3(V @ U.transpose(1, 2)))
-    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
-    D = torch.ones(H.shape[0], 1, 3, dtype=H.dtype)
-    D[:, 0, 2] = sign
-    R = (V * D) @ U.transpose(1, 2)
-    o = p_bar - (R @ a_bar[..., None])[..., 0]
-    return R, o
-
-
-def _kabsch(a: torch.Tensor, p: torch.Tensor, w: torch.Tensor):
-    """Weighted Kabsch with centroids, batched: ``a, p`` ``(N, P, 3)``, ``w`` ``(N, P)``."""
-    wsum = w.sum(dim=1).clamp_min(1e-300)[:, None]
-    a_bar = torch.bmm(w[:, None, :], a)[:, 0] / wsum
-    p_bar = torch.bmm(w[:, None, :], p)[:, 0] / wsum
-    # H = sum w a p^T - W a_bar p_bar^T
-    H = torch.bmm((a * w[..., None]).transpose(1, 2), p) - wsum[..., None] * a_bar[:, :, None] * p_bar[:, None, :]
-    return _procrustes(H, a_bar, p_bar)
 
 
 def _tukey(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -76,7 +42,7 @@ def _robust_kabsch(a: torch.Tensor, p: torch.Tensor, w: torch.Tensor, iterations
     """Kabsch with Tukey-biweight IRLS on the point residuals ``r = ||p - (R a + o)||``.
     Returns ``R, o, w, r, c`` (weights and residuals of the returned fit, cut-off used)."""
     for _ in range(iterations):
-        R, o = _kabsch(a, p, w)
+        R, o = kabsch(a, p, w)
         r = torch.linalg.norm(p - torch.bmm(a, R.transpose(1, 2)) - o[:, None, :], dim=-1)
         c = _residual_cutoff(r)
         w = _tukey(r, c)
@@ -267,7 +233,7 @@ def _refit_final(p, fsample, pixels: _FocalPixels, R, o, c, fx, fy, focal_rule: 
         # residual r = |p - o - R a|
         r = torch.linalg.vector_norm(torch.baddbmm(pk - o[sl, None, :], a, R[sl].transpose(1, 2), alpha=-1), dim=-1)
         wk = _tukey(r, c[sl])
-        Rk, ok = _kabsch(a, pk, wk)
+        Rk, ok = kabsch(a, pk, wk)
         inlier = wk > 0
         count = inlier.sum(1)
         rms[sl] = torch.sqrt(r.square_().masked_fill_(~inlier, 0).sum(1) / count.clamp_min(1))

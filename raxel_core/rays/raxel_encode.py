@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..cameras import Cameras
+from ..geometry.pixels import pixel_centers
 from ..geometry.rotations import project_to_rotation
 from .raxel_maps import RaxelMaps
 
@@ -40,17 +41,6 @@ def default_raxel_size(image_size: tuple[int, int]) -> tuple[int, int]:
     """Half the image size, rounded (Rays as Pixels: raxel maps are H/2 x W/2), at least 1."""
     h, w = image_size
     return max(1, round(h / 2)), max(1, round(w / 2))
-
-
-def pixel_centers(size: tuple[int, int], dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel-centre coordinates ``(u, v)`` of an ``(h, w)`` grid, each ``(h * w,)``, row-major:
-    ``u = x + 0.5``, ``v = y + 0.5`` in pixels from the top-left corner (the ``Cameras`` convention,
-    image centre ``(w / 2, h / 2)``)."""
-    h, w = size
-    v, u = torch.meshgrid(
-        torch.arange(h, dtype=dtype) + 0.5, torch.arange(w, dtype=dtype) + 0.5, indexing="ij"
-    )
-    return u.reshape(-1), v.reshape(-1)
 
 
 def local_ray_directions(K: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
