@@ -329,7 +329,8 @@ class ComfyVAELatentSpace:
 
 def _latent_space(payload: LoadedRaxelModel, vae):
     """The latent space for ``payload`` (None = pixels), or a ValueError saying what to connect."""
-    from ..raxel_core.diffusion.latent_space import check_latent_space, uses_pixels
+    from ..raxel_core.diffusion.latent_space import check_latent_space
+    from ..raxel_core.model import uses_pixels
 
     config = payload.config
     pixel_model = uses_pixels(config)

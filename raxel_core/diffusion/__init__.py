@@ -1,10 +1,10 @@
 """Training and sampling of the joint video + ray diffusion model (Rays as Pixels, arXiv 2604.09429).
 
 * ``flow_matching.py`` the objective: path, velocity target, loss, task modes, timestep convention
-* ``datasets.py``      the ``Clip`` type, RealEstate10K-layout folders, augmentation, ``make_dataset``
+* ``datasets.py``      the ``Clip`` type, RealEstate10K-layout folders, augmentation
                        (synthetic rooms: :class:`raxel_core.synthetic.clips.SyntheticClips`)
 * ``prepare.py``       ``prepare_dataset`` (your videos -> RealEstate10K layout with SfM poses)
-* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs)
+* ``training.py``      ``train`` / ``TrainConfig`` (accelerate: CPU, one or many GPUs), ``make_dataset``
 * ``checkpoints.py``   checkpoint folders (safetensors + JSON, no pickles), ``training_resolution``
 * ``sampler.py``       ``sample``: Euler integration with separate video / ray step counts
 * ``sample_files.py``  ``sample_to_files`` (``raxel sample``): a saved model run on files, inputs fitted to
@@ -17,7 +17,6 @@ from .datasets import (
     Clip,
     RealEstate10KClips,
     augment_clip,
-    make_dataset,
 )
 from .flow_matching import (
     MODES,
@@ -31,7 +30,7 @@ from .flow_matching import (
 from .prepare import PrepareReport, prepare_dataset
 from .sample_files import sample_to_files
 from .sampler import SampleResult, sample
-from .training import TrainConfig, TrainResult, train
+from .training import TrainConfig, TrainResult, make_dataset, train
 
 __all__ = [
     "MODES",

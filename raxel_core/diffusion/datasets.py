@@ -11,10 +11,12 @@ Sec. 3.2) encoded with frame 0 as the reference camera:
 * ``cameras``: :class:`~raxel_core.cameras.Cameras` of the ``F`` frames at ``(H, W)``.
 
 :func:`augment_clip` applies the paper's augmentations before the raxels are encoded: time
-reversal and a random source (canonical) frame, placed first. :func:`make_dataset` builds either
-kind of dataset from a training config: :class:`RealEstate10KClips` (here) or synthetic rooms
-(:class:`raxel_core.synthetic.clips.SyntheticClips`). :func:`raxel_core.diffusion.prepare.prepare_dataset`
-turns a folder of the user's videos into the RealEstate10K layout with SfM poses as pseudo ground truth.
+reversal and a random source (canonical) frame, placed first.
+:func:`raxel_core.diffusion.training.make_dataset` builds either kind of dataset from a training
+config: :class:`RealEstate10KClips` (here) or synthetic rooms
+(:class:`raxel_core.synthetic.clips.SyntheticClips`).
+:func:`raxel_core.diffusion.prepare.prepare_dataset` turns a folder of the user's videos into the
+RealEstate10K layout with SfM poses as pseudo ground truth.
 """
 from __future__ import annotations
 
@@ -229,21 +231,3 @@ class RealEstate10KClips(torch.utils.data.Dataset):
         idx = spread_indices(len(frames), self.num_frames)
         frames, cams = resize_crop(frames[idx], cams[torch.tensor(idx)], self.image_size)
         return clip_from_frames(frames, cams, self.raxel_downscale, stem)
-
-
-def make_dataset(spec: dict, num_frames: int, image_size: tuple[int, int], raxel_downscale: int = 2):
-    """A dataset from a JSON spec: ``{"kind": "synthetic", ...SyntheticClips arguments}`` or
-    ``{"kind": "realestate10k", "root": ..., ...RealEstate10KClips arguments}``."""
-    spec = dict(spec)
-    kind = spec.pop("kind", None)
-    common = {"num_frames": num_frames, "image_size": image_size, "raxel_downscale": raxel_downscale}
-    from ..synthetic.clips import SyntheticClips  # imported here: synthetic.clips builds on this module's Clip
-
-    try:
-        if kind == "synthetic":
-            return SyntheticClips(**spec, **common)
-        if kind == "realestate10k":
-            return RealEstate10KClips(**spec, **common)
-    except TypeError as err:
-        raise ValueError(f"bad {kind} dataset options {sorted(spec)}: {err}") from None
-    raise ValueError(f"unknown dataset kind {kind!r}; use \"synthetic\" or \"realestate10k\"")

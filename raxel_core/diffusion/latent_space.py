@@ -65,15 +65,6 @@ def latent_frames(frames: int, temporal_factor: int) -> int:
     return 1 + (frames - 1) // temporal_factor
 
 
-def uses_pixels(config) -> bool:
-    """Whether a :class:`~raxel_core.model.JointModelConfig` works on pixels (no VAE): 3 video
-    channels (raxel and Plücker-ray models), or 10 for the channel-concat ablation
-    (:func:`raxel_core.model.is_channel_concat`). Any other model works on VAE latents."""
-    from ..model.channel_concat import is_channel_concat
-
-    return config.in_channels == 3 or is_channel_concat(config)
-
-
 def check_latent_space(config, space) -> None:
     """``ValueError`` naming the mismatch when a model config cannot run in ``space``.
 

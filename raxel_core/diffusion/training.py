@@ -26,8 +26,9 @@ from typing import Any
 import torch
 
 from ..rays.codecs import RAY_REPRESENTATIONS, codec_for, ray_representation_for
+from ..synthetic.clips import SyntheticClips
 from .checkpoints import latest_checkpoint, load_optimizer_state, save_checkpoint
-from .datasets import augment_clip, make_dataset
+from .datasets import RealEstate10KClips, augment_clip
 from .flow_matching import (
     MODES,
     NOISE_LEVELS,
@@ -41,6 +42,23 @@ from .flow_matching import (
 LOG_NAME = "train_log.jsonl"
 
 
+# ----------------------------------------------------------------------------------- data
+def make_dataset(spec: dict, num_frames: int, image_size: tuple[int, int], raxel_downscale: int = 2):
+    """A dataset from a JSON spec: ``{"kind": "synthetic", ...SyntheticClips arguments}`` or
+    ``{"kind": "realestate10k", "root": ..., ...RealEstate10KClips arguments}``."""
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    common = {"num_frames": num_frames, "image_size": image_size, "raxel_downscale": raxel_downscale}
+    try:
+        if kind == "synthetic":
+            return SyntheticClips(**spec, **common)
+        if kind == "realestate10k":
+            return RealEstate10KClips(**spec, **common)
+    except TypeError as err:
+        raise ValueError(f"bad {kind} dataset options {sorted(spec)}: {err}") from None
+    raise ValueError(f"unknown dataset kind {kind!r}; use \"synthetic\" or \"realestate10k\"")
+
+
 # ----------------------------------------------------------------------------------- config
 @dataclass
 class TrainConfig:
@@ -50,7 +68,7 @@ class TrainConfig:
         model: ``{"preset": "tiny" | "small" | "wan21_1_3b", **overrides}`` or a full
             :meth:`JointModelConfig.to_dict`.
         dataset: ``{"kind": "synthetic", ...}`` or ``{"kind": "realestate10k", "root": ...}``
-            (:func:`raxel_core.diffusion.datasets.make_dataset`).
+            (:func:`make_dataset`).
         num_frames, image_size: clip length and frame size ``(H, W)`` (raxels at 1 / raxel_downscale).
         steps: optimizer steps in all (a resumed run stops at the same total).
         batch_size: clips per process per step.

@@ -11,7 +11,7 @@
 Needs ``diffusers`` (the Wan layers are diffusers' own).
 """
 from .attention import attention
-from .channel_concat import ChannelConcatModel, is_channel_concat
+from .channel_concat import ChannelConcatModel, is_channel_concat, uses_pixels
 from .config import JointModelConfig
 from .joint_transformer import JointTransformer
 from .wan_weights import (
@@ -31,6 +31,7 @@ __all__ = [
     "diffusers_to_wan_state_dict",
     "init_ray_branch_from_video",
     "is_channel_concat",
+    "uses_pixels",
     "load_wan_weights",
     "wan_to_diffusers_state_dict",
 ]

@@ -32,6 +32,12 @@ def is_channel_concat(config: JointModelConfig) -> bool:
             and config.video_out_channels == VIDEO_CHANNELS + PLUCKER_CHANNELS)
 
 
+def uses_pixels(config: JointModelConfig) -> bool:
+    """Whether a :class:`~raxel_core.model.JointModelConfig` works on pixels (no VAE): 3 video
+    channels (raxel and Plücker-ray models), or 10 for the channel-concat ablation
+    (:func:`is_channel_concat`). Any other model works on VAE latents."""
+    return config.in_channels == VIDEO_CHANNELS or is_channel_concat(config)
+
 class ChannelConcatModel(nn.Module):
     """A :class:`JointTransformer` run as the channel-concat baseline, with the two-stream call of
     the joint model (``model(video, rays, video_timesteps, ray_timesteps, text)``), so training,

@@ -273,15 +273,14 @@ def codec_for(config) -> RayCodec:
 
     * channel-concat ablation (:func:`raxel_core.model.is_channel_concat`): Plücker rays at the
       frame size (``PluckerCodec(downscale=1)``);
-    * a VAE-latent model (:func:`raxel_core.diffusion.latent_space.uses_pixels` false): raxels
+    * a VAE-latent model (:func:`raxel_core.model.uses_pixels` false): raxels
       (its ray stream is VAE latents of raxel images);
     * a pixel-space model: by its ray channels, 3 = raxels, 6 = Plücker rays, at ``config.raxel_downscale``.
 
     Raises:
         ValueError: a pixel-space model whose ray channels are neither 3 nor 6.
     """
-    from ..diffusion.latent_space import uses_pixels
-    from ..model.channel_concat import is_channel_concat
+    from ..model.channel_concat import is_channel_concat, uses_pixels
 
     if is_channel_concat(config):
         return PluckerCodec(downscale=1)
