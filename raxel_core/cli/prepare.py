@@ -15,7 +15,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    """Estimate every video's cameras (:func:`raxel_core.diffusion.datasets.prepare_dataset`), write
+    """Estimate every video's cameras (:func:`raxel_core.diffusion.prepare.prepare_dataset`), write
     ``OUT_DIR/videos/<stem>.mp4`` + ``OUT_DIR/poses/<stem>.txt`` and print what was skipped and why;
     status 2 when no clip was written. Use the folder as ``{"kind": "realestate10k", "root": OUT_DIR}``
     in a training config."""
