@@ -76,10 +76,13 @@ TINY = JointModelConfig.small(num_layers=1, num_attention_heads=2, attention_hea
 
 @needs_clip
 def test_raxel_sample_with_a_seed_writes_identical_files(tmp_path):
-    """`raxel sample joint` twice with --seed 3 in separate processes: every output file is
-    byte-identical (video.mp4 included: the encoder is deterministic for identical frames)."""
+    """`raxel sample video` (image + camera -> video; the untrained tiny model's rays do not decode,
+    so not joint mode) twice with --seed 3 in separate processes: every output file is byte-identical
+    (video.mp4 included: the encoder is deterministic for identical frames); --seed 4 gives another video."""
     import torch
 
+    from raxel_core.authoring.trajectory_presets import make_preset
+    from raxel_core.formats import write_trajectory
     from raxel_core.video_io import read_video_frames
 
     torch.manual_seed(0)
@@ -88,20 +91,22 @@ def test_raxel_sample_with_a_seed_writes_identical_files(tmp_path):
                                                                              "num_frames": 5}}))
     image = tmp_path / "source.png"
     Image.fromarray(read_video_frames(RE10K_CLIP, max_frames=1)[0]).save(image)
+    write_trajectory(make_preset("dolly_in", 5, image_size=(64, 96)), tmp_path / "move.json")
     folders = []
-    for name in ("a", "b"):
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         out = tmp_path / name
-        run = subprocess.run([sys.executable, "-m", "raxel_core.cli", "sample", "joint", "--model", str(model),
-                              "--image", str(image), "--frames", "5", "--out", str(out), "--steps-video", "2",
-                              "--steps-rays", "2", "--seed", "3"],
+        run = subprocess.run([sys.executable, "-m", "raxel_core.cli", "sample", "video", "--model", str(model),
+                              "--image", str(image), "--trajectory", str(tmp_path / "move.json"), "--out", str(out),
+                              "--steps-video", "2", "--seed", str(seed)],
                              cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
         assert run.returncode == 0, run.stderr
         folders.append(out)
     names = sorted(p.name for p in folders[0].iterdir())
     assert names == sorted(p.name for p in folders[1].iterdir())
-    assert "video.mp4" in names and "trajectory.txt" in names
+    assert "video.mp4" in names and "raxels.png" in names
     for name in names:
         assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    assert (folders[0] / "video.mp4").read_bytes() != (folders[2] / "video.mp4").read_bytes()  # seed 4: other noise
 
 
 def test_every_pycolmap_seed_is_set():
