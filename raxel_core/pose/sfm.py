@@ -101,10 +101,11 @@ def match_sequential(database: Path, overlap: int, quadratic_overlap: bool, seed
     (RANSAC seeded with ``seed``).
 
     One matching thread: with several, the default CPU SIFT matcher of pycolmap 4 (not
-    ``sift.cpu_brute_force_matcher``) returned different matches for a few pairs from run to run (2 of 150 pairs in 1 run of 3 on a
-    RealEstate10K clip); with one thread, or with ``sift.cpu_brute_force_matcher``, the matches are
-    the same in every run. One thread costs little here (sequential matching of 16-25 small frames:
-    0.4-0.8 s either way on 2 cores); the brute-force matcher is about 3 times slower."""
+    ``sift.cpu_brute_force_matcher``) returned different matches for a few pairs from run to run
+    (2 of 150 pairs in 1 run of 3 on a RealEstate10K clip); with one thread, or with the brute-force
+    matcher, the matches were the same in every run (4 of 4). One thread costs little here
+    (sequential matching of 16-25 small frames: 0.4-0.8 s either way on 2 cores); the brute-force
+    matcher is about 3 times slower."""
     import pycolmap
 
     pairing = pycolmap.SequentialPairingOptions()
