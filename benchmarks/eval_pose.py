@@ -3,11 +3,14 @@
 Runs :func:`raxel_core.evaluation.pose.evaluate_clips` on the RealEstate10K clips of the shared data
 (``<data>/re10k/videos/<stem>.mp4`` with ``<data>/re10k/poses/<stem>.txt``) and prints a table per
 clip and the aggregate (registration, time, AUC@30, RRA / RTA @15, RotErr, TransErr, ATE, speed
-ratio). The ground-truth focal length is never given to either estimator.
+ratio). The ground-truth focal length is never given to either estimator. raxel's estimator is
+deterministic for a given ``--seed`` (bit-identical cameras in every run); the baseline is not:
+``--repeats N`` prints each figure's mean and range over N runs.
 
     python benchmarks/eval_pose.py                 # all clips, both estimators
     python benchmarks/eval_pose.py --json out.json # also write the per-clip results
     python benchmarks/eval_pose.py --clips 0bf152ef84195293 --estimators raxel
+    python benchmarks/eval_pose.py --repeats 3     # mean and range of each figure over 3 runs
 
 Data: ``$RAXEL_SHARED_DATA`` or ``../shared/data`` beside the project.
 """
@@ -22,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from raxel_core.evaluation.pose import ESTIMATORS, evaluate_clips, results_to_json
-from raxel_core.evaluation.tables import format_table
+from raxel_core.evaluation.pose import ESTIMATORS, evaluate_repeats, repeats_to_json, results_to_json, spread
+from raxel_core.evaluation.tables import format_spread, format_table
 
 
 def main(argv=None) -> int:
@@ -33,16 +36,24 @@ def main(argv=None) -> int:
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--clips", nargs="+", default=None, help="clip stems (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write per-clip results and the aggregate here")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of raxel's estimator (default: 0)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs; above 1, each figure's mean and range")
     args = parser.parse_args(argv)
     video_dir, pose_dir = args.data / "re10k" / "videos", args.data / "re10k" / "poses"
     if not video_dir.is_dir():
         print(f"no RealEstate10K clips at {video_dir}; set RAXEL_SHARED_DATA or pass --data", file=sys.stderr)
         return 2
-    results = evaluate_clips(video_dir, pose_dir, args.estimators, stems=args.clips,
-                             log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(format_table(results))
+    runs = evaluate_repeats(video_dir, pose_dir, args.estimators, repeats=args.repeats, stems=args.clips,
+                            log=lambda line: print(line, file=sys.stderr, flush=True), seed=args.seed)
+    if args.repeats == 1:
+        print(format_table(runs[0]))
+    else:
+        print(format_table(runs[-1]).rsplit("\nOne run.", 1)[0])
+        print(f"\nspread over {args.repeats} runs (raxel seed {args.seed}):")
+        print(format_spread(spread(runs)))
     if args.json:
-        args.json.write_text(json.dumps(results_to_json(results), indent=1))
+        payload = results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs)
+        args.json.write_text(json.dumps(payload, indent=1))
     return 0
 
 

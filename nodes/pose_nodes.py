@@ -77,6 +77,10 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 io.Float.Input("focal_px", default=0.0, min=0.0, max=100000.0, step=0.1,
                                tooltip="Known focal length in pixels of the frames; 0 = estimate "
                                        "it."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
+                             optional=True,
+                             tooltip="Seed of the random sampling (RANSAC, mappers): the same video and seed "
+                                     "give the same cameras. Change it only to try another solution."),
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
@@ -88,7 +92,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, focal_px, images=None, video=None) -> io.NodeOutput:
+    def execute(cls, focal_px, images=None, video=None, seed=0) -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
 
@@ -122,6 +126,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 progress=progress,
                 should_stop=comfy.model_management.processing_interrupted,
                 fps=fps,
+                seed=int(seed),
             )
         except Exception:
             # A stop requested by the user wins over whatever error the interrupted run gave.

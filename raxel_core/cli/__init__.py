@@ -1,14 +1,14 @@
 """The ``raxel`` command: a thin layer over ``raxel_core``.
 
     raxel demo [--out DIR]                         render a scene, estimate its trajectory, score it
-    raxel pose VIDEO_OR_FRAME_DIR --out FILE [--focal PX]
-    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline]
+    raxel pose VIDEO_OR_FRAME_DIR --out FILE [--focal PX] [--seed S]
+    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline] [--seed S] [--repeats N]
     raxel convert IN OUT [--from FMT] [--to FMT] [--size HxW]
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
     raxel decode DIR --out TRAJ
     raxel run WORKFLOW_API.json [--server URL] [--set NODE.INPUT=VALUE ...] [--out DIR]
     raxel train CONFIG [--steps N] [--checkpoint-dir D] [--no-resume]   train the joint model
-    raxel prepare VIDEO_DIR OUT_DIR                 your videos -> RealEstate10K-layout training folder
+    raxel prepare VIDEO_DIR OUT_DIR [--seed S]       your videos -> RealEstate10K-layout training folder
     raxel sample MODE --out DIR [--model M] [--video V] [--image I] [--trajectory T] [--frames N]
                  [--steps-video N] [--steps-rays N] [--seed S]   run the joint model (pose|video|joint)
     raxel eval-joint ...                            evaluate the joint model (raxel eval-joint --help)

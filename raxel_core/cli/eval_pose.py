@@ -11,18 +11,30 @@ def register(sub) -> None:
     e.add_argument("pose_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     e.add_argument("--no-baseline", action="store_true", help="skip pycolmap's default pipeline")
+    e.add_argument("--seed", type=int, default=0,
+                   help="random seed of raxel's estimator (same seed, same cameras; default: %(default)s)")
+    e.add_argument("--repeats", type=int, default=1,
+                   help="run the whole evaluation N times and print each figure's mean and range "
+                        "(default: %(default)s)")
     e.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..evaluation.pose import evaluate_clips, results_to_json
-    from ..evaluation.tables import format_table
+    from ..evaluation.pose import evaluate_repeats, repeats_to_json, results_to_json, spread
+    from ..evaluation.tables import format_spread, format_table
 
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
     estimators = ("raxel",) if args.no_baseline else ("raxel", "colmap_default")
     log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
-    results = evaluate_clips(args.video_dir, args.pose_dir, estimators, log=log)
+    runs = evaluate_repeats(args.video_dir, args.pose_dir, estimators, repeats=args.repeats, log=log,
+                            seed=args.seed)
     if args.json:
-        print(json.dumps(results_to_json(results), indent=1))
+        print(json.dumps(results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs), indent=1))
+    elif args.repeats == 1:
+        print(format_table(runs[0]))
     else:
-        print(format_table(results))
+        print(format_table(runs[-1]).rsplit("\nOne run.", 1)[0])
+        print(f"\nspread over {args.repeats} runs (raxel seed {args.seed}):")
+        print(format_spread(spread(runs)))
     return 0

@@ -9,6 +9,9 @@ def register(sub) -> None:
     s.add_argument("input", help="video file (.mp4, .avi, ...) or folder of .png/.jpg frames")
     s.add_argument("--out", required=True, help="trajectory file to write (format by extension)")
     s.add_argument("--focal", type=float, default=None, help="known focal length in pixels (optional)")
+    s.add_argument("--seed", type=int, default=0,
+                   help="random seed of RANSAC and the mappers: the same video and seed give the same "
+                        "cameras (default: %(default)s)")
     s.set_defaults(func=run)
 
 
@@ -18,7 +21,7 @@ def run(args) -> int:
     from ..video_io import read_frames
 
     frames = read_frames(args.input)
-    result = estimate_trajectory(frames, focal=args.focal, progress=progress_printer("estimating"))
+    result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, progress=progress_printer("estimating"))
     write_trajectory(result.cameras, args.out)
     print(f"{len(result.frame_indices)}/{len(frames)} frames registered ({result.method}); wrote {args.out}")
     for message in result.messages:

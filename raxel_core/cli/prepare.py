@@ -11,6 +11,8 @@ def register(sub) -> None:
     q.add_argument("--max-frames", type=int, default=None, help="frames kept per video (default: all)")
     q.add_argument("--max-image-size", type=int, default=640,
                    help="longest side in pixels the frames are reduced to (0 = keep; default: %(default)s)")
+    q.add_argument("--seed", type=int, default=0,
+                   help="random seed of the pose estimator (same videos and seed, same poses; default: %(default)s)")
     q.set_defaults(func=run)
 
 
@@ -25,7 +27,7 @@ def run(args) -> int:
     if not video_dir.is_dir():
         raise ValueError(f"{video_dir} is not a folder; give the folder holding your videos")
     report = prepare_dataset(video_dir, args.out_dir, max_frames=args.max_frames,
-                             max_image_size=args.max_image_size or None,
+                             max_image_size=args.max_image_size or None, seed=args.seed,
                              progress=lambda done, total: print(f"[{done}/{total}] videos processed"))
     print(f"wrote {len(report.written)} clip(s) to {args.out_dir}; skipped {len(report.skipped)}")
     for name, reason in report.skipped.items():

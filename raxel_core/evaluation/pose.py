@@ -9,9 +9,15 @@ Layout: ``video_dir/<stem>.mp4`` and ``pose_dir/<stem>.txt`` (RealEstate10K came
 Two estimators run on the same decoded frames in the same process, each timed end to end:
 
 * ``"raxel"``: :func:`raxel_core.pose.estimate_trajectory` with its defaults (unknown
-  focal length: the ground-truth focal is never passed).
+  focal length: the ground-truth focal is never passed). Deterministic for a given ``seed``: two
+  runs give bit-identical cameras (``tests/test_pose_determinism.py``).
 * ``"colmap_default"``: the baseline, pycolmap's default pipeline: ``extract_features``,
   ``match_exhaustive`` and ``incremental_mapping`` with default options, largest model kept.
+  Its defaults seed RANSAC and the mapper from the clock and use every thread, so its figures move
+  from run to run.
+
+:func:`evaluate_repeats` runs the whole evaluation several times and :func:`spread` gives each
+aggregate figure's mean and range over the runs (``raxel eval-pose --repeats N``).
 """
 from __future__ import annotations
 
@@ -213,20 +219,83 @@ def aggregate(results: list[dict]) -> dict:
     return out
 
 
+#: The aggregate figures of :func:`aggregate` whose spread over repeated runs :func:`spread` reports.
+SPREAD_FIGURES = ("auc30_mean", "auc30_median", "auc30_mean_strict", "rra_mean", "rta_mean",
+                  "rot_err_deg_median", "trans_err_median", "ate_rmse_median", "frames_registered", "time_s")
+
+
+def evaluate_repeats(video_dir, pose_dir, estimators=ESTIMATORS, repeats: int = 3, stems=None, log=None,
+                     **kwargs) -> list[list[dict]]:
+    """Run :func:`evaluate_clips` ``repeats`` times on the same clips (same ``kwargs``, so the same
+    ``seed`` for ``"raxel"``); returns one result list per run, for :func:`spread`.
+
+    Raises:
+        ValueError: ``repeats < 1``, or as :func:`evaluate_clips`.
+    """
+    if int(repeats) < 1:
+        raise ValueError(f"repeats must be at least 1; got {repeats}")
+    runs = []
+    for k in range(int(repeats)):
+        if log is not None:
+            log(f"run {k + 1} of {repeats}")
+        runs.append(evaluate_clips(video_dir, pose_dir, estimators, stems=stems, log=log, **kwargs))
+    return runs
+
+
+def spread(runs: list[list[dict]]) -> dict:
+    """Mean and range of each figure of :data:`SPREAD_FIGURES` over repeated runs.
+
+    Args:
+        runs: result lists of :func:`evaluate_clips` on the same clips (e.g. :func:`evaluate_repeats`).
+
+    Returns:
+        ``{estimator: {figure: {"mean", "min", "max", "range"}, "runs": R, "identical_clips": C,
+        "clips": N}}``; NaN figures are left out of the statistics (all NaN: NaN). ``identical_clips``
+        counts the clips whose scored metrics (everything but the time) are equal in every run.
+    """
+    aggregates = [aggregate(results) for results in runs]
+    out: dict = {}
+    for name in dict.fromkeys(n for agg in aggregates for n in agg):
+        figures: dict = {"runs": len(runs)}
+        for key in SPREAD_FIGURES:
+            values = [float(agg[name][key]) for agg in aggregates if name in agg]
+            values = [v for v in values if not math.isnan(v)]
+            if values:
+                figures[key] = {"mean": float(np.mean(values)), "min": min(values), "max": max(values),
+                                "range": max(values) - min(values)}
+            else:
+                figures[key] = {"mean": math.nan, "min": math.nan, "max": math.nan, "range": math.nan}
+        per_clip: dict = {}
+        for results in runs:
+            for r in results:
+                if r["estimator"] == name:
+                    scored = {k: v for k, v in r.items() if k != "time_s"}
+                    per_clip.setdefault(r["clip"], []).append(json_safe(scored))
+        figures["clips"] = len(per_clip)
+        figures["identical_clips"] = sum(all(v == rows[0] for v in rows) for rows in per_clip.values())
+        out[name] = figures
+    return out
+
+
+def json_safe(value):
+    """``value`` with NaN floats as ``None`` and non-JSON leaves as ``str`` (dicts and lists walked)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(x) for x in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
 def results_to_json(results: list[dict]) -> dict:
     """One JSON-safe object: ``{"results": per-clip dicts, "aggregate": aggregate(results)}``
     (NaN becomes ``null``)."""
-    import math
+    return json_safe({"results": results, "aggregate": aggregate(results)})
 
-    def clean(v):
-        if isinstance(v, float) and math.isnan(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, (str, int, float, bool)) or v is None:
-            return v
-        return str(v)
 
-    return clean({"results": results, "aggregate": aggregate(results)})
+def repeats_to_json(runs: list[list[dict]]) -> dict:
+    """One JSON-safe object for repeated runs: ``{"runs": [results_to_json(run) ...], "spread": spread(runs)}``."""
+    return json_safe({"runs": [results_to_json(results) for results in runs], "spread": spread(runs)})

@@ -71,6 +71,36 @@ def format_table(results: list[dict]) -> str:
         "AUC30 'strict' counts failed or partially registered clips as 0. RotErr in degrees "
         "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units."
     )
+    lines.append(
+        "One run. raxel is deterministic for a given --seed (bit-identical cameras in every run); "
+        "colmap_default seeds from the clock and uses every thread, so its figures move from run to run: "
+        "--repeats N prints each figure's mean and range."
+    )
+    return "\n".join(lines)
+
+
+#: Figures of :func:`format_spread`: (key of :data:`raxel_core.evaluation.pose.SPREAD_FIGURES`, header,
+#: format).
+SPREAD_COLUMNS = (
+    ("auc30_mean", "AUC30 mean", ".1f"), ("auc30_median", "AUC30 median", ".1f"),
+    ("auc30_mean_strict", "AUC30 strict", ".1f"), ("rra_mean", "RRA", ".1f"), ("rta_mean", "RTA", ".1f"),
+    ("rot_err_deg_median", "RotErr°", ".2f"), ("trans_err_median", "TrErr", ".3f"),
+    ("ate_rmse_median", "ATE", ".4f"), ("frames_registered", "frames", ".0f"), ("time_s", "time_s", ".1f"),
+)
+
+
+def format_spread(spread: dict) -> str:
+    """Text table of :func:`raxel_core.evaluation.pose.spread`: per estimator and figure, the mean
+    over the runs and the range ``[min - max]``, then how many clips gave identical metrics in every run."""
+    lines = []
+    for name, figures in spread.items():
+        lines.append(f"{name}: {figures['runs']} runs, {figures['identical_clips']}/{figures['clips']} clips "
+                     "with identical metrics in every run")
+        for key, header, spec in SPREAD_COLUMNS:
+            f = figures[key]
+            same = " (same in every run)" if f["range"] == 0 else ""
+            lines.append(f"  {header:<13} mean {_dash(f['mean'], spec):>8}   range {_dash(f['min'], spec)} - "
+                         f"{_dash(f['max'], spec)} (spread {_dash(f['range'], spec)}){same}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+#: Threads of the CPU SIFT matcher (:func:`match_sequential`): 1, the only count that gave the same
+#: matches in every run (see there).
+MATCHING_THREADS = 1
+#: Threads of the mappers (:func:`map_frames`): 1. With several threads the poses differed from run
+#: to run in the last bits (1e-14; the mappers' Ceres solves, global positioning and bundle adjustment,
+#: sum in a thread-dependent order); with one thread they are bit-identical, and the mapping time was
+#: unchanged (2.5 s for 25 frames at 576x320 on 2 cores).
+MAPPING_THREADS = 1
+
 
 def image_name(i: int) -> str:
     """File name of frame ``i`` in the COLMAP workspace: ``"000012.png"`` (inverse of :func:`frame_of`)."""
@@ -30,11 +39,43 @@ def camera_from_colmap(camera) -> tuple[np.ndarray, dict]:
     return K, {"model": camera.model_name, "params": [float(v) for v in camera.params]}
 
 
+def seed_options(options, seed: int, num_threads: int | None = None, depth: int = 6):
+    """Set every ``random_seed`` field of a pycolmap options object and of the options nested in it
+    (``GlobalPipelineOptions.mapper.rotation_averaging``, ``.global_positioning``, ``.retriangulation``,
+    ``IncrementalPipelineOptions.triangulation``, ``TwoViewGeometryOptions.ransac`` ...) to ``seed``,
+    and every ``num_threads`` field to ``num_threads`` unless it is ``None``; returns ``options``.
+
+    pycolmap 4 keeps a separate seed in each nested options object and ``-1`` (the default) means
+    "seed from the clock": setting only the outer ``random_seed`` leaves the others random."""
+    for name in dir(options):
+        if name.startswith("_"):
+            continue
+        if name == "random_seed":
+            options.random_seed = int(seed)
+            continue
+        if name == "num_threads" and num_threads is not None:
+            options.num_threads = int(num_threads)
+            continue
+        try:
+            value = getattr(options, name)
+        except Exception:  # noqa: BLE001 - some pybind properties raise when unset
+            continue
+        if depth > 0 and type(value).__name__.endswith("Options"):
+            seed_options(value, seed, num_threads, depth - 1)
+    return options
+
+
 def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int], focal: float | None,
                      max_num_features: int, max_image_size: int | None) -> None:
     """SIFT features of every image in ``image_dir`` into the COLMAP ``database``
     (``pycolmap.extract_features``), one shared ``SIMPLE_RADIAL`` camera for the clip; a known
-    ``focal`` (pixels at ``image_size = (H, W)``) is the camera's prior, principal point centred."""
+    ``focal`` (pixels at ``image_size = (H, W)``) is the camera's prior, principal point centred.
+
+    Deterministic: the images are first imported in name order (``pycolmap.import_images``), so
+    image ``k`` of the sorted names has database id ``k + 1``. ``extract_features`` alone writes each
+    image when its extraction thread finishes, so the ids (and with them the pair order of matching,
+    verification and mapping) changed from run to run; the SIFT features themselves are the same for
+    any thread count, so extraction keeps all threads."""
     import pycolmap
 
     h, w = image_size
@@ -46,6 +87,8 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
     extraction.sift.max_num_features = int(max_num_features)
     if max_image_size:
         extraction.max_image_size = int(max_image_size)
+    pycolmap.Database.open(str(database)).close()
+    pycolmap.import_images(database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE, options=reader)
     pycolmap.extract_features(
         database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE,
         reader_options=reader, extraction_options=extraction,
@@ -54,16 +97,26 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
 
 def match_sequential(database: Path, overlap: int, quadratic_overlap: bool, seed: int) -> None:
     """Match every frame against its ``overlap`` successors (``pycolmap.match_sequential``, loop
-    detection off, optionally the quadratic pairs ``i + 2^k``); COLMAP verifies each pair."""
+    detection off, optionally the quadratic pairs ``i + 2^k``); COLMAP verifies each pair
+    (RANSAC seeded with ``seed``).
+
+    One matching thread: with several, the default CPU SIFT matcher of pycolmap 4 (not
+    ``sift.cpu_brute_force_matcher``) returned different matches for a few pairs from run to run
+    (2 of 150 pairs in 1 run of 3 on a RealEstate10K clip); with one thread, or with the brute-force
+    matcher, the matches were the same in every run (4 of 4). One thread costs little here
+    (sequential matching of 16-25 small frames: 0.4-0.8 s either way on 2 cores); the brute-force
+    matcher is about 3 times slower."""
     import pycolmap
 
     pairing = pycolmap.SequentialPairingOptions()
     pairing.overlap = int(overlap)
     pairing.quadratic_overlap = quadratic_overlap
     pairing.loop_detection = False
-    verification = pycolmap.TwoViewGeometryOptions()
-    verification.ransac.random_seed = seed
-    pycolmap.match_sequential(database, pairing_options=pairing, verification_options=verification)
+    matching = pycolmap.FeatureMatchingOptions()
+    matching.num_threads = MATCHING_THREADS
+    verification = seed_options(pycolmap.TwoViewGeometryOptions(), seed)
+    pycolmap.match_sequential(database, matching_options=matching, pairing_options=pairing,
+                              verification_options=verification)
 
 
 def read_pairs(database_path: Path):
@@ -118,9 +171,7 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
 
     candidates = []
     if mapper == "global":
-        options = pycolmap.GlobalPipelineOptions()
-        options.random_seed = seed
-        options.mapper.random_seed = seed
+        options = seed_options(pycolmap.GlobalPipelineOptions(), seed, num_threads=MAPPING_THREADS)
         if focal is not None:
             options.mapper.bundle_adjustment.refine_focal_length = False
             options.mapper.bundle_adjustment.refine_extra_params = False
@@ -131,8 +182,7 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
             candidates.append(("global", models))
         run.check()
     if not candidates or candidates[0][1][0].num_reg_images() < n:
-        options = pycolmap.IncrementalPipelineOptions()
-        options.random_seed = seed
+        options = seed_options(pycolmap.IncrementalPipelineOptions(), seed, num_threads=MAPPING_THREADS)
         options.extract_colors = False
         options.mapper.init_min_tri_angle = 4.0  # video: small baselines between nearby frames
         if focal is not None:
