@@ -143,11 +143,20 @@ def _drawn_fraction(pixels: np.ndarray) -> float:
 
 
 def _trajectory_pixels(pg, node_id) -> int:
-    """Pixels of the canvas that change when the trajectory (frustums, path) is hidden."""
-    shown = _canvas_pixels(pg, node_id)
-    pg.evaluate("(id) => { const v = window.__raxel.get(id).view; v.trajGroup.visible = false; v.render(); }", node_id)
-    hidden = _canvas_pixels(pg, node_id)
-    pg.evaluate("(id) => { const v = window.__raxel.get(id).view; v.trajGroup.visible = true; v.render(); }", node_id)
+    """Pixels of the canvas that change when the trajectory (frustums, path) is hidden. Both images
+    are taken in one synchronous script, so the node cannot be resized (e.g. by its preview image
+    arriving) between them."""
+    from PIL import Image
+
+    urls = pg.evaluate(
+        "(id) => { const v = window.__raxel.get(id).view; v.render();"
+        " const shown = v.canvas.toDataURL('image/png');"
+        " v.trajGroup.visible = false; v.render(); const hidden = v.canvas.toDataURL('image/png');"
+        " v.trajGroup.visible = true; v.render(); return [shown, hidden]; }",
+        node_id,
+    )
+    shown, hidden = (np.asarray(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("RGB"))
+                     for u in urls)
     return int((np.abs(shown.astype(int) - hidden.astype(int)).sum(-1) > 30).sum())
 
 
