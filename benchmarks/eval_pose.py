@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from raxel_core.evaluation.pose import ESTIMATORS, evaluate_repeats, repeats_to_json, results_to_json, spread
-from raxel_core.evaluation.tables import format_spread, format_table
+from raxel_core.evaluation.pose import ESTIMATORS, evaluate_repeats, repeats_to_json, results_to_json
+from raxel_core.evaluation.tables import format_runs
 
 
 def main(argv=None) -> int:
@@ -45,12 +45,7 @@ def main(argv=None) -> int:
         return 2
     runs = evaluate_repeats(video_dir, pose_dir, args.estimators, repeats=args.repeats, stems=args.clips,
                             log=lambda line: print(line, file=sys.stderr, flush=True), seed=args.seed)
-    if args.repeats == 1:
-        print(format_table(runs[0]))
-    else:
-        print(format_table(runs[-1]).rsplit("\nOne run.", 1)[0])
-        print(f"\nspread over {args.repeats} runs (raxel seed {args.seed}):")
-        print(format_spread(spread(runs)))
+    print(format_runs(runs, args.seed))
     if args.json:
         payload = results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs)
         args.json.write_text(json.dumps(payload, indent=1))

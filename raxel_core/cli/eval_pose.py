@@ -20,8 +20,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation.pose import evaluate_repeats, repeats_to_json, results_to_json, spread
-    from ..evaluation.tables import format_spread, format_table
+    from ..evaluation.pose import evaluate_repeats, repeats_to_json, results_to_json
+    from ..evaluation.tables import format_runs
 
     if args.repeats < 1:
         raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
@@ -31,10 +31,6 @@ def run(args) -> int:
                             seed=args.seed)
     if args.json:
         print(json.dumps(results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs), indent=1))
-    elif args.repeats == 1:
-        print(format_table(runs[0]))
     else:
-        print(format_table(runs[-1]).rsplit("\nOne run.", 1)[0])
-        print(f"\nspread over {args.repeats} runs (raxel seed {args.seed}):")
-        print(format_spread(spread(runs)))
+        print(format_runs(runs, args.seed))
     return 0

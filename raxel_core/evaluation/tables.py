@@ -34,9 +34,10 @@ def format_pose_row(r: dict) -> str:
     )
 
 
-def format_table(results: list[dict]) -> str:
+def format_table(results: list[dict], one_run_note: bool = True) -> str:
     """Text table: one row per clip and estimator (ours beside the baseline), then the aggregate
-    per estimator and the speed ratio baseline time / raxel time."""
+    per estimator and the speed ratio baseline time / raxel time; with ``one_run_note`` a closing line
+    on what one run can and cannot show (:func:`format_runs` drops it above a spread table)."""
     head = (
         f"{'clip':<26} {'estimator':<15} {'method':<13} {'reg':>7} {'time_s':>6} {'AUC30':>6} "
         f"{'RRA':>4} {'RTA':>4} {'RotErr°':>7} {'TrErr':>6} {'ATE':>7} {'RPE°':>6} {'f_px':>5}"
@@ -71,12 +72,25 @@ def format_table(results: list[dict]) -> str:
         "AUC30 'strict' counts failed or partially registered clips as 0. RotErr in degrees "
         "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units."
     )
-    lines.append(
-        "One run. raxel is deterministic for a given --seed (bit-identical cameras in every run); "
-        "colmap_default seeds from the clock and uses every thread, so its figures move from run to run: "
-        "--repeats N prints each figure's mean and range."
-    )
+    if one_run_note:
+        lines.append(
+            "One run. raxel is deterministic for a given --seed (bit-identical cameras in every run); "
+            "colmap_default seeds from the clock and uses every thread, so its figures move from run to run: "
+            "--repeats N prints each figure's mean and range."
+        )
     return "\n".join(lines)
+
+
+def format_runs(runs: list[list[dict]], seed: int) -> str:
+    """The text ``raxel eval-pose`` and ``benchmarks/eval_pose.py`` print for ``runs`` (one result list
+    per run of :func:`raxel_core.evaluation.pose.evaluate_repeats`): the table of one run; above one run,
+    the last run's table and then each figure's mean and range (:func:`format_spread`)."""
+    from .pose import spread  # pose.py imports format_pose_row from here
+
+    if len(runs) == 1:
+        return format_table(runs[0])
+    return (f"{format_table(runs[-1], one_run_note=False)}\n\nspread over {len(runs)} runs (raxel seed {seed}):\n"
+            f"{format_spread(spread(runs))}")
 
 
 #: Figures of :func:`format_spread`: (key of :data:`raxel_core.evaluation.pose.SPREAD_FIGURES`, header,
