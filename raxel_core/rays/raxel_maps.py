@@ -27,6 +27,19 @@ VALUE_RANGE = (-2.0, 2.0)
 METADATA_VERSION = 1
 
 
+def _batch_of_rgb(images):
+    """``(N, h, w, 3)`` images (a single ``(h, w, 3)`` image gets a batch axis); ``ValueError`` on any
+    other shape. Works on numpy arrays and torch tensors alike."""
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            f"raxel images must have shape (N, H, W, 3) with 3 channels; got {tuple(images.shape)} (drop "
+            "an alpha channel, or convert a grayscale image, before decoding)"
+        )
+    return images
+
+
 @dataclass(frozen=True)
 class RaxelMaps:
     """Raxel images of a trajectory (Rays as Pixels, Sec. 3.2).
@@ -126,13 +139,7 @@ class RaxelMaps:
                 does not match the images (frame count, version).
         """
         images = _to_float64(images, "raxel images")
-        if images.ndim == 3:
-            images = images[None]
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(
-                f"raxel images must have shape (N, H, W, 3) with 3 channels; got {tuple(images.shape)}"
-                " (drop an alpha channel, or convert a grayscale image, before decoding)"
-            )
+        images = _batch_of_rgb(images)
         lo, hi = float(images.min()), float(images.max())
         if lo < -1e-6 or hi > 1 + 1e-6:
             raise ValueError(
@@ -154,13 +161,7 @@ class RaxelMaps:
                 f"from_uint8 expects uint8 images; got {arr.dtype} (float images in [0, 1]: use "
                 "RaxelMaps.from_image)"
             )
-        if arr.ndim == 3:
-            arr = arr[None]
-        if arr.ndim != 4 or arr.shape[-1] != 3:
-            raise ValueError(
-                f"raxel images must have shape (N, H, W, 3) with 3 channels; got {arr.shape} (drop "
-                "an alpha channel, or convert a grayscale image, before decoding)"
-            )
+        arr = _batch_of_rgb(arr)
         values = torch.from_numpy(np.ascontiguousarray(arr)).to(torch.float64)
         return cls._from_values(values.mul_(4.0 / 255.0).sub_(2.0), metadata)   # 4 k / 255 - 2
 
