@@ -12,6 +12,7 @@ RaxelEncode                raxel_nodes.py              trajectory -> raxel image
 RaxelPoseDecode            raxel_nodes.py              raxel images -> trajectory
 RaxelCameraEmbedding       raxel_nodes.py              Plucker maps, WAN_CAMERA_EMBEDDING
 RaxelPoseFromVideo         pose_nodes.py               camera poses of a video (pycolmap SfM)
+RaxelPointTracks           tracks_nodes.py             2D point tracks of a video (LK), TRACKS / JSON
 RaxelToCameraCtrlPoses     interop_nodes.py            trajectory -> AnimateDiff CAMERACTRL_POSES
 RaxelFromCameraCtrlPoses   interop_nodes.py            CAMERACTRL_POSES -> trajectory
 RaxelToLoad3DCamera        interop_nodes.py            one camera -> core LOAD3D_CAMERA
@@ -29,11 +30,11 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
-from . import interop_nodes, model_nodes, pose_nodes, raxel_nodes, trajectory_nodes
+from . import interop_nodes, model_nodes, pose_nodes, raxel_nodes, tracks_nodes, trajectory_nodes
 
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
-    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *interop_nodes.NODES,
+    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *tracks_nodes.NODES, *interop_nodes.NODES,
     *model_nodes.NODES,
 ]
 

@@ -334,8 +334,39 @@ JOINT_BOTH = Workflow(
    **Raxel Save Trajectory** writes it to `output/raxel/`.""")],
 )
 
+POINT_TRACKS = Workflow(
+    name="raxel_point_tracks",
+    description=("2D point tracks of a video: Load Video -> RaxelPointTracks -> the tracks drawn on "
+                 "the frames, core TRACKS (summarised by RaxelTracksFromJSON) and {x, y} JSON."),
+    nodes=[
+        Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
+        Node(2, "RaxelPointTracks", (340, 0),
+             {"num_points": 400, "reseed": True, "fb_threshold": 1.0, "tracks_json": ""},
+             {"video": (1, 0)}, size=(340, 260)),
+        Node(3, "SaveAnimatedWEBP", (720, 0),
+             {"filename_prefix": "raxel/point_tracks", "fps": 16.0, "lossless": False, "quality": 85,
+              "method": "default"}, {"images": (2, 2)}, size=(420, 420)),
+        Node(4, "RaxelTracksFromJSON", (720, 460), {"tracks_json": ""}, {"tracks": (2, 0)},
+             size=(320, 160)),
+    ],
+    notes=[Note(10, (0, 360), """\
+## Point tracks of a video
+
+1. **Load Video**: pick a clip from ComfyUI's input folder.
+2. **Raxel Point Tracks** follows about `num_points` grid points through the clip (OpenCV
+   Lucas-Kanade); a track ends where it fails a forward-backward check (occlusion, leaving the
+   frame), and `reseed` starts new ones in the emptied cells.
+3. **Save Animated WEBP** writes the frames with the tracks drawn on them.
+4. `tracks` is core's TRACKS (WanMove nodes; here **Raxel Tracks From JSON** shows its size);
+   `tracks_json` is the `{x, y}` list core's **WanTrackToVideo** reads (turn `reseed` off for it:
+   it uses the points of the first frame).
+
+To use tracks from another tracker node, connect its TRACKS to `tracks` or paste its JSON into
+`tracks_json`: the node checks them against the video and passes them on in both formats.""")],
+)
+
 #: Every workflow the pack ships.
-WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_POSE, JOINT_VIDEO, JOINT_BOTH]
+WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_POSE, JOINT_VIDEO, JOINT_BOTH, POINT_TRACKS]
 
 
 def _check(workflow: Workflow) -> None:
