@@ -54,6 +54,29 @@ def test_tracks_follow_an_exact_image_shift(photo):
     assert tracks.visibility[inside].mean() > 0.9
 
 
+def test_points_covered_by_a_moving_occluder_become_invisible(photo):
+    """A textured patch slides over a still background: background points under it are hidden (the
+    forward-backward check ends their tracks); uncovered ones stay visible."""
+    frames, covered = [], []
+    for k in range(12):
+        frame = photo[50:250, 100:460].copy()
+        x0 = 20 + 12 * k
+        frame[40:160, x0:x0 + 80] = photo[0:120, 420:500]
+        mask = np.zeros(frame.shape[:2], bool)
+        mask[40:160, x0:x0 + 80] = True
+        frames.append(frame)
+        covered.append(mask)
+    frames, covered = np.stack(frames), np.stack(covered)
+    tracks = track_points(frames, TrackerSettings(num_points=300, reseed=False)).tracks
+    col, row = (tracks.points[0] - 0.5).round().astype(int).T
+    background = ~covered[0, row, col]
+    hidden = covered[:, row, col] & background[None]  # the background is still: hidden = under the patch
+    shown = ~covered[:, row, col] & background[None]
+    assert hidden.sum() > 50
+    assert (~tracks.visibility[hidden]).mean() > 0.75
+    assert tracks.visibility[shown].mean() > 0.9
+
+
 def test_seeds_sit_on_the_pixel_centre_of_each_cells_most_trackable_pixel(photo):
     frames = shifted_windows(photo, (1, 0), 2)
     result = track_points(frames, TrackerSettings(num_points=40, reseed=False))
