@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.request
 
 import numpy as np
 import pytest
-from comfyui_server import ROOT
+from comfyui_server import PACK_NAME, ROOT
 from comfyui_server import api_node as _node
 from PIL import Image
 
@@ -26,6 +27,17 @@ pytestmark = pytest.mark.comfyui("run the point-tracks node inside a real ComfyU
 def _tracks_node(**inputs) -> dict:
     return _node("RaxelPointTracks", **{"num_points": 300, "reseed": True, "fb_threshold": 1.0, "tracks_json": "",
                                         **inputs})
+
+
+def test_node_loads_with_tooltips_and_help_page(server):
+    node = server.object_info["RaxelPointTracks"]
+    assert node["category"] == "raxel/pose" and len(node["description"]) > 40
+    for group in ("required", "optional"):
+        for name, spec in node["input"].get(group, {}).items():
+            assert len(spec) > 1 and spec[1].get("tooltip"), name
+    assert node["output"] == ["TRACKS", "STRING", "IMAGE"] and all(node["output_tooltips"])
+    with urllib.request.urlopen(f"{server.url}/extensions/{PACK_NAME}/docs/RaxelPointTracks.md", timeout=30) as r:
+        assert r.status == 200 and r.read().decode().startswith("# Raxel Point Tracks")
 
 
 def test_point_tracks_template_gives_the_librarys_tracks(server, shared_file):
