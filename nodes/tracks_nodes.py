@@ -54,6 +54,9 @@ class RaxelPointTracks(io.ComfyNode):
                 io.Float.Input("fb_threshold", default=1.0, min=0.01, max=100.0, step=0.05,
                                tooltip="A point tracked to the next frame and back must return "
                                        "within this many pixels, else its track ends."),
+                io.Int.Input("max_tracks", default=0, min=0, max=1000000,
+                             tooltip="Cap on the total number of tracks (re-seeding stops there); "
+                                     "0 = no cap."),
                 Tracks.Input("tracks", optional=True,
                              tooltip="Core TRACKS from another tracker node: used instead of "
                                      "tracking (checked against the video)."),
@@ -88,7 +91,7 @@ class RaxelPointTracks(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, num_points, reseed, fb_threshold, images=None, video=None, tracks=None,
+    def execute(cls, num_points, reseed, fb_threshold, max_tracks=0, images=None, video=None, tracks=None,
                 tracks_json="") -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
@@ -122,7 +125,8 @@ class RaxelPointTracks(io.ComfyNode):
                                  "not a still image)")
             bar = comfy.utils.ProgressBar(num_frames)
             settings = TrackerSettings(num_points=int(num_points), reseed=bool(reseed),
-                                       fb_threshold=float(fb_threshold))
+                                       fb_threshold=float(fb_threshold),
+                                       max_tracks=int(max_tracks) if max_tracks else None)
             try:
                 tracked = track_points(frames, settings, progress=lambda done, total: bar.update_absolute(done),
                                        should_stop=comfy.model_management.processing_interrupted)

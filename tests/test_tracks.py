@@ -144,6 +144,15 @@ def test_round_trip_on_real_clips_is_consistent():
         assert r["median_px"] < 0.3, (path.name, r)
 
 
+def test_max_tracks_caps_the_total_and_reseeding_adds_tracks(photo):
+    frames = shifted_windows(photo, (8, 3), 10)
+    free = track_points(frames, TrackerSettings(num_points=200)).tracks
+    capped = track_points(frames, TrackerSettings(num_points=200, max_tracks=150)).tracks
+    first = track_points(frames, TrackerSettings(num_points=200, reseed=False)).tracks
+    assert free.num_tracks > first.num_tracks and first.num_tracks < 150 < free.num_tracks
+    assert capped.num_tracks == 150
+
+
 def test_bad_inputs_raise_one_line_errors(photo):
     frames = shifted_windows(photo, (1, 0), 3)
     with pytest.raises(ValueError, match="1 frame; point tracks need at least 2"):

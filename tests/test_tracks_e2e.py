@@ -25,7 +25,8 @@ pytestmark = pytest.mark.comfyui("run the point-tracks node inside a real ComfyU
 
 
 def _tracks_node(**inputs) -> dict:
-    return _node("RaxelPointTracks", **{"num_points": 300, "reseed": True, "fb_threshold": 1.0, "tracks_json": "",
+    return _node("RaxelPointTracks", **{"num_points": 300, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0,
+                                        "tracks_json": "",
                                         **inputs})
 
 

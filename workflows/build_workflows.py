@@ -341,7 +341,7 @@ POINT_TRACKS = Workflow(
     nodes=[
         Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
         Node(2, "RaxelPointTracks", (340, 0),
-             {"num_points": 400, "reseed": True, "fb_threshold": 1.0, "tracks_json": ""},
+             {"num_points": 400, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
              {"video": (1, 0)}, size=(340, 260)),
         Node(3, "SaveAnimatedWEBP", (720, 0),
              {"filename_prefix": "raxel/point_tracks", "fps": 16.0, "lossless": False, "quality": 85,

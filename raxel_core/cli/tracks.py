@@ -21,6 +21,8 @@ def register(sub) -> None:
                    help="xy: a list per track of {\"x\", \"y\"} points (\"visible\": false on hidden ones), the "
                         "layout WanTrackToVideo reads; tracks: core TRACKS {\"track_path\": [T][N][2], "
                         "\"track_visibility\": [T][N]} (default: %(default)s)")
+    s.add_argument("--max-tracks", type=int, default=None,
+                   help="cap on the total number of tracks; re-seeding stops there (default: no cap)")
     s.add_argument("--max-frames", type=int, default=None, help="track at most this many frames")
     s.add_argument("--overlay", default=None, help="also write the tracks drawn on the frames to this video file")
     s.set_defaults(func=run)
@@ -40,7 +42,8 @@ def run(args) -> int:
     source = Path(args.input)
     out = Path(args.out)
     parent_folder(out)  # refuse a missing folder before the work
-    settings = TrackerSettings(num_points=args.points, reseed=not args.no_reseed, fb_threshold=args.fb_threshold)
+    settings = TrackerSettings(num_points=args.points, reseed=not args.no_reseed, fb_threshold=args.fb_threshold,
+                               max_tracks=args.max_tracks)
     if source.is_dir():
         frames = read_frame_dir(source, max_frames=args.max_frames)
         total = len(frames)
