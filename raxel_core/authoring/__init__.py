@@ -3,7 +3,8 @@
 * ``trajectory_presets.py``  camera moves an artist names (pan, dolly, orbit, zoom, ...)
 * ``keyframes.py``           the keyframe type, its JSON, paths interpolated through keys
 * ``interpolation.py``       SLERP, natural cubic spline, piecewise-linear interpolation
-* ``trajectory_ops.py``      chain, combine, resample, smooth
+* ``trajectory_ops.py``      chain, combine, resample, sample_at, smooth
+* ``retime.py``              another frame count / frame rate for a path (camera transfer)
 """
 from .keyframes import (
     DEFAULT_UP,
@@ -13,7 +14,8 @@ from .keyframes import (
     parse_keyframes_json,
     trajectory_from_keyframes,
 )
-from .trajectory_ops import chain, combine, resample, smooth
+from .retime import FRAME_RULES, nearest_4k_plus_1, retime
+from .trajectory_ops import chain, combine, resample, sample_at, smooth
 from .trajectory_presets import DEFAULT_MAGNITUDES, EASINGS, PRESET_NAMES, ease, make_preset
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "DEFAULT_UP",
     "EASINGS",
     "EXAMPLE_JSON",
+    "FRAME_RULES",
     "PRESET_NAMES",
     "Keyframe",
     "chain",
@@ -28,8 +31,11 @@ __all__ = [
     "ease",
     "keyframes_from_cameras",
     "make_preset",
+    "nearest_4k_plus_1",
     "parse_keyframes_json",
     "resample",
+    "retime",
+    "sample_at",
     "smooth",
     "trajectory_from_keyframes",
 ]
