@@ -189,7 +189,7 @@ class RaxelLoadTrajectory(io.ComfyNode):
         if fmt in SIZED_FORMATS and not (fmt == "llff" and size is None):
             # RealEstate10K / MotionCtrl hold no pixel size; LLFF holds its own (used when auto)
             cameras = read_trajectory(path, image_size=size or DEFAULT_SIZE)
-            note = "" if size else " (the file has no size: assumed; set width / height)"
+            note = "" if size else " (the file has no size of its own: assumed; set width / height)"
         else:
             cameras = read_trajectory(path)
             note = " (the file's own size)" if size is None else ""

@@ -119,6 +119,8 @@ def retime(
         times = np.arange(target, dtype=np.float64) * fps_in / fps_out
         if times[-1] > n - 1 + 1e-9:
             longest = math.floor((n - 1) * fps_out / fps_in + 1e-9) + 1
+            if frame_rule == "nearest 4k+1":  # the longest the rule can give
+                longest = 4 * ((longest - 1) // 4) + 1
             raise ValueError(
                 f"the source path lasts {(n - 1) / fps_in:.2f} s ({n} frames at {fps_in:g} fps) but {target} frames "
                 f"at {fps_out:g} fps last {(target - 1) / fps_out:.2f} s; use at most {longest} frames, a higher "
