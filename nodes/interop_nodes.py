@@ -281,8 +281,9 @@ class RaxelExportBlender(io.ComfyNode):
                 io.String.Input("camera_name", default="RaxelCamera",
                                 tooltip="Name of the camera object created in Blender."),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.001,
-                               tooltip="Frames per second of the Blender scene; 0 = the "
-                                       "trajectory's own fps (left unchanged when it has none)."),
+                               tooltip="Frames per second of the Blender scene; 0 = auto: the "
+                                       "camera path's own rate (the scene's is left as it is when "
+                                       "the path has none)."),
             ],
             outputs=[
                 io.String.Output(display_name="path",
@@ -330,7 +331,7 @@ class RaxelExportNerfstudioPath(io.ComfyNode):
                 _prefix_input("raxel/nerfstudio", "camera path"),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.001,
                                tooltip="Frames per second of the path (its length in seconds is "
-                                       "frames / fps); 0 = the trajectory's own fps, or 30."),
+                                       "frames / fps); 0 = auto: the camera path's own rate, or 30."),
             ],
             outputs=[
                 io.String.Output(display_name="path",

@@ -74,8 +74,8 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 io.Video.Input("video", optional=True,
                                tooltip="A VIDEO, e.g. from Load Video (use this or images)."),
                 io.Float.Input("focal_px", default=0.0, min=0.0, max=100000.0, step=0.1,
-                               tooltip="Known focal length in pixels of the frames; 0 = estimate "
-                                       "it."),
+                               tooltip="The lens's focal length in pixels, if you know it; 0 = auto "
+                                       "(estimated from the video)."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
                              optional=True,
                              tooltip="Seed of the random sampling (RANSAC, mappers): the same video and seed "
