@@ -219,7 +219,7 @@ CAMERA_TRANSFER = Workflow(
         Node(11, "WanCameraImageToVideo", (1180, 0), {"width": 832, "height": 480, "length": 81, "batch_size": 1},
              {"positive": (8, 0), "negative": (9, 0), "vae": (7, 0), "start_image": (10, 0),
               "camera_conditions": (4, 0), "width": (4, 2), "height": (4, 3), "length": (4, 4)},
-             size=(320, 210)),
+             size=(320, 300)),
         Node(12, "KSampler", (1180, 250),
              {"seed": 0, "control_after_generate": "fixed", "steps": 20, "cfg": 6.0, "sampler_name": "uni_pc",
               "scheduler": "simple", "denoise": 1.0},
