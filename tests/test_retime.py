@@ -65,6 +65,9 @@ def test_a_source_too_short_for_the_target_is_an_error_naming_both_durations():
     source = make_preset("dolly_in", 16, fps=30.0)
     with pytest.raises(ValueError, match=r"lasts 0\.50 s .*81 frames at 16 fps last 5\.00 s; use at most 9 frames"):
         retime(source, 81, fps_out=16.0)
+    # with the 4k+1 rule the longest count offered is one the rule can give (31 frames fit; 29 is 4k+1)
+    with pytest.raises(ValueError, match="use at most 29 frames"):
+        retime(make_preset("dolly_in", 16, fps=8.0), 81, fps_out=16.0, frame_rule="nearest 4k+1")
     with pytest.raises(ValueError, match="no frame rate; give fps_in"):
         retime(make_preset("dolly_in", 16), 9, fps_out=16.0)
     with pytest.raises(ValueError, match="unknown frame rule"):
