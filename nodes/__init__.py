@@ -8,6 +8,7 @@ RaxelCameraTrajectory      trajectory_nodes.py         author a move or a keyfra
 RaxelLoadTrajectory        trajectory_nodes.py         read a pose file from the input folder
 RaxelSaveTrajectory        trajectory_nodes.py         write a pose file to the output folder
 RaxelTrajectoryPreview     trajectory_nodes.py         top / side view image of a trajectory
+RaxelRetimeTrajectory      trajectory_nodes.py         fit a path to a frame count / frame rate
 RaxelEncode                raxel_nodes.py              trajectory -> raxel images + metadata
 RaxelPoseDecode            raxel_nodes.py              raxel images -> trajectory
 RaxelCameraEmbedding       raxel_nodes.py              Plucker maps, WAN_CAMERA_EMBEDDING
@@ -22,6 +23,10 @@ RaxelExportNerfstudioPath  interop_nodes.py            nerfstudio camera_path.js
 RaxelModelLoader           model_nodes.py              joint video + ray model (safetensors)
 RaxelJointSampler          model_nodes.py              pose / camera-controlled video / both
 =========================  ==========================  ====================================
+
+Display names are plain words (e.g. "Camera Path To Wan Camera Control" for RaxelCameraEmbedding),
+menu categories by task (``raxel/camera``, ``raxel/pose``, ``raxel/model``, ``raxel/interop``); the
+ids and input names above never change, so saved workflows keep working.
 
 Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`.
 """

@@ -16,10 +16,9 @@ from comfy_api.latest import io
 
 from .interop_nodes import Tracks
 from .pose_nodes import frames_to_uint8
-from .types import video_components
+from .types import CATEGORY_POSE, video_components
 
 #: Category of the point-track nodes.
-CATEGORY = "raxel/pose"
 
 
 class RaxelPointTracks(io.ComfyNode):
@@ -29,8 +28,8 @@ class RaxelPointTracks(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelPointTracks",
-            display_name="Raxel Point Tracks",
-            category=CATEGORY,
+            display_name="Follow Points Through A Video",
+            category=CATEGORY_POSE,
             description=(
                 "Tracks points through a video with OpenCV's pyramidal Lucas-Kanade: seeds on a grid "
                 "(the most textured pixel of each cell), a forward-backward check that ends a track "

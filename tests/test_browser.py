@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+import build_workflows
 import numpy as np
 import pytest
 from comfyui_server import COMFYUI_DIR, ROOT, SHIMS, comfyui_skip_reason, start_comfyui
@@ -212,7 +213,7 @@ def test_every_workflow_loads_with_a_drawn_view_per_trajectory_node(page, workfl
 
 
 def _author_workflow() -> dict:
-    path = ROOT / "workflows" / "raxel_author_encode_decode.json"
+    path = build_workflows.ui_path("raxel_author_encode_decode")
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return json.loads(path.read_text())
@@ -373,7 +374,7 @@ def test_malformed_keyframe_json_shows_an_error_and_the_view_keeps_working(page)
 
 def test_pose_from_video_draws_one_frustum_per_registered_frame(page, server, shared_file):
     clip = shared_file("re10k/videos/0bf152ef84195293.mp4")
-    path = ROOT / "workflows" / "raxel_pose_from_video.json"
+    path = build_workflows.ui_path("raxel_pose_from_video")
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     shutil.copy(clip, server.input / "re10k_clip.mp4")

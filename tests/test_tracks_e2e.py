@@ -38,7 +38,7 @@ def test_node_loads_with_tooltips_and_help_page(server):
             assert len(spec) > 1 and spec[1].get("tooltip"), name
     assert node["output"] == ["TRACKS", "STRING", "IMAGE"] and all(node["output_tooltips"])
     with urllib.request.urlopen(f"{server.url}/extensions/{PACK_NAME}/docs/RaxelPointTracks.md", timeout=30) as r:
-        assert r.status == 200 and r.read().decode().startswith("# Raxel Point Tracks")
+        assert r.status == 200 and r.read().decode().startswith("# Follow Points Through A Video")
 
 
 def test_point_tracks_template_gives_the_librarys_tracks(server, shared_file):
