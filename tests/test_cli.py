@@ -46,14 +46,19 @@ def test_convert_encode_decode_round_trip_on_a_realestate10k_file(tmp_path):
 
 @needs_data
 def test_convert_to_every_writer_format_by_extension(tmp_path):
+    """Each writer, chosen by the output name, keeps every camera: read back, R, t and K equal the
+    RealEstate10K file read at the same size (what `convert --size 256x384` reads)."""
     src = RE10K_POSES / "0bf152ef84195293.txt"
-    truth = read_trajectory(src, image_size=(256, 384), source_aspect=16 / 9)
+    truth = read_trajectory(src, image_size=(256, 384))
+    assert len(truth) == 16
     for out in ("a.json", "transforms.json", "colmap_model", "b.txt"):
         run = raxel("convert", src, tmp_path / out, "--size", "256x384")
         assert run.returncode == 0, run.stderr
         back = read_trajectory(tmp_path / out, **({"image_size": (256, 384)} if out.endswith(".txt") else {}))
-        assert torch.allclose(back.R, read_trajectory(src, image_size=(256, 384)).R, atol=1e-6)
-    assert len(truth) == 16
+        assert len(back) == len(truth) and back.image_size == (256, 384), out
+        assert float(rotation_error_deg(back.R, truth.R).max()) < 1e-4, out
+        assert torch.allclose(back.centers, truth.centers, atol=1e-6), out
+        assert torch.allclose(back.K, truth.K, rtol=1e-6, atol=1e-6), out
 
 
 def test_bad_input_exits_2_with_a_one_line_message(tmp_path):
