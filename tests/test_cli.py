@@ -87,3 +87,19 @@ def test_demo_runs_end_to_end_and_reports_its_error(tmp_path):
     assert "16/16 frames registered" in run.stdout
     auc_line = next(line for line in run.stdout.splitlines() if line.strip().startswith("auc30"))
     assert float(auc_line.split()[1]) >= 90.0
+    # the preview draws the estimate aligned to the true path (Sim(3)) and says so in its title: the
+    # picture is laid out for the true path alone, and the coloured estimate lies on it
+    assert "preview: estimate (colour) aligned by Sim(3) to the true path (grey)" in run.stdout
+    import cv2
+    import numpy as np
+
+    from raxel_core.preview import preview_layout
+
+    img = cv2.imread(str(tmp_path / "demo" / "trajectory_preview.png"))[..., ::-1].astype(int)
+    truth = read_trajectory(tmp_path / "demo" / "true_trajectory.json")
+    layout = preview_layout(truth, reference=truth)
+    on_path = 0
+    for x, y in layout.project(truth.centers.numpy(), "top"):
+        patch = img[int(round(y)) - 2:int(round(y)) + 3, int(round(x)) - 2:int(round(x)) + 3]
+        on_path += bool((np.ptp(patch, axis=-1) > 60).any())      # a saturated (time-coloured) pixel
+    assert on_path >= 14, on_path                                  # of 16 true centres

@@ -82,3 +82,13 @@ def test_card_row_parser_reads_the_table():
     assert set(row) == {"auc30", "rra15", "rta15"} and all(0 <= v <= 100 for v in row.values())
     with pytest.raises(AssertionError, match="no row"):
         card_row("re10k", "no such method")
+
+
+def test_the_readme_says_plainly_what_the_bundled_model_produces():
+    """The README's sentence on the bundled model, and the card's figures behind it: on RealEstate10K
+    its poses rotate no better than a constant camera (RRA@15) at every ray-step count of the card."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "it produces noise-like video and its pose from video is no better than a constant camera" in readme
+    constant = card_row("re10k", "baseline: constant camera (no motion)")
+    for label in ("1 ray step", "2 ray steps", "5 ray steps", "20 ray steps"):
+        assert card_row("re10k", f"raxel (tiny step 2400), {label}")["rra15"] <= constant["rra15"]
