@@ -125,7 +125,8 @@ def saved_output(subfolder: str, filename: str, format: str) -> tuple[str, dict]
 def list_pose_files() -> list[str]:
     """Relative names (``/`` separated, sorted) of what RaxelLoadTrajectory can read in the input
     folder: files ending in :data:`POSE_FILE_SUFFIXES` and folders holding ``cameras.txt``, at
-    most :data:`LIST_DEPTH` folders deep. Links are not followed; hidden entries are skipped."""
+    most :data:`LIST_DEPTH` folders deep. Links to folders are not followed, links to files outside the
+    folder are left out; hidden entries are skipped."""
     base = input_directory()
     if not base.is_dir():
         return []
@@ -138,6 +139,9 @@ def list_pose_files() -> list[str]:
             found.append(rel.as_posix())  # a COLMAP text model: the folder is the trajectory
             continue
         for f in files:
-            if not f.startswith(".") and f.lower().endswith(POSE_FILE_SUFFIXES):
+            if f.startswith(".") or not f.lower().endswith(POSE_FILE_SUFFIXES):
+                continue
+            target = (Path(root) / f).resolve()
+            if base in target.parents:  # a link to a file elsewhere would only be refused on loading
                 found.append((rel / f).as_posix())
     return sorted(found)
