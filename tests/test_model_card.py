@@ -5,7 +5,7 @@ to ``models/raxel-tiny-v1``) at 1 and 2 ray steps, and the constant-camera basel
 read from the card itself and recomputed here with the same library calls as ``raxel eval-joint``
 (:mod:`raxel_core.evaluation.joint`: the 5 held-out RealEstate10K clips, 9 frames at 32x48, seed 0,
 pairs pooled). Tolerance: the card's rounding, 0.05 points (the evaluation is deterministic on the
-CPU; one frame pair of the 180 moves a figure by 0.56). About 50 s on the 2-core machine, most of it
+CPU; one frame pair of the 180 moves a figure by 0.56). 20-120 s on the 2-core machine (by load), most of it
 decoding the clips.
 
 The same figures with the command line: ``raxel eval-joint --synthetic 0 --re10k 5 --ablation none
