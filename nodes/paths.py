@@ -169,7 +169,10 @@ def _pose_files_in(base: Path) -> list[str]:
             found.append(rel.as_posix())  # a COLMAP text model: the folder is the trajectory
             continue
         for f in files:
-            if not f.startswith(".") and f.lower().endswith(POSE_FILE_SUFFIXES):
+            if f.startswith(".") or not f.lower().endswith(POSE_FILE_SUFFIXES):
+                continue
+            target = (Path(root) / f).resolve()
+            if base in target.parents:  # a link to a file elsewhere would only be refused on loading
                 found.append((rel / f).as_posix())
     return sorted(found)
 
@@ -178,8 +181,8 @@ def list_pose_files() -> list[str]:
     """What RaxelLoadTrajectory can read: relative names (``/`` separated, sorted) in the input
     folder, then those in the output folder marked ``" [output]"`` (so a trajectory just saved by
     Save Camera Path is offered without moving it): files ending in :data:`POSE_FILE_SUFFIXES` and
-    folders holding ``cameras.txt``, at most :data:`LIST_DEPTH` folders deep. Links are not
-    followed; hidden entries are skipped."""
+    folders holding ``cameras.txt``, at most :data:`LIST_DEPTH` folders deep. Links to folders are
+    not followed, links to files outside their folder are left out; hidden entries are skipped."""
     inputs = _pose_files_in(input_directory())
     outputs = [name + OUTPUT_MARK for name in _pose_files_in(output_directory())]
     return inputs + outputs

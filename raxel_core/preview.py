@@ -313,6 +313,49 @@ def trajectory_preview(cameras: Cameras, size: tuple[int, int] = (512, 1024),
     return img
 
 
+def align_to_reference(estimate: Cameras, reference: Cameras) -> tuple[Cameras, float]:
+    """The estimate moved onto the reference by a similarity (Sim(3): rotation, scale, translation),
+    so that the two can be drawn in one picture: an estimate from video has its own world frame and
+    scale.
+
+    The rotation ``R`` is the one that best turns the estimated camera orientations into the
+    reference's (Procrustes on the camera-to-world rotations, ``H = sum_i R_i^T R'_i``,
+    :func:`raxel_core.geometry.alignment.procrustes_rotation`; Kabsch 1976 / Umeyama 1991 eq. 43);
+    centres alone (:func:`raxel_core.geometry.alignment.umeyama_alignment`) leave the turn about a
+    straight path free. Given ``R``, the scale and translation are the least-squares fit of the
+    centres (Umeyama 1991, eqs. 41-42): ``s = sum <y_i, R x_i> / sum |x_i|^2`` with ``x``, ``y`` the
+    centred estimated / reference centres, ``t = mean(c') - s R mean(c)``.
+
+    Args:
+        estimate: ``N`` cameras; reference: ``N`` cameras of the same frames.
+    Returns:
+        ``(aligned, s)``: cameras with centres ``s R c + t`` and world-to-camera rotations
+        ``R_i R^T`` (each camera turned with the world), same ``K``; ``s`` the scale applied.
+    Raises:
+        ValueError: frame counts differ, or the estimate's centres all coincide (a static or
+            rotation-only estimate has no scale to fit).
+    """
+    from .geometry.alignment import procrustes_rotation
+
+    if len(estimate) != len(reference):
+        raise ValueError(f"cannot align {len(estimate)} estimated cameras to {len(reference)} reference cameras; "
+                         "give the reference cameras of the registered frames")
+    R = procrustes_rotation((estimate.R.transpose(1, 2) @ reference.R).sum(0))
+    x = estimate.centers - estimate.centers.mean(0)
+    y = reference.centers - reference.centers.mean(0)
+    spread = float((x * x).sum())
+    if spread <= 1e-24:
+        raise ValueError("the estimated camera centres all coincide (a static or rotation-only estimate): "
+                         "there is no scale to align")
+    s = float((y * (x @ R.T)).sum()) / spread
+    t = reference.centers.mean(0) - s * estimate.centers.mean(0) @ R.T
+    centres = s * estimate.centers @ R.T + t                               # c' = s R c + t
+    rotations = estimate.R @ R.T                                           # w2c' = R_i R^T
+    translations = -torch.einsum("nij,nj->ni", rotations, centres)         # t' = -R' c'
+    return Cameras(K=estimate.K, R=rotations, t=translations, image_size=estimate.image_size,
+                   fps=estimate.fps), s
+
+
 def save_preview(path, cameras: Cameras, **kwargs) -> Path:
     """Render :func:`trajectory_preview` (``kwargs`` passed on) and write it as a PNG atomically
     (a temporary file in the same folder, then ``os.replace``). Returns the path written.

@@ -46,14 +46,19 @@ def test_convert_encode_decode_round_trip_on_a_realestate10k_file(tmp_path):
 
 @needs_data
 def test_convert_to_every_writer_format_by_extension(tmp_path):
+    """Each writer, chosen by the output name, keeps every camera: read back, R, t and K equal the
+    RealEstate10K file read at the same size (what `convert --size 256x384` reads)."""
     src = RE10K_POSES / "0bf152ef84195293.txt"
-    truth = read_trajectory(src, image_size=(256, 384), source_aspect=16 / 9)
+    truth = read_trajectory(src, image_size=(256, 384))
+    assert len(truth) == 16
     for out in ("a.json", "transforms.json", "colmap_model", "b.txt"):
         run = raxel("convert", src, tmp_path / out, "--size", "256x384")
         assert run.returncode == 0, run.stderr
         back = read_trajectory(tmp_path / out, **({"image_size": (256, 384)} if out.endswith(".txt") else {}))
-        assert torch.allclose(back.R, read_trajectory(src, image_size=(256, 384)).R, atol=1e-6)
-    assert len(truth) == 16
+        assert len(back) == len(truth) and back.image_size == (256, 384), out
+        assert float(rotation_error_deg(back.R, truth.R).max()) < 1e-4, out
+        assert torch.allclose(back.centers, truth.centers, atol=1e-6), out
+        assert torch.allclose(back.K, truth.K, rtol=1e-6, atol=1e-6), out
 
 
 def test_bad_input_exits_2_with_a_one_line_message(tmp_path):
@@ -82,3 +87,19 @@ def test_demo_runs_end_to_end_and_reports_its_error(tmp_path):
     assert "16/16 frames registered" in run.stdout
     auc_line = next(line for line in run.stdout.splitlines() if line.strip().startswith("auc30"))
     assert float(auc_line.split()[1]) >= 90.0
+    # the preview draws the estimate aligned to the true path (Sim(3)) and says so in its title: the
+    # picture is laid out for the true path alone, and the coloured estimate lies on it
+    assert "preview: estimate (colour) aligned by Sim(3) to the true path (grey)" in run.stdout
+    import cv2
+    import numpy as np
+
+    from raxel_core.preview import preview_layout
+
+    img = cv2.imread(str(tmp_path / "demo" / "trajectory_preview.png"))[..., ::-1].astype(int)
+    truth = read_trajectory(tmp_path / "demo" / "true_trajectory.json")
+    layout = preview_layout(truth, reference=truth)
+    on_path = 0
+    for x, y in layout.project(truth.centers.numpy(), "top"):
+        patch = img[int(round(y)) - 2:int(round(y)) + 3, int(round(x)) - 2:int(round(x)) + 3]
+        on_path += bool((np.ptp(patch, axis=-1) > 60).any())      # a saturated (time-coloured) pixel
+    assert on_path >= 14, on_path                                  # of 16 true centres

@@ -119,6 +119,30 @@ def test_sample_pose_mode_with_the_bundled_model_writes_a_trajectory(tmp_path):
     assert len(cams) == 9
 
 
+@needs_clip
+def test_sample_says_what_it_used_and_warns_when_it_resized_or_left_frames_out(tmp_path, capsys):
+    """The clip has 16 frames of 256x384; the bundled model was trained on 9 frames of 32x48:
+    `raxel sample pose` says it used 9 frames at 32x48 and warns (stderr) about both changes. A
+    video that already fits gets the same summary and no warning."""
+    if not (cli.BUNDLED_MODEL_DIR / "model.safetensors").is_file():
+        pytest.skip(f"the bundled model is not installed at {cli.BUNDLED_MODEL_DIR}")
+    from raxel_core.video_io import read_video_frames, write_video
+
+    assert cli.main(["sample", "pose", "--video", str(RE10K_CLIP), "--out", str(tmp_path / "a")]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2, captured.err
+    assert "used the first 9 frames" in warnings[0] and "left out" in warnings[0]
+    assert "resized from 256x384 to 32x48" in warnings[1]
+    assert "sampled pose: 9 frames at 32x48 (raxels 16x24)" in captured.out, captured.out
+
+    fitting = write_video(tmp_path / "fits.mp4", read_video_frames(RE10K_CLIP, max_frames=9)[:, ::8, ::8], 8.0)
+    assert cli.main(["sample", "pose", "--video", str(fitting), "--out", str(tmp_path / "b")]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err, captured.err
+    assert "sampled pose: 9 frames at 32x48" in captured.out
+
+
 def test_missing_model_exits_2_with_one_line(capsys, tmp_path):
     _one_line_error(capsys, ["sample", "joint", "--model", str(tmp_path / "nowhere"), "--image", "x.png",
                              "--out", str(tmp_path / "o")], "no model at", "nowhere")

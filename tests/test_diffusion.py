@@ -244,6 +244,71 @@ def test_pose_mode_returns_valid_cameras_in_two_steps(clips):
     assert_same_trajectory(result.cameras, relative(clip.cameras), rot_deg=1e-3, centre=1e-4, focal=1e-3)
 
 
+class LinearVelocity(torch.nn.Module):
+    """The smallest trainable network that can represent the flow towards one fixed clip: per stream
+    and per training timestep (1000, 500) an output ``a * x + b`` (``a`` a scalar, ``b`` a tensor of
+    the stream's shape). The flow's velocity at noise level sigma is linear in ``x`` with
+    ``a = 1 / sigma`` and ``b = -data / sigma`` (either sign, depending on the convention): training
+    finds whichever sign the loss asks for. A timestep it was not trained at raises."""
+
+    LEVELS = (1000.0, 500.0)
+
+    def __init__(self, video, rays):
+        super().__init__()
+        self.config = TINY
+        # a starts at 0.5, not 0: a zero output has no direction, and the loss's cosine term would give it
+        # a gradient of ~1e9 that stalls Adam for thousands of steps
+        self.a = torch.nn.ParameterDict({f"{s}_{int(k)}": torch.nn.Parameter(torch.tensor(0.5))
+                                         for s in ("video", "rays") for k in self.LEVELS})
+        self.b = torch.nn.ParameterDict({f"{s}_{int(k)}": torch.nn.Parameter(torch.zeros(x.shape[1:]))
+                                         for s, x in (("video", video), ("rays", rays)) for k in self.LEVELS})
+
+    def forward(self, video, rays, video_timesteps, ray_timesteps, text=None):
+        def out(name, x, ts):
+            known = (ts == 0) | (ts == self.LEVELS[0]) | (ts == self.LEVELS[1])
+            assert bool(known.all()), f"timesteps {ts.tolist()} were never trained"
+            y = torch.zeros_like(x)
+            for level in self.LEVELS:
+                key = f"{name}_{int(level)}"
+                y = torch.where((ts == level)[:, None, :, None, None], self.a[key] * x + self.b[key], y)
+            return y
+
+        return out("video", video, video_timesteps), out("rays", rays, ray_timesteps)
+
+
+def test_the_sampler_integrates_what_training_learns_from_noise_to_the_data(clips):
+    """The train / sample velocity sign contract, end to end: a network trained by
+    :func:`raxel_core.diffusion.training.training_step` (the flow-matching loss of training) on one
+    clip, then run by the sampler (2 + 2 Euler steps, joint mode), returns that clip's video and
+    cameras. A sign flipped in training (the loss's target or the network's output convention) or
+    in the sampler's Euler step sends the sample to ``2 * noise - data`` instead."""
+    from raxel_core.diffusion.training import training_step
+
+    clip = clips[1]
+    video, rays = _stream_data(clip)
+    model = LinearVelocity(video, rays)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(0)
+    batch_size, n = 8, video.shape[2]
+    t = torch.tensor([0.0, 0.5] * (batch_size // 2))[:, None]          # sigma 1 and 0.5: the sampler's grid
+    video_t = torch.cat([torch.ones(batch_size, 1), t.expand(batch_size, n - 1)], dim=1)  # joint: frame 0 given
+    ray_t = t.expand(batch_size, rays.shape[2]).clone()
+    for _ in range(150):
+        batch = {"video": video.expand(batch_size, -1, -1, -1, -1), "rays": rays.expand(batch_size, -1, -1, -1, -1),
+                 "video_noise": torch.randn((batch_size, *video.shape[1:]), generator=g),
+                 "ray_noise": torch.randn((batch_size, *rays.shape[1:]), generator=g),
+                 "video_t": video_t, "ray_t": ray_t}
+        loss = training_step(model, optimizer, batch)
+    assert float(loss.mean()) < 1e-3                                   # trained to the exact flow (measured 1e-7)
+    model.eval()
+    with torch.no_grad():
+        result = sample(model, "joint", source_frames=tensor_to_frames(clip.video)[:1], num_frames=n,
+                        steps_video=2, steps_rays=2, seed=11)
+    assert result.model_calls == {"forward": 2, "video": 2, "rays": 2}
+    assert float((result.video - (clip.video.permute(0, 2, 3, 1) + 1) / 2).abs().max()) < 0.02
+    assert_same_trajectory(result.cameras, relative(clip.cameras), rot_deg=0.5, centre=0.01, focal=0.01)
+
+
 def test_pose_mode_with_an_untrained_model_names_the_problem(clips):
     torch.manual_seed(0)
     model = JointTransformer(TINY).eval()

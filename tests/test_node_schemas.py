@@ -30,6 +30,22 @@ def test_every_node_of_the_pack_is_read():
         assert len(names) == len(set(names)), f"{schema.node_id}: input names repeat"
 
 
+def test_the_readme_says_which_nodes_consume_raxel_tracks():
+    """RaxelTracksFromJSON's output type RAXEL_TRACKS: the README says no node consumes it while none
+    does, and names each consumer once one exists."""
+    consumers = sorted(s.node_id for s in SCHEMAS.values()
+                       if any("RAXEL_TRACKS" in i.type.split(",") for i in s.inputs))
+    assert any(("tracks", "RAXEL_TRACKS") == o for o in SCHEMAS["RaxelTracksFromJSON"].outputs)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    nobody = "no node consumes `RAXEL_TRACKS` yet"
+    if consumers:
+        assert nobody not in readme, f"README says nothing consumes RAXEL_TRACKS, but {consumers} do"
+        for node_id in consumers:
+            assert f"`{node_id}`" in readme, f"README does not name {node_id}, which consumes RAXEL_TRACKS"
+    else:
+        assert nobody in readme
+
+
 def test_the_templates_use_the_nodes_table():
     for node_id, schema in SCHEMAS.items():
         assert build_workflows.NODE_TYPES[node_id] == schema.node_type()

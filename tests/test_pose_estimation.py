@@ -51,9 +51,27 @@ def test_realestate10k_clip_registers_every_frame_and_matches_ground_truth(re10k
     gt = read_realestate10k(_need(DATA / "re10k" / "poses" / f"{RE10K_CLIP}.txt"), image_size=(h, w),
                             source_aspect=16 / 9)
     m = trajectory_metrics(est.cameras, gt)
-    # measured 97.6 (pycolmap's default pipeline: 94.6); RRA / RTA 100
-    assert m["auc30"] > 90.0
+    # measured 97.39 (deterministic, seed 0); pycolmap's default pipeline on this clip: 94.33-94.64 in 3 runs
+    # (raxel_core.evaluation.pose.colmap_default_trajectory): the bound is above the baseline it beats
+    assert m["auc30"] > 95.0
     assert m["rra"] == 100.0 and m["rta"] == 100.0
+
+
+def test_focal_self_calibration_beats_the_baseline_on_a_second_clip():
+    """On 0c11dbe781b1c11c the view-graph focal self-calibration matters: measured AUC@30 95.53 with it,
+    91.94 without (mapping from the focal prior); pycolmap's default pipeline scored 28.8, 92.7, 91.6,
+    94.6 and 91.9 in 5 runs (its RANSAC is seeded from the clock). The bound is above every baseline run."""
+    from raxel_core.evaluation.metrics import trajectory_metrics
+    from raxel_core.formats.realestate10k import read_realestate10k
+    from raxel_core.video_io import read_video_frames
+
+    clip = "0c11dbe781b1c11c"
+    frames = read_video_frames(_need(DATA / "re10k" / "videos" / f"{clip}.mp4"))
+    est = estimate_trajectory(frames)
+    assert est.method == "sfm" and est.complete
+    gt = read_realestate10k(_need(DATA / "re10k" / "poses" / f"{clip}.txt"), image_size=frames.shape[1:3],
+                            source_aspect=16 / 9)
+    assert trajectory_metrics(est.cameras, gt)["auc30"] > 94.7
 
 
 def test_static_camera_gives_near_zero_motion():

@@ -1,4 +1,6 @@
 """Trajectory preview images: layout, frustums, time colours, reference overlay, file output."""
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from raxel_core.cameras import Cameras
 from raxel_core.preview import (
     PANEL_BACKGROUND,
     REFERENCE,
+    align_to_reference,
     frustum_points,
     preview_layout,
     save_preview,
@@ -168,3 +171,31 @@ def test_save_preview_writes_a_png_atomically(tmp_path):
         save_preview(tmp_path / "preview.jpg", cams)
     with pytest.raises(ValueError, match="does not exist"):
         save_preview(tmp_path / "missing" / "p.png", cams)
+
+
+def test_align_to_reference_undoes_a_known_similarity_even_on_a_straight_path():
+    """The estimate is the reference seen in another world frame: world_ref = s0 R0 world_est + t0,
+    built here from camera-to-world matrices (c2w_est = T^-1 c2w_ref, scale on the centre only). The
+    demo's path is a straight line, where centres alone cannot fix the turn about the line."""
+    from raxel_core.geometry.rotations import rotation_error_deg
+
+    ref = default_demo_trajectory(num_frames=10)
+    s0, t0 = 0.25, torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    a = math.radians(70.0)
+    R0 = torch.tensor([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]], dtype=torch.float64)
+    c2w_ref = ref.c2w
+    c2w_est = torch.zeros(len(ref), 4, 4, dtype=torch.float64)
+    c2w_est[:, :3, :3] = R0.T @ c2w_ref[:, :3, :3]
+    c2w_est[:, :3, 3] = (c2w_ref[:, :3, 3] - t0) @ R0 / s0          # R0^T (c - t0) / s0, row-wise
+    c2w_est[:, 3, 3] = 1
+    est = Cameras.from_c2w(c2w_est, ref.K, ref.image_size)
+    aligned, scale = align_to_reference(est, ref)
+    assert scale == pytest.approx(s0, rel=1e-9)
+    assert float((aligned.centers - ref.centers).abs().max()) < 1e-9
+    assert float(rotation_error_deg(aligned.R, ref.R).max()) < 1e-6
+    assert torch.equal(aligned.K, est.K)
+    static = Cameras(K=ref.K, R=ref.R, t=torch.zeros(len(ref), 3, dtype=torch.float64), image_size=ref.image_size)
+    with pytest.raises(ValueError, match="no scale"):
+        align_to_reference(static, ref)
+    with pytest.raises(ValueError, match="cannot align 9"):
+        align_to_reference(est[:9], ref)

@@ -24,7 +24,6 @@ import torch
 
 from raxel_core.cameras import Cameras, look_at_w2c
 from raxel_core.evaluation.metrics import per_frame_camera_errors
-from raxel_core.geometry.pixels import pixel_centers
 from raxel_core.geometry.rotations import project_to_rotation, rotation_error_deg
 from raxel_core.rays.raxel_decode import decode_raxels
 from raxel_core.rays.raxel_encode import default_raxel_size, encode_raxels, relative_rays
@@ -113,22 +112,29 @@ def test_decode_accuracy_on_realestate10k(path):
 @needs_re10k
 def test_encoding_is_the_reference_frame_ray_of_each_pixel_centre():
     """Independent closed form: walk from camera j's centre along d (reference frame -> world)
-    and project into camera j with K rescaled to the raxel grid: we land on the pixel centre."""
+    and project into camera j with K rescaled to the raxel grid: we land on the pixel centre.
+    The oracle writes the convention out by hand (pixel (x, y) covers [x, x + 1) x [y, y + 1), so
+    its centre is (x + 0.5, y + 0.5); a resize scales fx, cx by w / W and fy, cy by h / H) instead
+    of calling ``pixel_centers`` or ``Cameras.with_image_size``."""
     cams = re10k(POSES[0])
     ref = 3
     maps = encode_raxels(cams, reference=ref)
     h, w = maps.image_size
-    grid = cams.with_image_size((h, w))
+    H, W = cams.image_size
+    K_grid = cams.K.clone()
+    K_grid[:, 0] *= w / W
+    K_grid[:, 1] *= h / H
     o = (cams.centers - cams.centers[ref]) @ cams.R[ref].T            # centres in reference frame
     assert maps.scale == pytest.approx(float(torch.linalg.norm(o, dim=-1).max()), rel=1e-12)
     d = maps.rays - (o / maps.scale)[:, None, None, :]
     assert float((torch.linalg.norm(d, dim=-1) - 1).abs().max()) < 1e-12
     X = cams.centers[:, None, None, :] + 2.5 * d @ cams.R[ref]       # world points on the rays
     x = torch.einsum("nij,nhwj->nhwi", cams.R, X) + cams.t[:, None, None, :]
-    uv = torch.einsum("nij,nhwj->nhwi", grid.K, x / x[..., 2:3])[..., :2]
-    u, v = pixel_centers((h, w))
-    assert torch.allclose(uv[..., 0], u.reshape(h, w).expand_as(uv[..., 0]), atol=1e-9)
-    assert torch.allclose(uv[..., 1], v.reshape(h, w).expand_as(uv[..., 1]), atol=1e-9)
+    uv = torch.einsum("nij,nhwj->nhwi", K_grid, x / x[..., 2:3])[..., :2]
+    columns = torch.tensor([[x + 0.5 for x in range(w)]] * h, dtype=torch.float64)   # u of pixel (x, y)
+    rows = torch.tensor([[y + 0.5] * w for y in range(h)], dtype=torch.float64)      # v of pixel (x, y)
+    assert torch.allclose(uv[..., 0], columns.expand_as(uv[..., 0]), atol=1e-9)
+    assert torch.allclose(uv[..., 1], rows.expand_as(uv[..., 1]), atol=1e-9)
     # the reference camera's own raxels are its unit local rays (o = 0)
     assert float((torch.linalg.norm(maps.rays[ref], dim=-1) - 1).abs().max()) < 1e-12
     assert float(maps.rays.abs().max()) <= VALUE_RANGE[1]

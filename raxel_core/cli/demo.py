@@ -45,7 +45,14 @@ def run(args) -> int:
         print(f"  {message}")
     write_trajectory(est, out / "estimated_trajectory.json")
     write_trajectory(truth, out / "true_trajectory.json")
-    preview.save_preview(out / "trajectory_preview.png", est, reference=truth[list(result.frame_indices)])
+    reference = truth[list(result.frame_indices)]
+    try:
+        shown, scale = preview.align_to_reference(est, reference)
+        title = f"estimate (colour) aligned by Sim(3) to the true path (grey), scale {scale:.3g}"
+    except ValueError as err:                    # a static / rotation-only estimate has no Sim(3) scale
+        shown, title = est, f"estimate (colour) NOT aligned to the true path (grey): {err}"[:120]
+    preview.save_preview(out / "trajectory_preview.png", shown, reference=reference, title=title)
+    print(f"preview: {title}")
     m = metrics.trajectory_metrics(est, truth[list(result.frame_indices)])
     extent = float((truth.centers - truth.centers[0]).norm(dim=1).max())
     focal_err = abs(float(est.fx.mean()) / float(truth.fx.mean()) - 1) * 100

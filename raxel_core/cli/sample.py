@@ -2,6 +2,7 @@
 joint (image -> video + camera); the bundled model unless ``--model`` names another."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .terminal import progress_printer
@@ -79,6 +80,8 @@ def run(args) -> int:
         if line.startswith("step "):
             done, total = (int(v) for v in line[5:].split("/"))
             progress(done, total)
+        elif line.startswith("warning: "):
+            print(line, file=sys.stderr)
         else:
             print(line)
 

@@ -33,6 +33,17 @@ def fit_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return resize_crop(frames, placeholder, size)[0]
 
 
+def fit_and_report(frames: np.ndarray, size: tuple[int, int] | None, what: str, log) -> np.ndarray:
+    """:func:`fit_frames`, calling ``log`` with a ``"warning: ..."`` line naming the sizes when the
+    frames were resized (or cropped) to the model's frame size; ``what`` names the input."""
+    fitted = fit_frames(frames, size)
+    (h, w), (fh, fw) = frames.shape[1:3], fitted.shape[1:3]
+    if (h, w) != (fh, fw):
+        crop = "" if h * fw == w * fh else " (centre-cropped to its aspect first)"
+        log(f"warning: {what} resized from {h}x{w} to {fh}x{fw}, the frame size the model was trained at{crop}")
+    return fitted
+
+
 def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video: str | Path | None = None,
                     image: str | Path | None = None, trajectory: str | Path | None = None,
                     num_frames: int | None = None, steps_video: int = 30, steps_rays: int = 2, seed: int = 0,
@@ -52,8 +63,9 @@ def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video
             RealEstate10K file's normalised intrinsics are taken at the model's frame size).
         num_frames, steps_video, steps_rays, seed: as :func:`raxel_core.diffusion.sampler.sample`.
         device: torch device.
-        log: ``callable(str)`` called with ``"step D/T"`` as sampling proceeds and a last line naming
-            the files written.
+        log: ``callable(str)`` called with ``"warning: ..."`` lines when an input was resized or frames
+            of the video were left out, ``"step D/T"`` as sampling proceeds, a line giving the frame
+            size and frame count sampled, and a last line naming the files written.
         vae: for a latent model, a local diffusers ``AutoencoderKLWan`` folder (Wan 2.1's VAE,
             :class:`raxel_core.diffusion.latent_space.DiffusersWanVAE`); None for pixel models.
     Returns:
@@ -83,12 +95,18 @@ def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video
     if mode == "pose":
         if video is None:
             raise ValueError("pose mode needs --video")
-        frames = read_frames(video, max_frames=num_frames or 9)
-        kwargs["video"] = fit_frames(frames, size)
+        wanted = num_frames or 9
+        frames = read_frames(video, max_frames=wanted + 1)        # one more: were frames left out?
+        if len(frames) > wanted:
+            frames = frames[:wanted]
+            log(f"warning: used the first {wanted} frames of {video}; the rest were left out "
+                "(--frames sets how many)")
+        kwargs["video"] = fit_and_report(frames, size, "the video", log)
     else:
         if image is None:
             raise ValueError(f"{mode} mode needs --image (the first frame)")
-        kwargs["source_frames"] = fit_frames(np.asarray(Image.open(image).convert("RGB"))[None], size)
+        kwargs["source_frames"] = fit_and_report(np.asarray(Image.open(image).convert("RGB"))[None], size,
+                                                 "the image", log)
         if mode == "video":
             if trajectory is None:
                 raise ValueError("video mode needs --trajectory")
@@ -101,6 +119,10 @@ def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video
     result = sample(model, mode, num_frames=num_frames if mode != "pose" else None, steps_video=steps_video,
                     steps_rays=steps_rays, seed=seed, progress=lambda d, t: log(f"step {d}/{t}"),
                     latent_space=space, **kwargs)
+    frames_out, height, width = result.video.shape[:3]
+    ray_h, ray_w = result.rays.rays.shape[1:3]
+    log(f"sampled {mode}: {frames_out} frames at {height}x{width} (raxels {ray_h}x{ray_w}), "
+        f"{result.model_calls['forward']} model calls")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"video": None, "trajectory": None}
