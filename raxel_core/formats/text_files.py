@@ -46,6 +46,21 @@ def temporary_name(path: Path) -> Path:
     return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}{PARTIAL_MARKER}{path.suffix}"
 
 
+def current_umask() -> int:
+    """The process umask, read from ``/proc/self/status`` where there is one (``os.umask`` sets it to
+    read it, which another thread could see for a moment)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -65,7 +80,8 @@ def atomic_path(path, folder: bool = False) -> Iterator[Path]:
         folder: create ``tmp`` as an empty folder (mode 0777 less the umask) for the caller to fill.
     Yields:
         ``Path`` of the temporary sibling (:func:`temporary_name`); a file there is created by the
-        caller (``open``, PyAV, Pillow, safetensors all create files 0666 less the umask).
+        caller; before the rename it is given mode 0666 (a folder 0777) less the umask, whatever
+        mode the library that wrote it chose (safetensors creates 0600).
     Raises:
         ValueError: the target's folder does not exist, or a file target is an existing folder.
     """
@@ -80,6 +96,8 @@ def atomic_path(path, folder: bool = False) -> Iterator[Path]:
         if folder:
             os.mkdir(tmp, 0o777)
         yield tmp
+        # libraries may create their file 0600 (safetensors does): give it what open() would
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~current_umask())
         if folder and path.is_dir():
             path.rmdir()                                   # an empty folder (checked by the caller)
         os.replace(tmp, path)
