@@ -133,6 +133,89 @@ CASES: tuple[Case, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class NodeCase:
+    """One bad prompt for a real ComfyUI server: ``prompt`` (API format; ``"@file"`` strings are files
+    :func:`make_node_inputs` writes into the input folder) must fail in ``node`` (``stage``
+    ``"run"``: an ``execution_error``; ``"queue"``: refused with HTTP 400 before running)."""
+
+    node: str
+    kind: str
+    prompt: dict
+    stage: str = "run"
+
+    @property
+    def id(self) -> str:
+        return f"{self.node}:{self.kind}"
+
+
+def _load(file: str) -> dict:
+    return {"1": {"class_type": "RaxelLoadTrajectory", "inputs": {"file": file, "width": 384, "height": 256}},
+            "2": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["1", 0], "width": 256,
+                                                                      "height": 128}}}
+
+
+def _pose(video: str) -> dict:
+    return {"1": {"class_type": "LoadVideo", "inputs": {"file": video}},
+            "2": {"class_type": "RaxelPoseFromVideo", "inputs": {"video": ["1", 0], "focal_px": 0.0, "seed": 0}},
+            "3": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["2", 0], "width": 256,
+                                                                      "height": 128}}}
+
+
+def _trajectory(**inputs) -> dict:
+    widgets = {"preset": "orbit_left", "frames": 16, "magnitude": 0.0, "easing": "linear", "width": 384,
+               "height": 256, "fov": 50.0, "distance": 4.0, "keyframes": "[]"}
+    return {"class_type": "RaxelCameraTrajectory", "inputs": {**widgets, **inputs}}
+
+
+def _tracks(text: str) -> dict:
+    return {"1": {"class_type": "RaxelTracksFromJSON", "inputs": {"tracks_json": text}}}
+
+
+#: Bad inputs of the nodes, run through a real ComfyUI server by tests/test_bad_input_nodes.py.
+NODE_CASES: tuple[NodeCase, ...] = (
+    NodeCase("RaxelLoadTrajectory", "empty file", _load("empty.txt")),
+    NodeCase("RaxelLoadTrajectory", "not UTF-8 (unreadable)", _load("binary.txt")),
+    NodeCase("RaxelLoadTrajectory", "wrong type (text as JSON)", _load("notes.json")),
+    NodeCase("RaxelLoadTrajectory", "NaN in a pose", _load("nan.txt")),
+    NodeCase("RaxelLoadTrajectory", "oversized JSON", _load("huge.json")),
+    NodeCase("RaxelLoadTrajectory", "outside the input folder", _load("../../etc/passwd"), stage="queue"),
+    NodeCase("RaxelPoseFromVideo", "wrong type (text as video)", _pose("notes.mp4")),
+    NodeCase("RaxelPoseFromVideo", "one frame", _pose("one_frame.mp4")),
+    NodeCase("RaxelPoseFromVideo", "no input connected", {
+        "1": {"class_type": "RaxelPoseFromVideo", "inputs": {"focal_px": 0.0, "seed": 0}},
+        "2": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["1", 0], "width": 256,
+                                                                  "height": 128}}}),
+    NodeCase("RaxelEncode", "oversized raxel size (memory guard)", {
+        "1": _trajectory(frames=4096),
+        "2": {"class_type": "RaxelEncode", "inputs": {"trajectory": ["1", 0], "reference": 0, "raxel_width": 8192,
+                                                       "raxel_height": 8192}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}}),
+    NodeCase("RaxelCameraTrajectory", "keyframes not JSON", {
+        "1": _trajectory(preset="keyframes", keyframes="[{"),
+        "2": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["1", 0], "width": 256,
+                                                                  "height": 128}}}, stage="queue"),
+    NodeCase("RaxelTracksFromJSON", "not JSON", _tracks("{not json"), stage="queue"),
+    NodeCase("RaxelTracksFromJSON", "NaN coordinate", _tracks('[[{"x": NaN, "y": 1}, {"x": 2, "y": 2}]]'),
+             stage="queue"),
+    NodeCase("RaxelTracksFromJSON", "tracks of different lengths",
+             _tracks('[[{"x": 1, "y": 1}, {"x": 2, "y": 2}], [{"x": 1, "y": 1}]]'), stage="queue"),
+    NodeCase("RaxelTracksFromJSON", "oversized JSON (17 MiB)", _tracks("[" + " " * (17 * 2**20) + "]"),
+             stage="queue"),
+    NodeCase("RaxelSaveTrajectory", "outside the output folder", {
+        "1": _trajectory(frames=4),
+        "2": {"class_type": "RaxelSaveTrajectory", "inputs": {"trajectory": ["1", 0],
+                                                               "filename_prefix": "../../escaped",
+                                                               "format": "raxel"}}}),
+)
+
+
+def make_node_inputs(folder: Path) -> None:
+    """The files the node cases read, written into ComfyUI's input folder ``folder``."""
+    make_inputs(folder)
+    (folder / "notes.mp4").write_text("meeting notes\n")
+
+
 def make_inputs(folder: Path) -> None:
     """Write every input file the cases name into ``folder`` (a few MB, a few seconds)."""
     import numpy as np
@@ -260,6 +343,15 @@ def render_cli_table(results: dict[str, tuple[int, str]]) -> str:
         env = " ".join(f"{k}={v}" for k, v in case.env.items())
         line = (env + " " if env else "") + "raxel " + " ".join(case.argv)
         rows.append(f"| {case.command} | {cell(case.kind)} | `{cell(line)}` | {status} | {cell(message)} |")
+    return "\n".join(rows) + "\n"
+
+
+def render_node_table(results: dict[str, str]) -> str:
+    """Markdown rows of :data:`NODE_CASES` with the message ComfyUI shows."""
+    rows = ["| node | case | stage | what the user sees (ComfyUI's error) |", "|---|---|---|---|"]
+    for case in NODE_CASES:
+        stage = "execution_error" if case.stage == "run" else "refused on queueing (HTTP 400)"
+        rows.append(f"| {case.node} | {cell(case.kind)} | {stage} | {cell(results[case.id])} |")
     return "\n".join(rows) + "\n"
 
 
