@@ -36,6 +36,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from .formats.text_files import write_bytes_atomic
+
 DEFAULT_SERVER = "http://127.0.0.1:8188"
 
 
@@ -351,9 +353,7 @@ def run_workflow(
                 raise ComfyUIError(f"downloading {item['filename']} failed: GET /view answered HTTP {code}")
             target = out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_bytes(body)
-            tmp.replace(target)
+            write_bytes_atomic(target, body)
             files.append(str(target))
     return {
         "prompt_id": prompt_id,

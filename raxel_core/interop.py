@@ -65,6 +65,7 @@ import numpy as np
 import torch
 
 from .cameras import Cameras, look_at_w2c
+from .formats.text_files import check_inline_json_size
 
 # --------------------------------------------------------------------------- CameraCtrl (ADE)
 
@@ -434,6 +435,7 @@ def tracks_from_json(data) -> Tracks2D:
             numeric ``x`` / ``y``; naming the track and frame.
     """
     if isinstance(data, (str, bytes)):
+        check_inline_json_size(data, "the tracks JSON")
         try:
             data = json.loads(data)
         except json.JSONDecodeError as err:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 
 from .cameras import Cameras
+from .formats.text_files import write_bytes_atomic
 
 BACKGROUND = (24, 24, 28)
 PANEL_BACKGROUND = (34, 34, 40)
@@ -373,13 +372,4 @@ def save_preview(path, cameras: Cameras, **kwargs) -> Path:
     ok, data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"OpenCV could not encode the preview as PNG for {path}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes_atomic(path, data.tobytes())

@@ -5,9 +5,7 @@ top to bottom. Every failure is a ``ValueError`` naming the file and the fix.
 """
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +13,9 @@ import av
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+
+from .formats.text_files import atomic_path
+from .resources import check_memory
 
 #: Image files :func:`read_frame_dir` reads (case-insensitive suffixes).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -84,7 +85,8 @@ def read_video(path, max_frames: int | None = None, stride: int = 1) -> tuple[np
     Raises:
         ValueError: the file is missing, not a video, has no video stream, decodes to no frames,
             fails to decode part way, or has frames of different sizes; bad ``max_frames`` /
-            ``stride``.
+            ``stride``; frames that would exceed the memory limit (stated count before decoding,
+            running total while decoding; :func:`raxel_core.resources.check_memory`).
     """
     _check_sampling(max_frames, stride)
     path = Path(path)
@@ -93,10 +95,22 @@ def read_video(path, max_frames: int | None = None, stride: int = 1) -> tuple[np
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         fps = _fps(stream)
+        # frames are kept as a list then stacked (2 copies); the container's count, where it states
+        # one, is checked before decoding, and the running total while decoding (counts can be wrong)
+        frame_bytes = 2 * 3 * stream.codec_context.width * stream.codec_context.height
+        stated = -(-int(stream.frames or 0) // int(stride))
+        stated = min(stated, max_frames) if max_frames is not None else stated
+        fix = "read fewer frames (max_frames / stride, or trim the video) or a smaller video"
+        check_memory(stated * frame_bytes, f"decoding {stated} frames of {stream.codec_context.width}x"
+                     f"{stream.codec_context.height} from {path.name}", fix)
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if index % stride:
                     continue
+                if len(frames) >= stated:
+                    check_memory((len(frames) + 1) * 2 * frame.width * frame.height * 3,
+                                 f"decoding over {len(frames)} frames of {frame.width}x{frame.height} from {path.name}",
+                                 fix)
                 rgb = frame.to_ndarray(format="rgb24")
                 if frames and rgb.shape != frames[0].shape:
                     raise ValueError(
@@ -216,7 +230,8 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
 
     Raises:
         ValueError: the folder is missing or holds no such images, an image cannot be read, or an
-            image's size differs from the first one's (the message names the file).
+            image's size differs from the first one's (the message names the file); images that
+            would exceed the memory limit (:func:`raxel_core.resources.check_memory`).
     """
     _check_sampling(max_frames, stride)
     path = Path(path)
@@ -233,6 +248,13 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
             f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
             "image files"
         )
+    try:
+        with Image.open(files[0]) as first:          # every frame must have this size (checked below)
+            width, height = first.size
+    except (UnidentifiedImageError, OSError):
+        width = height = 0                            # the loop below names the unreadable file
+    check_memory(2 * 3 * width * height * len(files), f"reading {len(files)} images of {width}x{height} from "
+                 f"{path.name}", "read fewer frames (max_frames / stride) or smaller images")
     frames: list[np.ndarray] = []
     for f in files:
         try:
@@ -247,6 +269,26 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
             )
         frames.append(rgb)
     return np.stack(frames)
+
+
+def read_image(path) -> np.ndarray:
+    """One image file (any format Pillow reads) as ``np.uint8 (H, W, 3)`` RGB (alpha dropped).
+
+    Raises:
+        ValueError: the file is missing, is a folder, is not an image Pillow can read, or would
+            exceed the memory limit; the message names the file and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"image file not found: {path}; check the path")
+    try:
+        with Image.open(path) as im:
+            check_memory(2 * 4 * im.width * im.height, f"reading the {im.width}x{im.height} image {path.name}",
+                         "give a smaller image")
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        raise ValueError(f"{path} is not an image Pillow can read ({err.__class__.__name__}); give a .png or "
+                         ".jpg file") from err
 
 
 def read_frames(path, max_frames: int | None = None, stride: int = 1) -> np.ndarray:
@@ -328,10 +370,9 @@ def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 1
     if not path.parent.is_dir():
         raise ValueError(f"the folder {path.parent} does not exist; create it first")
     codec = _pick_codec(codec)
-    # a unique hidden name beside the target, with the target's suffix so ffmpeg picks the muxer
-    tmp = str(path.parent / f".{path.stem}.{uuid.uuid4().hex[:12]}.partial{path.suffix}")
     try:
-        with av.open(tmp, mode="w") as container:
+        # a hidden name beside the target, with the target's suffix so ffmpeg picks the muxer
+        with atomic_path(path) as tmp, av.open(str(tmp), mode="w") as container:
             stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(100000))
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             if codec in ("libx264", "h264"):
@@ -344,10 +385,6 @@ def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 1
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
-        os.replace(tmp, path)
     except _FFmpegError as err:
         raise ValueError(f"encoding {path} with {codec} failed: {err}") from err
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

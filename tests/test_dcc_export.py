@@ -107,7 +107,7 @@ def test_blender_script_is_python_with_one_key_per_frame(tmp_path):
         assert [float(v) for v in call[1].split(", ")] == key["location"]
         assert [float(v) for v in call[2].split(", ")] == key["rotation_quaternion"]
         assert float(call[3]) == key["lens"] and float(call[4]) == key["shift_x"] and float(call[5]) == key["shift_y"]
-    assert not list(tmp_path.glob(".*.tmp"))  # atomic write left no temporary file
+    assert not list(tmp_path.glob(".*"))  # atomic write left no temporary (hidden .NAME.<hex>.partial) file
 
 
 def test_blender_rejects_non_square_pixels_and_bad_arguments(tmp_path):

@@ -97,7 +97,7 @@ def test_real_pose_files_round_trip_through_every_format(source, fmt, tmp_path):
     else:
         assert max_diff(back.K, cameras.K) < 1e-6
     # no temporary files left beside the output
-    leftovers = [p.name for p in tmp_path.rglob("*.tmp")]
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
 
 

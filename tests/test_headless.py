@@ -164,7 +164,8 @@ def test_run_downloads_the_output_with_the_override(server, tmp_path):
 
 def test_cli_errors_are_readable(server, tmp_path, capsys):
     (tmp_path / "wf.json").write_text(json.dumps(WORKFLOW))
-    assert main([str(tmp_path / "wf.json"), "--server", server, "--set", "1.widht=5", "--quiet"]) == 1
+    # a misspelt input is the user's own input: status 2, found before the server is asked
+    assert main([str(tmp_path / "wf.json"), "--server", server, "--set", "1.widht=5", "--quiet"]) == 2
     assert "node 1 (EmptyImage, 'Empty Image') has no input 'widht'" in capsys.readouterr().err
     assert main([str(tmp_path / "wf.json"), "--server", server, "--set", "1.width=999999", "--quiet"]) == 1
     err = capsys.readouterr().err

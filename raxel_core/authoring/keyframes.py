@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from ..cameras import ROTATION_TOLERANCE, Cameras, look_at_w2c
+from ..formats.text_files import check_inline_json_size
 from ..geometry.rotations import project_to_rotation, rotation_from_euler_deg
 from .interpolation import interpolate_rotations, natural_cubic_spline
 from .trajectory_presets import is_whole_number
@@ -167,6 +168,7 @@ def parse_keyframes_json(text: str) -> list[Keyframe]:
             unknown or malformed field; the message names the keyframe index (0-based position
             in the list) and the field, and quotes a valid example.
     """
+    check_inline_json_size(text, "the keyframes text")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

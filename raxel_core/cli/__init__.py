@@ -17,7 +17,9 @@
 
 Output trajectory format follows the file extension: ``.txt`` RealEstate10K, ``.json`` the pack's
 own, ``transforms.json`` nerfstudio, a folder (no suffix) COLMAP text.
-Errors in the input exit with status 2 and a one-line message (no traceback).
+Errors in the input exit with status 2 and a one-line message (no traceback); Ctrl-C ends with one line
+and status 130, leaving no partial output file and no temporary folder (every writer is atomic:
+:mod:`raxel_core.formats.text_files`). tests/BAD_INPUT.md lists every bad input tested and what it prints.
 ``raxel sample`` uses the bundled model (``models/raxel-tiny-v1``) unless ``--model`` names another
 (a ``save_pretrained`` folder or its ``model.safetensors``).
 
@@ -31,6 +33,7 @@ import sys
 
 from . import convert, decode, demo, encode, eval_joint, eval_pose, pose, prepare, retime, run, sample, tracks, train
 from .sample import BUNDLED_MODEL_DIR
+from .terminal import end_progress_line
 
 __all__ = ["BUNDLED_MODEL_DIR", "build_parser", "main"]
 
@@ -39,8 +42,22 @@ __all__ = ["BUNDLED_MODEL_DIR", "build_parser", "main"]
 COMMANDS = (demo, pose, tracks, eval_pose, convert, retime, encode, decode, run, train, prepare, sample, eval_joint)
 #: Commands with their own parser and exit codes: ``raxel NAME ARGS...`` hands ARGS to ``main(ARGS)``.
 OWN_PARSER = {"run": run.main, "eval-joint": eval_joint.main}
-#: Errors in the input: status 2 and one line ``raxel COMMAND: error: MESSAGE``.
-INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, InterruptedError)
+#: Errors in the input: status 2 and one line ``raxel COMMAND: error: MESSAGE``. OSError covers files the
+#: operating system refuses (permissions, a file where a folder is needed, a full disk).
+INPUT_ERRORS = (ValueError, OSError, InterruptedError)
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_STATUS = 130
+
+
+def one_line(error: BaseException) -> str:
+    """The message of ``error`` on one line: its lines joined with ``"; "``; an ``OSError`` as
+    ``STRERROR: FILENAME; check the path and its permissions``."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        text = f"{error.strerror}{where}; check the path and its permissions (or free disk space)"
+    else:
+        text = str(error) or error.__class__.__name__
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,11 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """``raxel ARGS...`` (``argv`` defaults to ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] and argv[0] in OWN_PARSER:
-        return OWN_PARSER[argv[0]](argv[1:])
-    args = build_parser().parse_args(argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else ""
+    prefix = f"raxel {command}".strip()
     try:
+        if command in OWN_PARSER:
+            return OWN_PARSER[command](argv[1:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
+    except KeyboardInterrupt:
+        end_progress_line()
+        print(f"{prefix}: interrupted (Ctrl-C); no output file was left half-written", file=sys.stderr)
+        return INTERRUPTED_STATUS
+    except MemoryError:
+        end_progress_line()
+        print(f"{prefix}: error: out of memory; give a smaller input (fewer frames, a smaller size)", file=sys.stderr)
+        return 2
     except INPUT_ERRORS as exc:
-        print(f"raxel {args.command}: error: {exc}", file=sys.stderr)
+        end_progress_line()
+        print(f"{prefix}: error: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -1,6 +1,8 @@
 """``raxel decode``: PNG raxel frames + ``raxels.json`` -> a trajectory."""
 from __future__ import annotations
 
+from .terminal import check_trajectory_output
+
 
 def register(sub) -> None:
     r = sub.add_parser("decode", help="PNG raxel frames + raxels.json -> trajectory")
@@ -14,6 +16,7 @@ def run(args) -> int:
     from ..rays.raxel_decode import decode_raxels
     from ..rays.raxel_files import load_raxel_pngs
 
+    check_trajectory_output(args.out)
     maps = load_raxel_pngs(args.input)
     cams = decode_raxels(maps)
     write_trajectory(cams, args.out)

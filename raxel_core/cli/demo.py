@@ -19,12 +19,19 @@ def run(args) -> int:
     from .. import preview
     from ..evaluation import metrics
     from ..formats import write_trajectory
+    from ..formats.text_files import check_output_folder
     from ..pose import estimate_trajectory
+    from ..resources import check_memory
     from ..synthetic import render
     from ..synthetic.room_trajectories import default_demo_trajectory
     from ..video_io import write_video
 
-    out = Path(args.out)
+    out = check_output_folder(Path(args.out))
+    if args.frames < 2:
+        raise ValueError(f"--frames must be at least 2 (a camera path needs two views); got {args.frames}")
+    # the rendered clip (256x384 RGB) and the estimator's copies of it: ~8x the clip's bytes per frame
+    check_memory(8 * args.frames * 256 * 384 * 3, f"the demo with {args.frames} frames",
+                 "give fewer --frames (the default is 24)")
     out.mkdir(parents=True, exist_ok=True)
     truth = default_demo_trajectory(num_frames=args.frames)
     scene = render.make_scene(seed=args.seed)

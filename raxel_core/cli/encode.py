@@ -14,10 +14,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..formats import read_trajectory
+    from ..formats.text_files import check_output_folder
     from ..rays.raxel_encode import encode_raxels
     from ..rays.raxel_files import save_raxel_pngs
 
     size = parse_size(args.size)
+    check_output_folder(args.out, must_be_empty=True)
     cams = read_trajectory(args.trajectory)
     maps = encode_raxels(cams, size=size)
     save_raxel_pngs(maps, args.out)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..formats.text_files import check_output_file, write_text_atomic
+
 #: Module of ``raxel eval-joint`` (imported only when that command runs).
 EVAL_JOINT_MODULE = "raxel_core.evaluation.joint"
 
@@ -62,9 +64,21 @@ def run(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     if not (args.model / "config.json").is_file():
-        print(f"no model at {args.model} (config.json + model.safetensors); train one with "
-              "`python -m raxel_core.diffusion configs/train_tiny.json`", file=sys.stderr)
+        print(f"raxel eval-joint: error: no model at {args.model} (config.json + model.safetensors); train one "
+              "with `python -m raxel_core.diffusion configs/train_tiny.json`", file=sys.stderr)
         return 2
+    checks = {"--frames": (args.frames, 2), "--synthetic": (args.synthetic, 0), "--re10k": (args.re10k, 0),
+              "--steps-video": (args.steps_video, 1)}
+    for option, (value, least) in checks.items():
+        if value < least:
+            print(f"raxel eval-joint: error: {option} must be at least {least}; got {value}", file=sys.stderr)
+            return 2
+    if args.synthetic + args.re10k < 1 or min(args.size) < 1 or min(args.pose_steps) < 1:
+        print("raxel eval-joint: error: give at least one clip (--synthetic / --re10k), a positive --size and "
+              "--pose-steps of at least 1", file=sys.stderr)
+        return 2
+    if args.json is not None:
+        check_output_file(args.json)
     models = load_models(args.model, args.ablation)
     main_model = next(iter(models.values()))
     image_size = tuple(args.size)
@@ -73,7 +87,7 @@ def run(args) -> int:
         clips = load_eval_clips(image_size, args.frames, args.synthetic, args.re10k, args.data,
                                 main_model.config.raxel_downscale)
     except ValueError as err:
-        print(str(err), file=sys.stderr)
+        print(f"raxel eval-joint: error: {err}", file=sys.stderr)
         return 2
     log(f"{len(clips)} clips at {image_size[0]}x{image_size[1]}, {args.frames} frames "
         f"({time.perf_counter() - t0:.0f} s)")
@@ -85,8 +99,8 @@ def run(args) -> int:
           "pycolmap seeded, single-threaded matching and mapping); only the times vary -->")
     print(format_tables(pose_rows, follow_rows, models))
     if args.json:
-        args.json.write_text(json.dumps({"pose": pose_rows, "following": follow_rows}, indent=2, default=str) + "\n",
-                             encoding="utf-8")
+        write_text_atomic(args.json, json.dumps({"pose": pose_rows, "following": follow_rows}, indent=2,
+                                                default=str) + "\n")
     return 0
 
 

@@ -20,11 +20,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation.pose import evaluate_repeats, repeats_to_json, results_to_json
+    from ..evaluation.pose import clip_pairs, evaluate_repeats, repeats_to_json, results_to_json
     from ..evaluation.tables import format_runs
 
     if args.repeats < 1:
         raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
+    clip_pairs(args.video_dir, args.pose_dir)              # bad folders fail here, before any log line
     estimators = ("raxel",) if args.no_baseline else ("raxel", "colmap_default")
     log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
     runs = evaluate_repeats(args.video_dir, args.pose_dir, estimators, repeats=args.repeats, log=log,

@@ -1,7 +1,7 @@
 """``raxel pose``: camera trajectory from a video file or a folder of frames."""
 from __future__ import annotations
 
-from .terminal import progress_printer
+from .terminal import check_trajectory_output, progress_printer
 
 
 def register(sub) -> None:
@@ -20,6 +20,7 @@ def run(args) -> int:
     from ..pose import estimate_trajectory
     from ..video_io import read_frames
 
+    check_trajectory_output(args.out)            # before a long estimation, not after it
     frames = read_frames(args.input)
     result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, progress=progress_printer("estimating"))
     write_trajectory(result.cameras, args.out)

@@ -22,14 +22,23 @@ def run(args) -> int:
     status 2 when no clip was written. Use the folder as ``{"kind": "realestate10k", "root": OUT_DIR}``
     in a training config."""
     from ..diffusion.prepare import prepare_dataset
+    from ..formats.text_files import check_output_folder
 
     video_dir = Path(args.video_dir)
     if not video_dir.is_dir():
         raise ValueError(f"{video_dir} is not a folder; give the folder holding your videos")
+    if args.max_frames is not None and args.max_frames < 2:
+        raise ValueError(f"--max-frames must be at least 2 (a camera path needs two frames); got {args.max_frames}")
+    if args.max_image_size < 0:
+        raise ValueError(f"--max-image-size must be 0 (keep) or a positive number of pixels; got {args.max_image_size}")
+    check_output_folder(args.out_dir)
     report = prepare_dataset(video_dir, args.out_dir, max_frames=args.max_frames,
                              max_image_size=args.max_image_size or None, seed=args.seed,
                              progress=lambda done, total: print(f"[{done}/{total}] videos processed"))
     print(f"wrote {len(report.written)} clip(s) to {args.out_dir}; skipped {len(report.skipped)}")
     for name, reason in report.skipped.items():
         print(f"  skipped {name}: {reason}")
-    return 0 if report.written else 2
+    if not report.written:
+        raise ValueError(f"no clip was written: all {len(report.skipped)} video(s) were skipped (reasons above); give "
+                         "videos with camera motion and texture")
+    return 0

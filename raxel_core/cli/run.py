@@ -1,6 +1,8 @@
 """``raxel run``: post an API-format workflow to a running ComfyUI, follow its progress, download its
 outputs (the runner is :func:`raxel_core.headless.run_workflow`). It has its own parser and exit codes:
-0 success, 1 a workflow ComfyUI rejected or failed to run (or an unreachable server), 2 usage."""
+0 success, 1 a workflow ComfyUI rejected or failed to run (or an unreachable server), 2 usage or bad input
+(a missing or invalid workflow file, a bad ``--set``, an ``--out`` that cannot be a folder), checked before
+the server is contacted."""
 from __future__ import annotations
 
 import argparse
@@ -35,13 +37,23 @@ def build_parser(prog: str = "raxel run") -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ..headless import ComfyUIError, file_entries, run_workflow
+    from ..formats.text_files import check_output_folder
+    from ..headless import ComfyUIError, apply_overrides, file_entries, load_api_workflow, run_workflow
     from .terminal import TerminalProgress
 
+    try:                     # the user's own input: status 2, before the server is contacted
+        workflow = apply_overrides(load_api_workflow(args.workflow), args.overrides)
+        if args.out is not None:
+            check_output_folder(args.out)
+        if args.timeout is not None and not args.timeout > 0:
+            raise ValueError(f"--timeout must be a positive number of seconds; got {args.timeout}")
+    except ValueError as err:
+        print(f"raxel run: error: {err}", file=sys.stderr)
+        return 2
     progress = None if args.quiet else TerminalProgress(sys.stderr)
     try:
         summary = run_workflow(
-            args.workflow, server=args.server, overrides=args.overrides, out_dir=args.out,
+            workflow, server=args.server, overrides=(), out_dir=args.out,
             progress=progress, timeout=args.timeout, include_temp=args.include_temp,
         )
     except ComfyUIError as err:

@@ -63,17 +63,68 @@ def check_model_path(path: str | Path) -> Path:
     return weights
 
 
+def check_device(name: str) -> str:
+    """``name`` when torch can run on that device here, else a ``ValueError`` naming what is available
+    (a CPU-only torch asked for ``cuda`` fails here, not deep inside the model)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {name!r} is not a torch device; use cpu, cuda, cuda:0 or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"--device {name}: this torch has no CUDA GPU (torch {torch.__version__}); use --device "
+                             "cpu or install a CUDA build of torch")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {name}: there are {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {name}: only cpu, cuda and mps are supported")
+    return name
+
+
+#: ``--frames`` may be at most this many times the clip length the model was trained on: sampling
+#: time grows with the square of the frame count and the model has not seen longer clips.
+MAX_FRAMES_FACTOR = 4
+
+
+def check_frames(frames: int | None, mode: str, trained_frames: int | None) -> None:
+    """Refuse a ``--frames`` the sampler cannot use (below 2 where frame 0 is the source image) or
+    over :data:`MAX_FRAMES_FACTOR` times the model's training clip length, before any work."""
+    if frames is None:
+        return
+    least = 1 if mode == "pose" else 2
+    if frames < least:
+        why = "at least 1" if mode == "pose" else "at least 2 (frame 0 is the source image)"
+        raise ValueError(f"--frames must be {why}; got {frames}")
+    if trained_frames and frames > MAX_FRAMES_FACTOR * trained_frames:
+        raise ValueError(f"--frames {frames} is over {MAX_FRAMES_FACTOR}x the {trained_frames} frames the model was "
+                         f"trained on (sampling time grows with the square of the frames); give at most "
+                         f"{MAX_FRAMES_FACTOR * trained_frames}")
+
+
 def run(args) -> int:
+    from ..diffusion.checkpoints import training_resolution
     from ..diffusion.sample_files import sample_to_files
+    from ..formats.text_files import check_output_folder
 
     model = Path(args.model) if args.model else BUNDLED_MODEL_DIR
     if args.model is None and not BUNDLED_MODEL_DIR.is_dir():
         raise ValueError(f"the bundled model is not installed at {BUNDLED_MODEL_DIR}; give --model")
-    check_model_path(model)
+    weights = check_model_path(model)
     for name in ("video", "image", "trajectory", "vae"):
         value = getattr(args, name)
         if value is not None and not Path(value).exists():
             raise ValueError(f"--{name} {value} does not exist")
+    check_device(args.device)
+    check_frames(args.frames, args.mode, training_resolution(weights)[1])
+    if args.steps_video < 1 or args.steps_rays < 1:
+        raise ValueError(f"--steps-video and --steps-rays must be at least 1; got {args.steps_video}, "
+                         f"{args.steps_rays}")
+    check_output_folder(args.out)
     progress = progress_printer(f"sampling ({args.mode})")
 
     def log(line: str) -> None:

@@ -22,6 +22,40 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return h, w
 
 
+def check_trajectory_output(path, format: str | None = None) -> None:
+    """Check, before the work starts, that a trajectory can be written at ``path`` (the format from
+    the suffix, a folder for COLMAP): a known format and an existing, writable folder.
+
+    Raises:
+        ValueError: naming the path and the fix (as :func:`raxel_core.formats.detect_format`,
+            :func:`raxel_core.formats.text_files.check_output_file` / ``check_output_folder``).
+    """
+    from pathlib import Path
+
+    from ..formats import detect_format
+    from ..formats.text_files import check_output_file, check_output_folder
+
+    name = format or detect_format(path, for_writing=True)
+    if name == "colmap":
+        check_output_folder(Path(path))
+        if not Path(path).parent.is_dir():
+            raise ValueError(f"cannot write the COLMAP model {path}: the folder {Path(path).parent} does not exist; "
+                             "create it first")
+    else:
+        check_output_file(path)
+
+
+#: Whether a progress bar has left the stderr line unfinished (:func:`end_progress_line` ends it).
+_BAR = {"open": False}
+
+
+def end_progress_line() -> None:
+    """End a progress bar's unfinished stderr line, so that an error message starts a line of its own."""
+    if _BAR["open"]:
+        _BAR["open"] = False
+        print(file=sys.stderr, flush=True)
+
+
 def progress_printer(label: str) -> Callable[[int, int], None]:
     """A ``progress(done, total)`` callback that redraws ``label [####    ]  42%`` on stderr when the
     whole percentage changes, and ends the line when ``done >= total``."""
@@ -33,8 +67,9 @@ def progress_printer(label: str) -> Callable[[int, int], None]:
             state["last"] = pct
             bar = "#" * (pct // 4)
             print(f"\r{label} [{bar:<25}] {pct:3d}%", end="", file=sys.stderr, flush=True)
+            _BAR["open"] = True
             if done >= total:
-                print(file=sys.stderr)
+                end_progress_line()
 
     return progress
 

@@ -27,13 +27,17 @@ def train_from_args(args):
     """Read the config, apply ``--steps`` / ``--checkpoint-dir``, train; returns the
     :class:`~raxel_core.diffusion.training.TrainResult` (the trained model is
     ``<checkpoint_dir>/step_XXXXXXX/model``)."""
+    from dataclasses import replace
+
     from ..diffusion.training import TrainConfig, train
+    from ..formats.text_files import check_output_folder
 
     config = TrainConfig.from_json(args.config)
     if args.steps is not None:
-        config.steps = int(args.steps)
+        config = replace(config, steps=int(args.steps))             # replace() validates again
     if args.checkpoint_dir is not None:
-        config.checkpoint_dir = str(args.checkpoint_dir)
+        config = replace(config, checkpoint_dir=str(args.checkpoint_dir))
+    check_output_folder(config.checkpoint_dir)
     return train(config, resume=not args.no_resume)
 
 

@@ -19,6 +19,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from ..formats.text_files import atomic_path, write_text_atomic
 from ..model import JointTransformer
 
 if TYPE_CHECKING:
@@ -58,8 +59,9 @@ def save_optimizer_state(state: dict, directory: Path) -> None:
     """Write an optimizer ``state_dict()`` as ``optimizer.safetensors`` + ``optimizer.json``."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split_state(state, tensors, "opt")
-    save_file(tensors, str(directory / "optimizer.safetensors"))
-    (directory / "optimizer.json").write_text(json.dumps(skeleton) + "\n", encoding="utf-8")
+    with atomic_path(directory / "optimizer.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    write_text_atomic(directory / "optimizer.json", json.dumps(skeleton) + "\n")
 
 
 def load_optimizer_state(directory: Path) -> dict:
@@ -101,8 +103,8 @@ def save_checkpoint(accelerator, model, optimizer, config: TrainConfig, step: in
             full.load_state_dict(state)
             full.save_pretrained(directory / "model")
         save_optimizer_state(optim_state, directory)
-        (directory / "state.json").write_text(json.dumps({"step": step, "config": asdict(config)}, indent=2) + "\n",
-                                              encoding="utf-8")
+        write_text_atomic(directory / "state.json",
+                          json.dumps({"step": step, "config": asdict(config)}, indent=2) + "\n")
         if config.keep_checkpoints > 0:
             done = sorted((p for p in root.glob(CHECKPOINT_PREFIX + "*") if (p / "state.json").is_file()),
                           key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))

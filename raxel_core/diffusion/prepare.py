@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats import write_trajectory
+from ..formats.text_files import write_text_atomic
 from ..pose import estimate_trajectory
 from ..video_io import read_video, write_video
 from .datasets import VIDEO_SUFFIXES
@@ -83,6 +84,6 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
             report.skipped[path.name] = str(err)
         if progress is not None:
             progress(i + 1, len(videos))
-    (out_dir / "prepare_report.json").write_text(
-        json.dumps({"written": report.written, "skipped": report.skipped}, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out_dir / "prepare_report.json",
+                      json.dumps({"written": report.written, "skipped": report.skipped}, indent=2) + "\n")
     return report

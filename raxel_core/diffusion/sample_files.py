@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..formats.text_files import atomic_path
 from .checkpoints import training_resolution
 
 
@@ -78,7 +79,7 @@ def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video
 
     from ..formats import detect_format, read_trajectory, write_trajectory
     from ..model import JointTransformer
-    from ..video_io import read_frames, write_video
+    from ..video_io import read_frames, read_image, write_video
     from .sampler import sample
 
     model = JointTransformer.from_pretrained(model_dir, device=device).eval()
@@ -105,8 +106,7 @@ def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video
     else:
         if image is None:
             raise ValueError(f"{mode} mode needs --image (the first frame)")
-        kwargs["source_frames"] = fit_and_report(np.asarray(Image.open(image).convert("RGB"))[None], size,
-                                                 "the image", log)
+        kwargs["source_frames"] = fit_and_report(read_image(image)[None], size, "the image", log)
         if mode == "video":
             if trajectory is None:
                 raise ValueError("video mode needs --trajectory")
@@ -133,6 +133,7 @@ def sample_to_files(model_dir: str | Path, mode: str, out_dir: str | Path, video
         paths["trajectory"] = write_trajectory(result.cameras, out / "trajectory.txt", format="realestate10k")
     strip = np.concatenate(list(result.rays.to_uint8()), axis=1)
     paths["raxels"] = out / "raxels.png"
-    Image.fromarray(strip).save(paths["raxels"])
+    with atomic_path(paths["raxels"]) as tmp:
+        Image.fromarray(strip).save(tmp)
     log(f"wrote {', '.join(str(p) for p in paths.values() if p is not None)}")
     return paths

@@ -167,12 +167,18 @@ class TrainConfig:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"training config is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"a training config is a JSON object of fields; got a {type(data).__name__} "
+                             "(see configs/train_tiny.json)")
         data.pop("_comment", None)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"training config has unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:   # int("many") and the like: say it is the config
+            raise ValueError(f"training config: {err}; compare the field types with configs/train_tiny.json") from None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"

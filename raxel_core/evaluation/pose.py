@@ -138,6 +138,27 @@ def evaluate_clip(frames: np.ndarray, reference: Cameras, estimator: str = "raxe
     return out
 
 
+def clip_pairs(video_dir, pose_dir, stems=None) -> list[Path]:
+    """The ``VIDEO_DIR/<stem>.mp4`` that have a ``POSE_DIR/<stem>.txt`` (only ``stems`` when given), sorted.
+
+    Raises:
+        ValueError: a folder is missing, or no video has its pose file.
+    """
+    video_dir, pose_dir = Path(video_dir), Path(pose_dir)
+    for folder, what in ((video_dir, "video"), (pose_dir, "pose")):
+        if not folder.is_dir():
+            raise ValueError(f"the {what} folder {folder} does not exist; give VIDEO_DIR POSE_DIR "
+                             "(RealEstate10K layout: <stem>.mp4 and <stem>.txt)")
+    videos = sorted(p for p in video_dir.glob("*.mp4") if (pose_dir / f"{p.stem}.txt").exists())
+    if stems is not None:
+        videos = [p for p in videos if p.stem in set(stems)]
+    if not videos:
+        raise ValueError(
+            f"no clip with ground truth: expected {video_dir}/<stem>.mp4 beside {pose_dir}/<stem>.txt"
+        )
+    return videos
+
+
 def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=None, **kwargs) -> list[dict]:
     """Evaluate estimators on every ``<stem>.mp4`` of ``video_dir`` that has ``pose_dir/<stem>.txt``.
 
@@ -160,13 +181,7 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
     video_dir, pose_dir = Path(video_dir), Path(pose_dir)
     if isinstance(estimators, str):
         estimators = (estimators,)
-    videos = sorted(p for p in video_dir.glob("*.mp4") if (pose_dir / f"{p.stem}.txt").exists())
-    if stems is not None:
-        videos = [p for p in videos if p.stem in set(stems)]
-    if not videos:
-        raise ValueError(
-            f"no clip with ground truth: expected {video_dir}/<stem>.mp4 beside {pose_dir}/<stem>.txt"
-        )
+    videos = clip_pairs(video_dir, pose_dir, stems)
     results = []
     for video in videos:
         frames = read_video_frames(video)

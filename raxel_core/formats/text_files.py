@@ -1,12 +1,30 @@
-"""Text files of the trajectory formats: reading with errors that name the file, atomic writes
-(a temporary file in the target folder, then ``os.replace``: a failed write never leaves a partial or
-corrupt file), and the image-name rules shared by the nerfstudio and COLMAP formats."""
+"""Files of the pack: reading text with errors that name the file, atomic writes, and the image-name
+rules shared by the nerfstudio and COLMAP formats.
+
+Every file the pack writes (trajectories, PNG raxel folders, videos, previews, models and checkpoints,
+DCC exports, downloads) goes through :func:`atomic_path` or :func:`write_files_atomic`: it is written
+under a hidden temporary name in the target folder (``.NAME.<12 hex>.partial<suffix>``) and renamed
+over the target with ``os.replace`` only when complete. A write that fails, is interrupted (Ctrl-C) or
+killed leaves the previous file (or none), never a partial one; a killed writer can leave only a hidden
+``*.partial*`` file, which no reader of the pack takes for output. Files are created with mode
+``0o666`` and folders ``0o777`` less the process umask (0644 / 0755 under the usual umask 022), as
+``open`` would, not the 0600 of ``tempfile.mkstemp``."""
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+#: Largest JSON or text file the readers load (bytes): a trajectory of 100 000 frames is ~50 MB.
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+#: Largest JSON text given inline (a node's widget, an API prompt value) that the parsers take (bytes).
+MAX_INLINE_JSON_BYTES = 16 * 1024 * 1024
+#: Marker in the temporary names of :func:`atomic_path` (``.NAME.<hex>.partial<suffix>``).
+PARTIAL_MARKER = ".partial"
 
 
 def parent_folder(path: Path) -> Path:
@@ -22,46 +40,179 @@ def parent_folder(path: Path) -> Path:
     return parent
 
 
-def write_files_atomic(files: dict[Path, str]) -> None:
-    """Write each ``{path: text}`` to a temporary file beside it, then ``os.replace`` them all into
-    place. Nothing is renamed until every temporary file is complete; on any error the temporary
-    files are removed and the targets are left as they were."""
-    temps: list[tuple[str, Path]] = []
+def temporary_name(path: Path) -> Path:
+    """A fresh hidden name beside ``path`` for writing it: ``.NAME.<12 hex>.partial<suffix>`` (the
+    suffix kept, so that PyAV / Pillow pick the container from it)."""
+    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}{PARTIAL_MARKER}{path.suffix}"
+
+
+def current_umask() -> int:
+    """The process umask, read from ``/proc/self/status`` where there is one (``os.umask`` sets it to
+    read it, which another thread could see for a moment)."""
     try:
-        for path, text in files.items():
-            parent = parent_folder(path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+@contextmanager
+def atomic_path(path, folder: bool = False) -> Iterator[Path]:
+    """``with atomic_path(target) as tmp:`` write the file (or, with ``folder``, fill the folder) at
+    ``tmp``; on a normal exit ``tmp`` is renamed over ``target`` (``os.replace``), on any exception,
+    Ctrl-C included, it is removed and ``target`` is left as it was.
+
+    Args:
+        path: the file (or folder) to write; its folder must exist. A ``folder`` target may exist
+            only as an empty folder (it is replaced).
+        folder: create ``tmp`` as an empty folder (mode 0777 less the umask) for the caller to fill.
+    Yields:
+        ``Path`` of the temporary sibling (:func:`temporary_name`); a file there is created by the
+        caller; before the rename it is given mode 0666 (a folder 0777) less the umask, whatever
+        mode the library that wrote it chose (safetensors creates 0600).
+    Raises:
+        ValueError: the target's folder does not exist, or a file target is an existing folder.
+    """
+    path = Path(path)
+    if folder:
+        if not path.parent.is_dir():
+            raise ValueError(f"cannot write {path}: the folder {path.parent} does not exist; create it first")
+    else:
+        parent_folder(path)
+    tmp = temporary_name(path)
+    try:
+        if folder:
+            os.mkdir(tmp, 0o777)
+        yield tmp
+        # libraries may create their file 0600 (safetensors does): give it what open() would
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~current_umask())
+        if folder and path.is_dir():
+            path.rmdir()                                   # an empty folder (checked by the caller)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def write_files_atomic(files: dict[Path, str | bytes]) -> None:
+    """Write each ``{path: text or bytes}`` to a temporary file beside it (:func:`temporary_name`,
+    mode 0666 less the umask), then ``os.replace`` them all into place. Nothing is renamed until
+    every temporary file is complete; on any error (Ctrl-C included) the temporary files are
+    removed and the targets are left as they were.
+
+    Raises:
+        ValueError: a target's folder does not exist or a target is a folder (:func:`parent_folder`).
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            parent_folder(path)
+            tmp = temporary_name(path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)     # the kernel applies the umask
             temps.append((tmp, path))
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; an output file is readable like any other
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data.encode("utf-8") if isinstance(data, str) else bytes(data))
                 handle.flush()
                 os.fsync(handle.fileno())
         for tmp, path in temps:
             os.replace(tmp, path)
     except BaseException:
         for tmp, _ in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            _remove(tmp)
         raise
 
 
 def write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically (:func:`write_files_atomic`)."""
     path = Path(path)
     write_files_atomic({path: text})
     return path
 
 
+def write_bytes_atomic(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`write_files_atomic`)."""
+    path = Path(path)
+    write_files_atomic({path: data})
+    return path
+
+
+def check_output_file(path) -> Path:
+    """Check, before any work starts, that a file can be written at ``path``: its folder exists, is
+    writable, and ``path`` is not a folder. Returns ``Path(path)``.
+
+    Raises:
+        ValueError: naming the path and the fix.
+    """
+    path = Path(path)
+    parent = parent_folder(path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path}: the folder {parent} is not writable; choose another output path")
+    return path
+
+
+def check_output_folder(path, must_be_empty: bool = False) -> Path:
+    """Check, before any work starts, that ``path`` can be an output folder: it is a folder or can be
+    created (no file of that name; the nearest existing parent is a writable folder). Returns it.
+
+    Raises:
+        ValueError: naming the path and the fix.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"cannot write into {path}: it is a file, not a folder; give a folder path")
+    if must_be_empty and path.is_dir() and any(path.iterdir()):
+        raise ValueError(f"{path} is not empty; give a new or empty output folder")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"cannot create the folder {path}: {probe} is a file; choose another output path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write into {path}: {probe} is not writable; choose another output path")
+    return path
+
+
 def read_text(path, what: str) -> str:
-    """The text of ``path``, or a ``ValueError`` naming the file when it is missing / unreadable."""
+    """The text of ``path``, or a ``ValueError`` naming the file when it is missing, unreadable, not
+    UTF-8 or over :data:`MAX_TEXT_BYTES`."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{what} file {path} does not exist (or is not a file); check the path")
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise ValueError(f"{path.name} is {size / 2**20:.0f} MiB, over the {MAX_TEXT_BYTES / 2**20:.0f} MiB limit of "
+                         f"{what} files; is this the right file? (a trajectory of 100 000 frames is ~50 MiB)")
     try:
         return path.read_text(encoding="utf-8")
+    except PermissionError as exc:
+        raise ValueError(f"cannot read {path}: permission denied; check its permissions") from exc
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path.name}: not a UTF-8 text file ({exc}); is this the right file?") from exc
+
+
+def check_inline_json_size(text, what: str) -> None:
+    """Refuse inline JSON text (str or bytes) over :data:`MAX_INLINE_JSON_BYTES` before parsing it.
+
+    Raises:
+        ValueError: ``"WHAT is N MiB of JSON, over the 16 MiB limit; ..."``.
+    """
+    size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
+    if size > MAX_INLINE_JSON_BYTES:
+        raise ValueError(f"{what} is {size / 2**20:.1f} MiB of JSON, over the {MAX_INLINE_JSON_BYTES / 2**20:.0f} MiB "
+                         "limit of text typed or pasted into a node; load it from a file instead")
 
 
 def load_json(path) -> object:

@@ -47,6 +47,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..formats.text_files import atomic_path, write_text_atomic
 from .attention import attention
 from .config import JointModelConfig
 from .rope import apply_rotary, ray_frame_to_video_frame, ray_token_positions, rotary_cos_sin, video_token_positions
@@ -412,9 +413,10 @@ class JointTransformer(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         text = self.config.to_json()
-        (directory / CONFIG_NAME).write_text(text, encoding="utf-8")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "raxel_config": text})
+        with atomic_path(directory / WEIGHTS_NAME) as tmp:        # never a half-written model file
+            save_file(state, str(tmp), metadata={"format": "pt", "raxel_config": text})
+        write_text_atomic(directory / CONFIG_NAME, text)
         return directory
 
     @classmethod

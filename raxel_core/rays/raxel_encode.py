@@ -29,6 +29,7 @@ import torch
 from ..cameras import Cameras
 from ..geometry.pixels import pixel_centers
 from ..geometry.rotations import project_to_rotation
+from ..resources import check_memory
 from .raxel_maps import RaxelMaps
 
 #: A trajectory whose cameras all lie within ``STATIC_TRANSLATION_TOLERANCE * max(1, max ||c||)``
@@ -151,10 +152,14 @@ def encode_raxels(cameras: Cameras, size: tuple[int, int] | None = None, referen
         :class:`RaxelMaps` with ``rays (N, h, w, 3)`` float64, the scale, the reference index and
         its world pose, K at the grid and the source image size.
     Raises:
-        ValueError: invalid cameras, size or reference index.
+        ValueError: invalid cameras, size or reference index, or a size whose arrays would exceed
+            the memory limit (:func:`raxel_core.resources.check_memory`).
     """
     cameras.validate("encode_raxels")
     size = default_raxel_size(cameras.image_size) if size is None else check_size(size)
+    # float64 rays (24 bytes a raxel) and their 8-bit copy peak at ~2.2x that (measured): 3x of margin
+    check_memory(3 * 24 * len(cameras) * size[0] * size[1], f"encoding {len(cameras)} raxel frames of "
+                 f"{size[1]}x{size[0]}", "give a smaller raxel size (the default is half the image size)")
     R_rel, o, K, size = _relative_poses(cameras, size, reference)
     scale = float(torch.linalg.norm(o, dim=-1).max())
     extent = max(1.0, float(torch.linalg.norm(cameras.centers, dim=-1).max()))

@@ -12,14 +12,12 @@ original units and world frame (to 8-bit precision, see ``raxel_maps.py``).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..formats.text_files import atomic_path
 from .raxel_maps import RaxelMaps
 
 METADATA_NAME = "raxels.json"
@@ -45,18 +43,11 @@ def save_raxel_pngs(maps: RaxelMaps, folder) -> Path:
         raise ValueError(f"the parent folder {parent} does not exist; create it first")
     images = maps.to_uint8()
     names = [f"raxel_{k:05d}.png" for k in range(len(images))]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
-    try:
+    with atomic_path(folder, folder=True) as tmp:
         for name, image in zip(names, images, strict=True):
             Image.fromarray(image, mode="RGB").save(tmp / name)
         meta = dict(maps.metadata(), frames=names)
         (tmp / METADATA_NAME).write_text(json.dumps(meta, indent=1))
-        if folder.exists():
-            folder.rmdir()
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 
 from ..cameras import Cameras
 from ..diffusion.datasets import Clip, clip_from_frames, raxel_size_for
+from ..formats.text_files import atomic_path
 from .render import make_scene, render_frames
 from .room_trajectories import sample_room_trajectory
 
@@ -83,9 +83,8 @@ class SyntheticClips(torch.utils.data.Dataset):
         cams = sample_room_trajectory(scene, rng, self.num_frames, self.image_size)
         frames = render_frames(scene, cams, antialias=self.antialias)
         if path is not None:
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")      # one per writer process
-            np.savez(tmp, frames=frames, K=cams.K.numpy(), R=cams.R.numpy(), t=cams.t.numpy())
-            tmp.replace(path)
+            with atomic_path(path) as tmp:                  # a unique temporary per writer, renamed
+                np.savez(tmp, frames=frames, K=cams.K.numpy(), R=cams.R.numpy(), t=cams.t.numpy())
         return frames, cams
 
     def __getitem__(self, index: int) -> Clip:
