@@ -12,6 +12,8 @@
     raxel sample MODE --out DIR [--model M] [--video V] [--image I] [--trajectory T] [--frames N]
                  [--steps-video N] [--steps-rays N] [--seed S]   run the joint model (pose|video|joint)
     raxel eval-joint ...                            evaluate the joint model (raxel eval-joint --help)
+    raxel rerender VIDEO (--preset P | --trajectory NEW) --out DIR [--source-trajectory T] [--depth DIR]
+                   [--tracks JSON]                  re-render from a new camera: warp, masks, tracks
 
 Output trajectory format follows the file extension: ``.txt`` RealEstate10K, ``.json`` the pack's
 own, ``transforms.json`` nerfstudio, a folder (no suffix) COLMAP text.
@@ -27,14 +29,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import convert, decode, demo, encode, eval_joint, eval_pose, pose, prepare, run, sample, train
+from . import convert, decode, demo, encode, eval_joint, eval_pose, pose, prepare, rerender, run, sample, train
 from .sample import BUNDLED_MODEL_DIR
 
 __all__ = ["BUNDLED_MODEL_DIR", "build_parser", "main"]
 
 #: One module per command, in the order ``raxel --help`` lists them; each has ``register(sub)`` (its
 #: options) and ``run(args)`` (returns the exit status).
-COMMANDS = (demo, pose, eval_pose, convert, encode, decode, run, train, prepare, sample, eval_joint)
+COMMANDS = (demo, pose, eval_pose, convert, encode, decode, run, train, prepare, sample, eval_joint, rerender)
 #: Commands with their own parser and exit codes: ``raxel NAME ARGS...`` hands ARGS to ``main(ARGS)``.
 OWN_PARSER = {"run": run.main, "eval-joint": eval_joint.main}
 #: Errors in the input: status 2 and one line ``raxel COMMAND: error: MESSAGE``.
