@@ -12,7 +12,8 @@ channel (depth nodes write the same value into R, G and B):
   metres or any unit. Its unit differs from the clip's scene units (SfM has an arbitrary scale),
   so per frame ``z = s * d * depth_range`` is fitted (scale only).
 
-The fit is robust (:func:`scipy.optimize.least_squares`, soft-L1 loss on relative errors) against
+The fit is robust (a Theil-Sen start, :func:`scipy.stats.theilslopes`, then
+:func:`scipy.optimize.least_squares` with a Cauchy loss on relative errors) against
 reference points of the clip in the same frame (triangulated matches, :func:`sparse_points`, or any
 SfM points projected into it); the per-frame **residual** is the median relative depth error
 ``|z_aligned - z_ref| / z_ref`` at the reference points after the fit.
@@ -166,17 +167,20 @@ def _fit_frame(d: np.ndarray, z: np.ndarray, form: str) -> tuple[float, float, f
         def residuals(p):  # relative depth error of z = s * d
             return p[0] * d / z - 1.0
 
-        fit = least_squares(residuals, [s0], loss="soft_l1", f_scale=0.05)
+        fit = least_squares(residuals, [s0], loss="cauchy", f_scale=0.02)
         scale, shift = float(fit.x[0]), 0.0
         z_fit = scale * d
     else:
+        from scipy.stats import theilslopes
+
         inv = 1.0 / z
-        a0, b0 = np.polyfit(d, inv, 1) if np.ptp(d) > 0 else (0.0, float(np.median(inv)))
+        # robust start (Theil-Sen: median of pairwise slopes, ~29 % breakdown), then the M-estimate
+        a0, b0 = theilslopes(inv, d)[:2] if np.ptp(d) > 0 else (0.0, float(np.median(inv)))
 
         def residuals(p):  # relative inverse-depth error of 1 / z = a * d + b
             return (p[0] * d + p[1]) * z - 1.0
 
-        fit = least_squares(residuals, [a0, b0], loss="soft_l1", f_scale=0.05)
+        fit = least_squares(residuals, [a0, b0], loss="cauchy", f_scale=0.02)
         scale, shift = (float(v) for v in fit.x)
         z_fit = 1.0 / np.maximum(scale * d + shift, 1e-12)
     return scale, shift, float(np.median(np.abs(z_fit - z) / z))
