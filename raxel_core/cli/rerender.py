@@ -110,6 +110,7 @@ def run(args) -> int:
     from ..formats import read_trajectory, write_trajectory
     from ..interop import tracks_from_json, tracks_to_json
     from ..rerender.pipeline import preview, rerender, source_depth, target_cameras
+    from ..rerender.tracks3d import check_tracks
     from ..video_io import read_frames
 
     out = Path(args.out)
@@ -120,10 +121,21 @@ def run(args) -> int:
         raise ValueError(f"the parent folder {parent} does not exist; create it first")
     frames = read_frames(args.video)
     n, h, w = frames.shape[:3]
+    source = _source_cameras(args, frames)
+    source.validate("the source trajectory")
+    if len(source) != n or tuple(source.image_size) != (h, w):
+        raise ValueError(
+            f"the source trajectory ({len(source)} frames, {source.image_size[1]}x{source.image_size[0]}) does not "
+            f"belong to this video ({n} frames, {w}x{h}); give the cameras of this video"
+        )
     tracks = None
     if args.tracks:
         tracks = tracks_from_json(Path(args.tracks).read_text())
-    source = _source_cameras(args, frames)
+        check_tracks(tracks, n, (h, w))
+    trajectory = None
+    if args.trajectory:
+        trajectory = read_trajectory(args.trajectory)
+        trajectory.check_frame_count(n, "the source video")
     depth_image = None
     if args.depth:
         form = "metric" if args.depth_form == "exact" else args.depth_form
@@ -131,9 +143,6 @@ def run(args) -> int:
     depth = source_depth(frames, source, depth_image=None if depth_image is None else torch.from_numpy(depth_image),
                          depth_form="metric" if args.depth_form == "exact" else args.depth_form,
                          exact=args.depth_form == "exact")
-    trajectory = None
-    if args.trajectory:
-        trajectory = read_trajectory(args.trajectory)
     target = target_cameras(source, depth, preset=args.preset, trajectory=trajectory,
                             mode="absolute" if args.absolute else "relative", angle_deg=args.angle,
                             dolly_fraction=args.dolly)
