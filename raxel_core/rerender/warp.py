@@ -102,45 +102,45 @@ def splat_frame(colour: torch.Tensor, depth: torch.Tensor, rays: torch.Tensor, r
         ``(image (H, W, C), depth (H, W), weight (H, W))`` float32 (image and depth 0 where no weight).
     """
     h, w = out_size
+    c = colour.shape[1]
     M = relative.to(torch.float32)
     Kt = K_target.to(torch.float32)
-    x_src = rays.to(torch.float32) * depth[:, None]
-    x_tgt = x_src @ M[:3, :3].T + M[:3, 3]
+    x_tgt = torch.addmm(M[:3, 3], rays.to(torch.float32) * depth[:, None], M[:3, :3].T)
     z = x_tgt[:, 2]
-    front = z > 1e-6
-    zs = torch.where(front, z, torch.ones_like(z))
+    inv_z = 1.0 / z
     # u = fx x / z + s y / z + cx, v = fy y / z + cy; continuous pixel index = u - 0.5
-    px = (Kt[0, 0] * x_tgt[:, 0] + Kt[0, 1] * x_tgt[:, 1]) / zs + Kt[0, 2] - 0.5
-    py = Kt[1, 1] * x_tgt[:, 1] / zs + Kt[1, 2] - 0.5
-    ok = front & (px > -1) & (px < w) & (py > -1) & (py < h)
-    px, py, z, colour = px[ok], py[ok], z[ok], colour[ok]
+    px = (Kt[0, 0] * x_tgt[:, 0] + Kt[0, 1] * x_tgt[:, 1]) * inv_z + (Kt[0, 2] - 0.5)
+    py = Kt[1, 1] * x_tgt[:, 1] * inv_z + (Kt[1, 2] - 0.5)
+    ok = (z > 1e-6) & (px > -1) & (px < w) & (py > -1) & (py < h)
+    keep_idx = ok.nonzero()[:, 0]
+    px, py, z, colour = px[keep_idx], py[keep_idx], z[keep_idx], colour[keep_idx]
     x0, y0 = torch.floor(px), torch.floor(py)
     fx, fy = px - x0, py - y0
-    x0, y0 = x0.long(), y0.long()
-    idx, wts = [], []
-    for dx, dy, wgt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        xi, yi = x0 + dx, y0 + dy
-        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h) & (wgt > 0)
-        idx.append(torch.where(inside, yi * w + xi, torch.full_like(xi, h * w)))  # h*w: a discard bin
-        wts.append(torch.where(inside, wgt, torch.zeros_like(wgt)))
-    idx, wts = torch.cat(idx), torch.cat(wts)
+    # a buffer with a one-pixel border: corners at x0 in [-1, w - 1] + {0, 1} always fall inside it
+    wp = w + 2
+    base = (y0.long() + 1) * wp + (x0.long() + 1)
+    idx = torch.cat([base, base + 1, base + wp, base + wp + 1])
+    gx, gy = 1 - fx, 1 - fy
+    wts = torch.cat([gx * gy, fx * gy, gx * fy, fx * fy])
     zz = z.repeat(4)
+    size = (h + 2) * wp
     # z-buffer: the nearest depth among the splats that reach a pixel with weight >= core_weight (the
-    # point lands within about half a pixel), or among all splats where none does; then keep the
-    # contributions within the tolerance band of it
-    inf = torch.full((h * w + 1,), float("inf"))
-    z_core = inf.clone().scatter_reduce_(0, idx, torch.where(wts >= core_weight, zz, inf[:1]), reduce="amin")
-    z_any = inf.clone().scatter_reduce_(0, idx, zz, reduce="amin")
-    z_near = torch.where(torch.isfinite(z_core), z_core, z_any)[idx]
-    keep = (zz <= z_near * (1 + depth_tolerance)) & (zz >= z_near * (1 - depth_tolerance))
-    wk = torch.where(keep, wts, torch.zeros_like(wts))
-    weight = torch.zeros(h * w + 1).index_add_(0, idx, wk)
-    image = torch.zeros(h * w + 1, colour.shape[1]).index_add_(0, idx, colour.repeat(4, 1) * wk[:, None])
-    zsum = torch.zeros(h * w + 1).index_add_(0, idx, zz * wk)
+    # point lands within about half a pixel), or among all splats where none does (one amin on
+    # z + offset * [weak]); then keep the contributions within the tolerance band of it
+    offset = float(zz.max()) * 4 + 1.0 if zz.numel() else 1.0
+    key = torch.where(wts >= core_weight, zz, zz + offset)
+    nearest = torch.full((size,), float("inf")).scatter_reduce_(0, idx, key, reduce="amin")
+    nearest = torch.where(nearest >= offset, nearest - offset, nearest)[idx]
+    keep = (zz <= nearest * (1 + depth_tolerance)) & (zz >= nearest * (1 - depth_tolerance))
+    wk = wts * keep
+    weight = torch.zeros(size).scatter_add_(0, idx, wk)
+    zsum = torch.zeros(size).scatter_add_(0, idx, zz * wk)
+    idx_c = (idx[:, None] * c + torch.arange(c)).reshape(-1)
+    image = torch.zeros(size * c).scatter_add_(0, idx_c, (colour.repeat(4, 1) * wk[:, None]).reshape(-1))
     safe = torch.where(weight > 0, weight, torch.ones_like(weight))
-    image = (image / safe[:, None])[: h * w].reshape(h, w, -1)
-    zsum = (zsum / safe)[: h * w].reshape(h, w)
-    return image, zsum, weight[: h * w].reshape(h, w)
+    image = (image.view(size, c) / safe[:, None]).view(h + 2, wp, c)[1:-1, 1:-1]
+    zsum = (zsum / safe).view(h + 2, wp)[1:-1, 1:-1]
+    return image, zsum, weight.view(h + 2, wp)[1:-1, 1:-1]
 
 
 def forward_warp(frames, depth, source: Cameras, target: Cameras, depth_tolerance: float = DEPTH_TOLERANCE,
