@@ -307,3 +307,21 @@ def test_warp_refuses_mismatched_trajectories(rendered):
         forward_warp(frames, depth, src, tgt[:2])
     with pytest.raises(ValueError, match="does not belong to this video"):
         forward_warp(frames, depth, src.with_image_size((48, 64)), tgt)
+
+
+def test_tracks_behind_a_nearer_surface_are_occluded_in_the_target():
+    # the two-plane scene of test_nearer_points_win_the_z_buffer: near plane (z = 1) on the left half,
+    # far plane (z = 4) on the right; the camera moves left by 0.5, so the near plane covers target
+    # columns up to 62 and the far plane's points landing in 40..60 are hidden behind it
+    depth = torch.full((1, H, W), 4.0)
+    depth[0, :, : W // 2] = 1.0
+    src, tgt = _cams([[0, 0, 0]]), _cams([[-0.5, 0, 0]])
+    warp = forward_warp(torch.rand(1, H, W, 3), depth, src, tgt)
+    # far track at source u = 40.5 -> target 40.5 + 7.5 = 48 (hidden); near track at u = 10.5 -> 40.5
+    # (visible); far track at u = 60.5 -> 68: outside the 64-px frame
+    pts = np.array([[[40.5, 20.5], [10.5, 20.5], [60.5, 20.5]]], np.float32)
+    paired = lift_tracks(Tracks2D(pts, np.ones((1, 3), bool)), depth, src, tgt, target_depth=warp.depth)
+    np.testing.assert_allclose(paired.target_xy[0, :, 0], [48.0, 40.5, 68.0], atol=1e-4)
+    np.testing.assert_allclose(paired.target_depth[0], [4.0, 1.0, 4.0], atol=1e-5)
+    assert paired.target_visibility[0].tolist() == [False, True, False]
+    assert paired.source_visibility[0].all()

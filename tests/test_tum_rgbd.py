@@ -47,3 +47,30 @@ def test_depth_and_poses_reproject_frame_i_onto_frame_i_plus_10(tum):
     warped = np.abs(grey[j][vj[ok].astype(int), uj[ok].astype(int)] - grey[i][v[ok], u[ok]]).mean()
     identity = np.abs(grey[j][v[ok], u[ok]] - grey[i][v[ok], u[ok]]).mean()
     assert warped < 0.5 * identity, (warped, identity)
+
+
+@pytest.mark.shared_data(SEQ)
+def test_undistortion_follows_the_brown_conrady_model(tum):
+    # closed form (OpenCV / Brown-Conrady, pixel centres at integers): an undistorted pixel (u, v)
+    # shows the raw image at fx * x_d + cx, where x_d = x (1 + k1 r^2 + k2 r^4 + k3 r^6)
+    # + 2 p1 x y + p2 (r^2 + 2 x^2) and likewise for y
+    import cv2
+    from scipy.ndimage import map_coordinates
+
+    from raxel_core.formats.tum_rgbd import FREIBURG1_DISTORTION, FREIBURG1_INTRINSICS
+
+    frames, _, _ = tum
+    name = (DATA / SEQ / "associations.txt").read_text().splitlines()[1].split()[1]
+    raw = cv2.cvtColor(cv2.imread(str(DATA / SEQ / name)), cv2.COLOR_BGR2RGB).astype(np.float64).mean(-1)
+    fx, fy, cx, cy = FREIBURG1_INTRINSICS
+    k1, k2, p1, p2, k3 = FREIBURG1_DISTORTION
+    v, u = np.mgrid[20:460:7, 20:620:7].astype(np.float64)
+    x, y = (u - cx) / fx, (v - cy) / fy
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    expected = map_coordinates(raw, [fy * yd + cy, fx * xd + cx], order=1)
+    got = frames[0].astype(np.float64).mean(-1)[v.astype(int), u.astype(int)]
+    unchanged = raw[v.astype(int), u.astype(int)]
+    assert np.abs(got - expected).mean() < 0.25 * np.abs(unchanged - expected).mean()

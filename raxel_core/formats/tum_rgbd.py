@@ -42,7 +42,8 @@ def read_tum_rgbd(folder, intrinsics=FREIBURG1_INTRINSICS, distortion=FREIBURG1_
 
     Returns:
         ``(frames (N, H, W, 3) uint8 RGB, depth (N, H, W) float32 metres (0 = none), Cameras)``,
-        undistorted, the cameras in OpenCV world-to-camera form with pixel ``K``.
+        undistorted, the cameras in OpenCV world-to-camera form with pixel ``K`` in this core's
+        convention (``cx, cy`` + 0.5: the dataset's are OpenCV's, with pixel centres at integers).
 
     Raises:
         ValueError: a missing file, or a colour frame more than :data:`MAX_POSE_GAP_S` from every
@@ -59,7 +60,9 @@ def read_tum_rgbd(folder, intrinsics=FREIBURG1_INTRINSICS, distortion=FREIBURG1_
     gt = np.array([[float(v) for v in line.split()] for line in (folder / "groundtruth.txt").read_text().splitlines()
                    if line.strip() and not line.startswith("#")])
     fx, fy, cx, cy = intrinsics
-    K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], np.float64)
+    K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], np.float64)  # OpenCV: pixel centres at integers
+    K_core = K.copy()
+    K_core[:2, 2] += 0.5  # this core measures u from the image's corner: pixel centres at + 0.5
     frames, depths, c2w = [], [], []
     maps = None
     for rgb_ts, rgb_file, _, depth_file in rows:
@@ -81,6 +84,6 @@ def read_tum_rgbd(folder, intrinsics=FREIBURG1_INTRINSICS, distortion=FREIBURG1_
         m[:3, 3] = gt[k, 1:4]
         c2w.append(m)
     n = len(frames)
-    cams = Cameras.from_c2w(torch.from_numpy(np.stack(c2w)), torch.from_numpy(K).expand(n, 3, 3),
+    cams = Cameras.from_c2w(torch.from_numpy(np.stack(c2w)), torch.from_numpy(K_core).expand(n, 3, 3),
                             frames[0].shape[:2], fps=30.0)
     return np.stack(frames), np.stack(depths), cams.validate(f"{folder.name} ground truth")

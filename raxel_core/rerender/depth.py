@@ -234,22 +234,52 @@ def align_depth(values, form: str, references, depth_range: float = 1.0) -> Scen
                       scale=scale, shift=shift)
 
 
-def _pair_partner(centres: np.ndarray, k: int, max_gap: int) -> int:
-    """The frame within ``max_gap`` of ``k`` whose camera centre is farthest from frame ``k``'s."""
+def _pair_partners(centres: np.ndarray, k: int, max_gap: int, count: int) -> list[int]:
+    """Up to ``count`` frames within ``max_gap`` of ``k`` whose camera centres are farthest from frame ``k``'s."""
     lo, hi = max(0, k - max_gap), min(len(centres) - 1, k + max_gap)
     candidates = [j for j in range(lo, hi + 1) if j != k]
-    distances = [np.linalg.norm(centres[j] - centres[k]) for j in candidates]
-    return candidates[int(np.argmax(distances))]
+    distances = np.array([np.linalg.norm(centres[j] - centres[k]) for j in candidates])
+    return [candidates[i] for i in np.argsort(-distances, kind="stable")[:count]]
 
 
-def sparse_points(frames: np.ndarray, cameras: Cameras, max_gap: int = 8, max_features: int = 4000):
-    """Reference points per frame: SIFT matches with a partner frame, triangulated with the known cameras.
+def _triangulate_pair(first, second, K, w2c, centres, k, j, matcher):
+    """``(uv (M, 2), z (M,))`` in frame ``k`` of the matches of frames ``k`` and ``j`` that triangulate well."""
+    (kp1, des1), (kp2, des2) = first, second
+    if des1 is None or des2 is None or len(kp1) < 2 or len(kp2) < 2:
+        return np.zeros((0, 2)), np.zeros(0)
+    pairs = [m for m in matcher.knnMatch(des1, des2, k=2) if len(m) == 2]
+    good = [a for a, b in pairs if a.distance < 0.75 * b.distance]
+    if not good:
+        return np.zeros((0, 2)), np.zeros(0)
+    # OpenCV keypoints put pixel centres at integers; this core puts them at + 0.5
+    uv1 = np.array([kp1[m.queryIdx].pt for m in good], np.float64).reshape(-1, 2) + 0.5
+    uv2 = np.array([kp2[m.trainIdx].pt for m in good], np.float64).reshape(-1, 2) + 0.5
+    X = cv2.triangulatePoints(K[k] @ w2c[k], K[j] @ w2c[j], uv1.T, uv2.T)
+    X = (X[:3] / X[3:]).T
+    c1, c2 = X @ w2c[k][:, :3].T + w2c[k][:, 3], X @ w2c[j][:, :3].T + w2c[j][:, 3]
+    front = (c1[:, 2] > 0) & (c2[:, 2] > 0)
+    p1, p2 = c1 @ K[k].T, c2 @ K[j].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e1 = np.linalg.norm(p1[:, :2] / p1[:, 2:] - uv1, axis=1)
+        e2 = np.linalg.norm(p2[:, :2] / p2[:, 2:] - uv2, axis=1)
+        r1, r2 = X - centres[k], X - centres[j]
+        cos = (r1 * r2).sum(1) / (np.linalg.norm(r1, axis=1) * np.linalg.norm(r2, axis=1))
+    angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    keep = (front & (e1 < MAX_REPROJECTION_ERROR_PX) & (e2 < MAX_REPROJECTION_ERROR_PX)
+            & (angle >= MIN_TRIANGULATION_ANGLE_DEG))
+    return uv1[keep], c1[keep, 2]
 
-    For frame ``k`` the partner is the frame within ``max_gap`` whose camera centre is farthest
-    (largest baseline). Matches (``cv2.SIFT``, Lowe's ratio test 0.75; Lowe, IJCV 2004, Sec. 7.1)
-    are triangulated by ``cv2.triangulatePoints`` (linear DLT; Hartley & Zisserman, Sec. 12.2) and
-    kept when in front of both cameras, reprojected within :data:`MAX_REPROJECTION_ERROR_PX` in both
-    frames and seen under at least :data:`MIN_TRIANGULATION_ANGLE_DEG`.
+
+def sparse_points(frames: np.ndarray, cameras: Cameras, max_gap: int = 8, max_features: int = 4000,
+                  partners: int = 3):
+    """Reference points per frame: SIFT matches with partner frames, triangulated with the known cameras.
+
+    For frame ``k`` the partners are the ``partners`` frames within ``max_gap`` whose camera
+    centres are farthest (largest baselines). Matches (``cv2.SIFT``, Lowe's ratio test 0.75; Lowe,
+    IJCV 2004, Sec. 7.1) are triangulated by ``cv2.triangulatePoints`` (linear DLT; Hartley &
+    Zisserman, Sec. 12.2) and kept when in front of both cameras, reprojected within
+    :data:`MAX_REPROJECTION_ERROR_PX` in both frames and seen under at least
+    :data:`MIN_TRIANGULATION_ANGLE_DEG`; the points of all partners are pooled.
 
     Args:
         frames: ``(N, H, W, 3)`` uint8 RGB.
@@ -273,45 +303,17 @@ def sparse_points(frames: np.ndarray, cameras: Cameras, max_gap: int = 8, max_fe
             "trajectory of this video"
         )
     sift = cv2.SIFT_create(nfeatures=max_features)
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-    features = [sift.detectAndCompute(g, None) for g in grey]
+    features = [sift.detectAndCompute(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), None) for f in frames]
     matcher = cv2.BFMatcher(cv2.NORM_L2)
-    K = cameras.K.numpy()
-    w2c = cameras.w2c.numpy()[:, :3]
-    centres = cameras.centers.numpy()
+    K, w2c, centres = cameras.K.numpy(), cameras.w2c.numpy()[:, :3], cameras.centers.numpy()
     out = []
     for k in range(n):
-        j = _pair_partner(centres, k, max_gap)
-        (kp1, des1), (kp2, des2) = features[k], features[j]
-        uv1 = uv2 = np.zeros((0, 2))
-        if des1 is not None and des2 is not None and len(kp1) >= 2 and len(kp2) >= 2:
-            pairs = [m for m in matcher.knnMatch(des1, des2, k=2) if len(m) == 2]
-            good = [a for a, b in pairs if a.distance < 0.75 * b.distance]
-            uv1 = np.array([kp1[m.queryIdx].pt for m in good], np.float64).reshape(-1, 2)
-            uv2 = np.array([kp2[m.trainIdx].pt for m in good], np.float64).reshape(-1, 2)
-        # OpenCV keypoints put pixel centres at integers; this core puts them at + 0.5
-        uv1, uv2 = uv1 + 0.5, uv2 + 0.5
-        uv, z = np.zeros((0, 2)), np.zeros(0)
-        if len(uv1):
-            P1, P2 = K[k] @ w2c[k], K[j] @ w2c[j]
-            X = cv2.triangulatePoints(P1, P2, uv1.T, uv2.T)
-            X = (X[:3] / X[3:]).T
-            c1, c2 = X @ w2c[k][:, :3].T + w2c[k][:, 3], X @ w2c[j][:, :3].T + w2c[j][:, 3]
-            front = (c1[:, 2] > 0) & (c2[:, 2] > 0)
-            p1 = c1 @ K[k].T
-            p2 = c2 @ K[j].T
-            with np.errstate(divide="ignore", invalid="ignore"):
-                e1 = np.linalg.norm(p1[:, :2] / p1[:, 2:] - uv1, axis=1)
-                e2 = np.linalg.norm(p2[:, :2] / p2[:, 2:] - uv2, axis=1)
-                r1, r2 = X - centres[k], X - centres[j]
-                cos = (r1 * r2).sum(1) / (np.linalg.norm(r1, axis=1) * np.linalg.norm(r2, axis=1))
-            angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-            keep = (front & (e1 < MAX_REPROJECTION_ERROR_PX) & (e2 < MAX_REPROJECTION_ERROR_PX)
-                    & (angle >= MIN_TRIANGULATION_ANGLE_DEG))
-            uv, z = uv1[keep], c1[keep, 2]
+        found = [_triangulate_pair(features[k], features[j], K, w2c, centres, k, j, matcher)
+                 for j in _pair_partners(centres, k, max_gap, partners)]
+        uv, z = np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
         if len(z) < MIN_REFERENCE_POINTS:
             raise ValueError(
-                f"frame {k}: only {len(z)} points could be triangulated with frame {j} (need "
+                f"frame {k}: only {len(z)} points could be triangulated with its neighbours (need "
                 f"{MIN_REFERENCE_POINTS}); the camera barely translates (no parallax), so the scene depth "
                 "cannot be measured from the video: connect a depth map (e.g. from a depth node)"
             )
