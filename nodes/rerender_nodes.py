@@ -13,7 +13,7 @@ from .pose_nodes import frames_to_uint8
 from .types import CameraTrajectory, RaxelTrackCondition
 
 #: Category of the re-render nodes.
-CATEGORY = "raxel/rerender"
+CATEGORY = "raxel/camera"
 #: What the ``target`` widget offers: the six presets, or the connected target trajectory.
 TARGET_CHOICES = ("orbit_left", "orbit_right", "orbit_up", "orbit_down", "dolly_in", "dolly_out",
                   "trajectory (relative to the source)", "trajectory (absolute)")
