@@ -30,6 +30,18 @@ socket type                payload
                            file it came from, and its resolution: the training frame size
                            ``image_size (H, W)`` and clip length when the model folder records
                            them (``state.json``), else ``None`` (any size the patch grid takes).
+``RAXEL_TRACK_CONDITION``  a ``dict`` from ``RaxelTrack2ViewCondition`` for a learned track
+                           conditioner (Track2View, arXiv 2606.15534, Sec. 3): ``source_frames``
+                           ``(T, H, W, 3)`` float32 in [0, 1]; ``target_frames`` the warped
+                           target view, same shape; ``target_mask`` ``(T, H, W)`` float32, 1 =
+                           must be generated; ``source_trajectory`` / ``target_trajectory``
+                           (:class:`raxel_core.cameras.Cameras`); and per view ``source_*`` /
+                           ``target_*``: ``_xy`` ``(T, N, 2)`` float32 pixels (x, y, origin at
+                           the top-left corner), ``_depth`` ``(T, N)`` float32 camera z in the
+                           trajectory's scene units, ``_visibility`` ``(T, N)`` bool (target:
+                           in front of the camera, inside the frame, not occluded by the warped
+                           depth). The six track entries are ``None`` when no tracks were given
+                           (:class:`raxel_core.rerender.tracks3d.PairedTracks`).
 ``IMAGE`` (raxels)         core's ``IMAGE``, ``(N, h, w, 3)`` float32 in ``[0, 1]``: raxel values
                            ``d + o / scale`` in ``[-2, 2]`` mapped by ``(value + 2) / 4``
                            (:meth:`raxel_core.rays.raxel_maps.RaxelMaps.to_image`).
@@ -52,6 +64,9 @@ WanCameraEmbedding = io.Custom("WAN_CAMERA_EMBEDDING")
 
 #: A loaded joint video + ray model: payload :class:`nodes.model_nodes.LoadedRaxelModel` (table above).
 RaxelModel = io.Custom("RAXEL_MODEL")
+
+#: Paired source / target tracks and frames for a track conditioner: payload ``dict`` (table above).
+RaxelTrackCondition = io.Custom("RAXEL_TRACK_CONDITION")
 
 #: Menu categories, by task: camera paths (author, load, save, fit, preview, encode), poses of videos,
 #: the joint model, and hand-over to other packs and tools.

@@ -14,6 +14,8 @@
     raxel sample MODE --out DIR [--model M] [--video V] [--image I] [--trajectory T] [--frames N]
                  [--steps-video N] [--steps-rays N] [--seed S]   run the joint model (pose|video|joint)
     raxel eval-joint ...                            evaluate the joint model (raxel eval-joint --help)
+    raxel rerender VIDEO (--preset P | --trajectory NEW) --out DIR [--source-trajectory T] [--depth DIR]
+                   [--tracks JSON]                  re-render from a new camera: warp, masks, tracks
 
 Output trajectory format follows the file extension: ``.txt`` RealEstate10K, ``.json`` the pack's
 own, ``transforms.json`` nerfstudio, a folder (no suffix) COLMAP text.
@@ -31,7 +33,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import convert, decode, demo, encode, eval_joint, eval_pose, pose, prepare, retime, run, sample, tracks, train
+from . import (
+    convert,
+    decode,
+    demo,
+    encode,
+    eval_joint,
+    eval_pose,
+    pose,
+    prepare,
+    rerender,
+    retime,
+    run,
+    sample,
+    tracks,
+    train,
+)
 from .sample import BUNDLED_MODEL_DIR
 from .terminal import end_progress_line
 
@@ -39,7 +56,8 @@ __all__ = ["BUNDLED_MODEL_DIR", "build_parser", "main"]
 
 #: One module per command, in the order ``raxel --help`` lists them; each has ``register(sub)`` (its
 #: options) and ``run(args)`` (returns the exit status).
-COMMANDS = (demo, pose, tracks, eval_pose, convert, retime, encode, decode, run, train, prepare, sample, eval_joint)
+COMMANDS = (demo, pose, tracks, eval_pose, convert, retime, encode, decode, rerender, run, train, prepare, sample,
+            eval_joint)
 #: Commands with their own parser and exit codes: ``raxel NAME ARGS...`` hands ARGS to ``main(ARGS)``.
 OWN_PARSER = {"run": run.main, "eval-joint": eval_joint.main}
 #: Errors in the input: status 2 and one line ``raxel COMMAND: error: MESSAGE``. OSError covers files the
