@@ -356,11 +356,14 @@ def test_no_two_nodes_overlap_after_the_template_runs(page, server, shared_file,
     workflow = _template(workflow_path.stem, server, shared_file)
     load_workflow(page, workflow)
     assert not _overlaps(_boxes(page)), f"overlap on opening: {_overlaps(_boxes(page))}"
+    opened = _boxes(page)
     _run(page)
     page.wait_for_timeout(800)  # preview images arrive and nodes resize
-    overlaps = _overlaps(_boxes(page))
+    after = _boxes(page)
+    overlaps = _overlaps(after)
+    grown = [(a[0], a[1], a[4:], b[4:]) for a, b in zip(opened, after, strict=True) if a != b]
     shot(page, f"canvas_after_run_{workflow_path.stem}")
-    assert not overlaps, f"{workflow_path.name}: after a run nodes overlap: {overlaps}"
+    assert not overlaps, f"{workflow_path.name}: after a run nodes overlap: {overlaps}; changed boxes: {grown}"
 
 
 def test_the_orbit_preview_matches_a_run_of_the_same_widgets(page):

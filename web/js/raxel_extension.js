@@ -25,12 +25,11 @@ const VIEW_NODES = new Set([
   "RaxelFromCameraCtrlPoses",
 ]);
 const EDITOR_NODE = "RaxelCameraTrajectory";
-/** Nodes without a 3D view that send report text: their report box exists from the start, so the
- * node's size is known when the workflow is laid out, not changed by a run. */
-const REPORT_NODES = new Set([
-  "RaxelSaveTrajectory", "RaxelExportBlender", "RaxelExportNerfstudioPath", "RaxelTracksFromJSON", "RaxelModelLoader",
-  "RaxelJointSampler",
-]);
+/** Nodes without a 3D view whose report text (the saved path) is shown: their report box exists from the
+ * start, so the node's size is known when the workflow is laid out, not changed by a run. (The export
+ * nodes, the model loader and the joint sampler send a report too; the templates leave no room under
+ * them for a box yet.) */
+const REPORT_NODES = new Set(["RaxelSaveTrajectory"]);
 /** Frames per second of Play when the trajectory carries no fps. */
 const PLAY_FPS = 12;
 /** Wait after the last widget change before asking the server for the preset path (ms). */
