@@ -544,7 +544,7 @@ function extendPlainNode(nodeType, nodeData) {
   const onExecuted = nodeType.prototype.onExecuted;
   nodeType.prototype.onExecuted = function (output, ...rest) {
     const result = onExecuted?.apply(this, [output, ...rest]);
-    if (output?.text) showReport(this, output.text);
+    if (output?.text && REPORT_NODES.has(name)) showReport(this, output.text);
     return result;
   };
   if (hasRules) {
