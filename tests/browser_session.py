@@ -181,11 +181,43 @@ def queue_and_wait(pg, node_id, frustums_at_least=1):
                          arg=[node_id, frustums_at_least], timeout=PROMPT_MS)
 
 
+def run_prompt(pg) -> dict:
+    """Queue the graph, wait for ComfyUI's own end-of-prompt event, then for the prompt's history entry
+    (written just after that event); return the entry, failing on an error status."""
+    pg.evaluate("""() => { window.__raxelRun = null; const api = window.app.api;
+                    for (const type of ['execution_success', 'execution_error', 'execution_interrupted'])
+                      api.addEventListener(type, (e) => { window.__raxelRun ??= e.detail?.prompt_id ?? type; },
+                                           {once: true}); }""")
+    pg.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+    pg.wait_for_function("() => window.__raxelRun !== null", timeout=PROMPT_MS, polling=200)
+    entry = pg.evaluate("""async ([id, tries]) => {
+        for (let i = 0; i < tries; i++) {
+          const h = await (await fetch('/history/' + id)).json();
+          if (h[id]) return h[id];
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return null; }""", [pg.evaluate("() => window.__raxelRun"), 300])
+    assert entry is not None, "the prompt finished but its history entry did not appear within 60 s"
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+    pg.wait_for_timeout(400)  # the "executed" messages reach the nodes
+    return entry
+
+
+def template_with(*node_types: str, without: tuple[str, ...] = ()) -> dict:
+    """The first template (UI workflow under workflows/, by file name) holding every one of ``node_types``
+    and none of ``without``: found by what it does, so renaming a template's file or title breaks no
+    test. Skips the test, naming the types, when no template has them."""
+    for path in WORKFLOWS:
+        workflow = json.loads(path.read_text())
+        types = {n["type"] for n in workflow["nodes"]}
+        if set(node_types) <= types and not types & set(without):
+            return workflow
+    pytest.skip(f"no template under {ROOT / 'workflows'} holds {', '.join(node_types)}")
+
+
 def author_workflow() -> dict:
-    path = ROOT / "workflows" / "raxel_author_encode_decode.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    return json.loads(path.read_text())
+    """The template that authors a camera path and encodes and decodes it."""
+    return template_with("RaxelCameraTrajectory", "RaxelEncode", "RaxelPoseDecode")
 
 
 def drag(page, start, end, steps=12):
