@@ -22,8 +22,7 @@ RaxelModelLoader           model_nodes.py              joint video + ray model (
 RaxelJointSampler          model_nodes.py              pose / camera-controlled video / both
 =========================  ==========================  ====================================
 
-Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`. HTTP route
-``POST /raxel/preset_path`` (a preset's path for the canvas, before a run): :mod:`.preset_route`.
+Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`.
 """
 from __future__ import annotations
 
