@@ -8,10 +8,12 @@ RaxelCameraTrajectory      trajectory_nodes.py         author a move or a keyfra
 RaxelLoadTrajectory        trajectory_nodes.py         read a pose file from the input folder
 RaxelSaveTrajectory        trajectory_nodes.py         write a pose file to the output folder
 RaxelTrajectoryPreview     trajectory_nodes.py         top / side view image of a trajectory
+RaxelRetimeTrajectory      trajectory_nodes.py         fit a path to a frame count / frame rate
 RaxelEncode                raxel_nodes.py              trajectory -> raxel images + metadata
 RaxelPoseDecode            raxel_nodes.py              raxel images -> trajectory
 RaxelCameraEmbedding       raxel_nodes.py              Plucker maps, WAN_CAMERA_EMBEDDING
 RaxelPoseFromVideo         pose_nodes.py               camera poses of a video (pycolmap SfM)
+RaxelPointTracks           tracks_nodes.py             2D point tracks of a video (LK), TRACKS / JSON
 RaxelToCameraCtrlPoses     interop_nodes.py            trajectory -> AnimateDiff CAMERACTRL_POSES
 RaxelFromCameraCtrlPoses   interop_nodes.py            CAMERACTRL_POSES -> trajectory
 RaxelToLoad3DCamera        interop_nodes.py            one camera -> core LOAD3D_CAMERA
@@ -22,6 +24,10 @@ RaxelModelLoader           model_nodes.py              joint video + ray model (
 RaxelJointSampler          model_nodes.py              pose / camera-controlled video / both
 =========================  ==========================  ====================================
 
+Display names are plain words (e.g. "Camera Path To Wan Camera Control" for RaxelCameraEmbedding),
+menu categories by task (``raxel/camera``, ``raxel/pose``, ``raxel/model``, ``raxel/interop``); the
+ids and input names above never change, so saved workflows keep working.
+
 Socket types and their payloads: :mod:`.types`. Safe file paths: :mod:`.paths`.
 """
 from __future__ import annotations
@@ -29,11 +35,11 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
-from . import interop_nodes, model_nodes, pose_nodes, preset_route, raxel_nodes, trajectory_nodes
+from . import interop_nodes, model_nodes, pose_nodes, preset_route, raxel_nodes, tracks_nodes, trajectory_nodes
 
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
-    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *interop_nodes.NODES,
+    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *tracks_nodes.NODES, *interop_nodes.NODES,
     *model_nodes.NODES,
 ]
 

@@ -32,10 +32,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from . import paths
-from .types import CameraTrajectory, trajectory_ui
-
-#: Category of the interop nodes.
-CATEGORY = "raxel/interop"
+from .types import CATEGORY_INTEROP, CameraTrajectory, trajectory_ui
 
 #: AnimateDiff-Evolved's camera poses: ``list[list[float]]`` of 19 numbers per frame (table above).
 CameraCtrlPoses = io.Custom("CAMERACTRL_POSES")
@@ -81,8 +78,8 @@ class RaxelToCameraCtrlPoses(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelToCameraCtrlPoses",
-            display_name="Raxel To CameraCtrl Poses",
-            category=CATEGORY,
+            display_name="Camera Path To AnimateDiff CameraCtrl",
+            category=CATEGORY_INTEROP,
             description=(
                 "Converts a trajectory into AnimateDiff-Evolved's CAMERACTRL_POSES (19 numbers per "
                 "frame: timestamp, normalised fx fy cx cy, the pose size W0 H0, world-to-camera "
@@ -117,8 +114,8 @@ class RaxelFromCameraCtrlPoses(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelFromCameraCtrlPoses",
-            display_name="Raxel From CameraCtrl Poses",
-            category=CATEGORY,
+            display_name="AnimateDiff CameraCtrl To Camera Path",
+            category=CATEGORY_INTEROP,
             description=(
                 "Reads AnimateDiff-Evolved's CAMERACTRL_POSES (e.g. from its Load CameraCtrl Poses "
                 "nodes) as a trajectory, with the pixel intrinsics AnimateDiff itself derives for "
@@ -137,8 +134,8 @@ class RaxelFromCameraCtrlPoses(io.ComfyNode):
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
-                                        tooltip="The poses as a trajectory (OpenCV "
-                                                "world-to-camera, pixel K for width x height)."),
+                                        tooltip="The poses as a camera path for width x height "
+                                                "frames."),
             ],
         )
 
@@ -156,8 +153,8 @@ class RaxelToLoad3DCamera(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelToLoad3DCamera",
-            display_name="Raxel To Load3D Camera",
-            category=CATEGORY,
+            display_name="Camera Path Frame To Load 3D Camera",
+            category=CATEGORY_INTEROP,
             description=(
                 "Turns one camera of a trajectory into core ComfyUI's LOAD3D_CAMERA (position, "
                 "target, zoom, cameraType in three.js axes, Y up) for Preview 3D's camera_info, "
@@ -199,8 +196,8 @@ class RaxelTracksFromJSON(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelTracksFromJSON",
-            display_name="Raxel Tracks From JSON",
-            category=CATEGORY,
+            display_name="Point Tracks From Text Or Core Tracks",
+            category=CATEGORY_INTEROP,
             is_output_node=True,
             description=(
                 "Reads 2D point tracks into the pack's RAXEL_TRACKS: either JSON text (one list per "
@@ -211,18 +208,18 @@ class RaxelTracksFromJSON(io.ComfyNode):
             ),
             inputs=[
                 io.String.Input("tracks_json", multiline=True, default="",
-                                tooltip="JSON tracks: [[{\"x\": .., \"y\": ..}, ...], ...], one "
-                                        "list per track, one point per frame, pixels from the "
-                                        "top-left corner. Leave empty when 'tracks' is connected."),
+                                tooltip="Point tracks as text: one list per tracked point, one x, y "
+                                        "position per frame, in pixels from the top-left corner "
+                                        "(format on the help page). Leave empty when 'tracks' is "
+                                        "connected."),
                 Tracks.Input("tracks", optional=True,
-                             tooltip="Core TRACKS {track_path [T, N, 2], track_visibility [T, N]} "
-                                     "(WanMove nodes); used instead of the JSON (then leave the "
-                                     "JSON empty)."),
+                             tooltip="Tracks from core's WanMove nodes; used instead of the text "
+                                     "(then leave the text empty)."),
             ],
             outputs=[
                 RaxelTracks.Output(display_name="tracks",
-                                   tooltip="RAXEL_TRACKS (Tracks2D): points (T, N, 2) pixels and "
-                                           "visibility (T, N); for the track nodes of part 4."),
+                                   tooltip="The checked point tracks (positions and visibility "
+                                           "per frame)."),
                 io.String.Output(display_name="summary",
                                  tooltip="Number of tracks and frames and the share of visible "
                                          "points."),
@@ -269,8 +266,8 @@ class RaxelExportBlender(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelExportBlender",
-            display_name="Raxel Export Blender Camera",
-            category=CATEGORY,
+            display_name="Export Camera Path To Blender",
+            category=CATEGORY_INTEROP,
             is_output_node=True,
             description=(
                 "Writes a Blender Python script (<prefix>_00001_.py in the output folder) that "
@@ -284,8 +281,9 @@ class RaxelExportBlender(io.ComfyNode):
                 io.String.Input("camera_name", default="RaxelCamera",
                                 tooltip="Name of the camera object created in Blender."),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.001,
-                               tooltip="Frames per second of the Blender scene; 0 = the "
-                                       "trajectory's own fps (left unchanged when it has none)."),
+                               tooltip="Frames per second of the Blender scene; 0 = auto: the "
+                                       "camera path's own rate (the scene's is left as it is when "
+                                       "the path has none)."),
             ],
             outputs=[
                 io.String.Output(display_name="path",
@@ -319,8 +317,8 @@ class RaxelExportNerfstudioPath(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelExportNerfstudioPath",
-            display_name="Raxel Export Nerfstudio Camera Path",
-            category=CATEGORY,
+            display_name="Export Camera Path To Nerfstudio",
+            category=CATEGORY_INTEROP,
             is_output_node=True,
             description=(
                 "Writes a nerfstudio camera path (<prefix>_00001_camera_path.json in the output "
@@ -333,7 +331,7 @@ class RaxelExportNerfstudioPath(io.ComfyNode):
                 _prefix_input("raxel/nerfstudio", "camera path"),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.001,
                                tooltip="Frames per second of the path (its length in seconds is "
-                                       "frames / fps); 0 = the trajectory's own fps, or 30."),
+                                       "frames / fps); 0 = auto: the camera path's own rate, or 30."),
             ],
             outputs=[
                 io.String.Output(display_name="path",

@@ -18,7 +18,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY, CameraTrajectory, RaxelModel, trajectory_ui, video_components
+from .types import CATEGORY_MODEL, CameraTrajectory, RaxelModel, trajectory_ui, video_components
 
 #: Name of the model folder (``folder_paths`` key and ``ComfyUI/models/<name>``).
 MODEL_FOLDER = "raxel"
@@ -155,8 +155,8 @@ class RaxelModelLoader(io.ComfyNode):
         models = list_models()
         return io.Schema(
             node_id="RaxelModelLoader",
-            display_name="Raxel Model Loader",
-            category=CATEGORY,
+            display_name="Load Video And Camera Model",
+            category=CATEGORY_MODEL,
             description=(
                 "Loads a joint video + ray diffusion model (Rays as Pixels) from ComfyUI/models/raxel or "
                 "the pack's bundled models folder. Only .safetensors files with their config (config.json "
@@ -358,15 +358,15 @@ class RaxelJointSampler(io.ComfyNode):
         modes = "; ".join(f"{k}: {v}" for k, v in MODE_LABELS.items())
         return io.Schema(
             node_id="RaxelJointSampler",
-            display_name="Raxel Joint Sampler",
-            category=CATEGORY,
+            display_name="Generate Video And Camera Path",
+            category=CATEGORY_MODEL,
             description=(
                 "Samples the joint video + ray model (Rays as Pixels): pose (video -> camera), video "
                 "(images + camera -> video) or joint (image -> video + camera). Frames must already have the "
                 "size the model takes (use core Upscale Image); nothing is resized silently."
             ),
             inputs=[
-                RaxelModel.Input("model", tooltip="From Raxel Model Loader."),
+                RaxelModel.Input("model", tooltip="From Load Video And Camera Model."),
                 io.Combo.Input("mode", options=list(MODE_LABELS), default="pose",
                                tooltip=f"The task. {modes}."),
                 io.Image.Input("images", optional=True,
@@ -399,7 +399,7 @@ class RaxelJointSampler(io.ComfyNode):
                 io.Image.Output(display_name="video",
                                 tooltip="The frames: generated (video / joint) or the input video (pose)."),
                 io.Image.Output(display_name="raxels",
-                                tooltip="One raxel image per frame (rays as pixels, half the frame size)."),
+                                tooltip="One ray image per frame (half the frame size)."),
                 CameraTrajectory.Output(display_name="trajectory",
                                         tooltip="The cameras: estimated (pose / joint; relative to frame 0, "
                                                 "unit scale) or the given trajectory (video)."),
@@ -415,7 +415,7 @@ class RaxelJointSampler(io.ComfyNode):
         from ..raxel_core.diffusion.sampler import SamplerInputError, model_calls, sample
 
         if not isinstance(model, LoadedRaxelModel):
-            raise ValueError("'model' must come from Raxel Model Loader")  # noqa: TRY004 (shown to the user)
+            raise ValueError("'model' must come from Load Video And Camera Model (RaxelModelLoader)")  # noqa: TRY004 (shown to the user)
         space = _latent_space(model, vae)
         text = _text_states(model, conditioning)
 

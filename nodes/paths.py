@@ -79,6 +79,41 @@ def resolve_input_file(name: str) -> Path:
     return path
 
 
+#: ComfyUI's annotation of a file in the output folder (``folder_paths.annotated_filepath``).
+OUTPUT_MARK = " [output]"
+
+
+def resolve_pose_file(name: str) -> Path:
+    """A trajectory file or folder picked from the input folder (``"shot.txt"`` or
+    ``"shot.txt [input]"``) or the output folder (``"raxel/shot_00001_.json [output]"``, ComfyUI's
+    annotated-path convention, as :func:`list_pose_files` writes it); must exist.
+
+    Raises:
+        ValueError: another annotation (e.g. ``[temp]``), or as :func:`resolve_inside` (absolute,
+            ``..``, a link leaving the folder), or when nothing exists at that path.
+    """
+    text = str(name).strip()
+    relative, base = folder_paths.annotated_filepath(text)
+    if base is None:
+        return resolve_input_file(text)
+    if Path(base).resolve() == output_directory():
+        what = "output"
+    elif Path(base).resolve() == input_directory():
+        what = "input"
+    else:
+        raise ValueError(
+            f"{text!r}: trajectories are read from ComfyUI's input or output folder only; pick a file "
+            "listed by the node"
+        )
+    path = resolve_inside(relative.strip(), Path(base), what)
+    if not path.exists():
+        raise ValueError(
+            f"{text!r} does not exist in ComfyUI's {what} folder ({Path(base).resolve()}); refresh the "
+            "node to see the files there"
+        )
+    return path
+
+
 def resolve_output_prefix(filename_prefix: str) -> tuple[Path, str, str]:
     """Folder, subfolder and file name stem for ``filename_prefix`` inside the output folder.
 
@@ -122,11 +157,7 @@ def saved_output(subfolder: str, filename: str, format: str) -> tuple[str, dict]
     return relative, {"filename": filename, "subfolder": subfolder, "type": "output", "format": format}
 
 
-def list_pose_files() -> list[str]:
-    """Relative names (``/`` separated, sorted) of what RaxelLoadTrajectory can read in the input
-    folder: files ending in :data:`POSE_FILE_SUFFIXES` and folders holding ``cameras.txt``, at
-    most :data:`LIST_DEPTH` folders deep. Links are not followed; hidden entries are skipped."""
-    base = input_directory()
+def _pose_files_in(base: Path) -> list[str]:
     if not base.is_dir():
         return []
     found: list[str] = []
@@ -141,3 +172,14 @@ def list_pose_files() -> list[str]:
             if not f.startswith(".") and f.lower().endswith(POSE_FILE_SUFFIXES):
                 found.append((rel / f).as_posix())
     return sorted(found)
+
+
+def list_pose_files() -> list[str]:
+    """What RaxelLoadTrajectory can read: relative names (``/`` separated, sorted) in the input
+    folder, then those in the output folder marked ``" [output]"`` (so a trajectory just saved by
+    Save Camera Path is offered without moving it): files ending in :data:`POSE_FILE_SUFFIXES` and
+    folders holding ``cameras.txt``, at most :data:`LIST_DEPTH` folders deep. Links are not
+    followed; hidden entries are skipped."""
+    inputs = _pose_files_in(input_directory())
+    outputs = [name + OUTPUT_MARK for name in _pose_files_in(output_directory())]
+    return inputs + outputs

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY, CameraTrajectory, trajectory_ui, video_components
+from .types import CATEGORY_POSE, CameraTrajectory, trajectory_ui, video_components
 
 
 def frames_to_uint8(images: torch.Tensor, what: str) -> np.ndarray:
@@ -60,14 +60,13 @@ class RaxelPoseFromVideo(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelPoseFromVideo",
-            display_name="Raxel Pose From Video",
-            category=CATEGORY,
+            display_name="Camera Path From Video",
+            category=CATEGORY_POSE,
             description=(
-                "Estimates the camera of every frame of a video by structure from motion "
-                "(pycolmap: SIFT features, sequential matching, global then incremental mapping; "
-                "a rotation-only solver for tripod pans and static shots). Give the "
-                "frames either as IMAGE or as VIDEO (from Load Video), not both. Poses are in an "
-                "arbitrary scale; frames that could not be registered are listed in the report."
+                "Finds where the camera was in every frame of a video, so its move can be reused. "
+                "Give the frames either as IMAGE or as VIDEO (from Load Video), not both. The path's "
+                "size is arbitrary (scale it later); frames it could not place are listed in the "
+                "report. The method is on the help page."
             ),
             inputs=[
                 io.Image.Input("images", optional=True,
@@ -75,8 +74,8 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 io.Video.Input("video", optional=True,
                                tooltip="A VIDEO, e.g. from Load Video (use this or images)."),
                 io.Float.Input("focal_px", default=0.0, min=0.0, max=100000.0, step=0.1,
-                               tooltip="Known focal length in pixels of the frames; 0 = estimate "
-                                       "it."),
+                               tooltip="The lens's focal length in pixels, if you know it; 0 = auto "
+                                       "(estimated from the video)."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
                              optional=True,
                              tooltip="Seed of the random sampling (RANSAC, mappers): the same video and seed "
@@ -84,7 +83,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
-                                        tooltip="One camera per frame (OpenCV, world-to-camera)."),
+                                        tooltip="The camera path, one camera per frame placed."),
                 io.String.Output(display_name="report",
                                  tooltip="How many frames were registered, the method and its "
                                          "messages."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from .types import (
-    CATEGORY,
+    CATEGORY_CAMERA,
     CameraTrajectory,
     RaxelMetadata,
     RaxelPlucker,
@@ -25,33 +25,32 @@ class RaxelEncode(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelEncode",
-            display_name="Raxel Encode",
-            category=CATEGORY,
+            display_name="Camera Path To Ray Images",
+            category=CATEGORY_CAMERA,
             description=(
-                "Encodes a trajectory as raxel images (Rays as Pixels): each pixel of frame j "
-                "stores d + o_j / scale, the unit ray through it plus the camera centre, in the "
-                "reference camera's frame, mapped to [0, 1] by (value + 2) / 4. The metadata "
-                "output (scale, reference pose, intrinsics) lets RaxelPoseDecode restore the "
-                "trajectory in its own units and world frame."
+                "Turns a camera path into ray images (raxels): one picture per frame whose colours "
+                "say where each pixel looks from and to. Ray Images To Camera Path reads them back; "
+                "the metadata output carries what it needs to restore the path's size and place. "
+                "The encoding is explained on the help page."
             ),
             inputs=[
-                CameraTrajectory.Input("trajectory", tooltip="The trajectory to encode."),
+                CameraTrajectory.Input("trajectory", tooltip="The camera path to turn into ray images."),
                 io.Int.Input("reference", default=0, min=-4096, max=4096,
-                             tooltip="Frame whose camera is the reference (its raxels hold only "
-                                     "directions); negative counts from the end."),
+                             tooltip="Frame the others are measured from (usually the first, 0); "
+                                     "-1 is the last frame."),
                 io.Int.Input("raxel_width", default=0, min=0, max=8192,
-                             tooltip="Width of the raxel images; 0 = half the trajectory's "
-                                     "image width (the paper's choice)."),
+                             tooltip="Width of the ray images in pixels; 0 = auto (half the "
+                                     "camera path's image width)."),
                 io.Int.Input("raxel_height", default=0, min=0, max=8192,
-                             tooltip="Height of the raxel images; 0 = half the trajectory's "
-                                     "image height."),
+                             tooltip="Height of the ray images in pixels; 0 = auto (half the "
+                                     "camera path's image height)."),
             ],
             outputs=[
                 io.Image.Output(display_name="raxels",
-                                tooltip="IMAGE [frames, h, w, 3] float32 in [0, 1]."),
+                                tooltip="One ray image per frame."),
                 RaxelMetadata.Output(display_name="metadata",
-                                     tooltip="What decoding needs besides the pixels (scale, "
-                                             "reference pose, K); connect it to RaxelPoseDecode."),
+                                     tooltip="Size and placement of the path; connect it to Ray "
+                                             "Images To Camera Path."),
             ],
         )
 
@@ -60,7 +59,7 @@ class RaxelEncode(io.ComfyNode):
         from ..raxel_core.rays.raxel_encode import encode_raxels
         if (raxel_width == 0) != (raxel_height == 0):
             raise ValueError(
-                f"raxel_width and raxel_height must both be 0 (half the trajectory's image size) "
+                f"raxel_width and raxel_height must both be 0 (auto: half the trajectory's image size) "
                 f"or both set; got {raxel_width} x {raxel_height}"
             )
         size = (int(raxel_height), int(raxel_width)) if raxel_width else None
@@ -75,24 +74,23 @@ class RaxelPoseDecode(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelPoseDecode",
-            display_name="Raxel Pose Decode",
-            category=CATEGORY,
+            display_name="Ray Images To Camera Path",
+            category=CATEGORY_CAMERA,
             description=(
-                "Recovers camera poses and focal lengths from raxel images (from RaxelEncode or a "
-                "model). With the encoder's metadata the trajectory comes back in its own units "
-                "and world frame; without it, poses are relative to the reference frame (frame 0) "
-                "with the largest camera distance normalised to 1."
+                "Reads the camera path back from ray images (from Camera Path To Ray Images or "
+                "from a model). With the encoder's metadata the path comes back at its own size and "
+                "place; without it, it starts at the first frame and its farthest camera is 1 unit "
+                "away."
             ),
             inputs=[
-                io.Image.Input("raxels", tooltip="Raxel IMAGE [frames, h, w, 3] in [0, 1]."),
+                io.Image.Input("raxels", tooltip="The ray images, one per frame."),
                 RaxelMetadata.Input("metadata", optional=True,
-                                    tooltip="RaxelEncode's metadata for these images; leave "
-                                            "empty for a model's raxels (relative poses, unit "
-                                            "scale)."),
+                                    tooltip="The metadata that came with these ray images; leave "
+                                            "empty for ray images made by a model."),
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
-                                        tooltip="The decoded trajectory, one camera per image."),
+                                        tooltip="The camera path, one camera per image."),
             ],
         )
 
@@ -111,31 +109,30 @@ class RaxelCameraEmbedding(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="RaxelCameraEmbedding",
-            display_name="Raxel Camera Embedding (Plucker / Wan)",
-            category=CATEGORY,
+            display_name="Camera Path To Wan Camera Control",
+            category=CATEGORY_CAMERA,
             description=(
-                "Turns a trajectory into Plucker ray maps (d, m = c x d) and the "
-                "WAN_CAMERA_EMBEDDING that core's WanCameraImageToVideo takes (same layout as "
-                "core's WanCameraEmbedding node: poses relative to the first frame, frames "
-                "grouped by 4). Width, height and length outputs feed WanCameraImageToVideo."
+                "Turns a camera path into the camera control that Wan 2.1 Fun Camera models "
+                "follow: connect camera_embedding, width, height and length to core's "
+                "WanCameraImageToVideo. The same layout as core's WanCameraEmbedding node; details "
+                "on the help page."
             ),
             inputs=[
                 CameraTrajectory.Input("trajectory",
-                                       tooltip="The trajectory; Wan 2.1 wants 4k + 1 frames."),
+                                       tooltip="The camera path; Wan wants 4k + 1 frames (49, 81): "
+                                               "fit it with Fit Camera Path To Length And Frame Rate."),
                 io.Int.Input("width", default=832, min=16, max=8192, step=16,
-                             tooltip="Width of the video to generate (intrinsics are rescaled "
-                                     "to it)."),
+                             tooltip="Width of the video to generate, in pixels."),
                 io.Int.Input("height", default=480, min=16, max=8192, step=16,
                              tooltip="Height of the video to generate."),
             ],
             outputs=[
                 WanCameraEmbedding.Output(display_name="camera_embedding",
-                                          tooltip="(1, 24, (frames - 1) / 4 + 1, height, width) "
-                                                  "for WanCameraImageToVideo."),
+                                          tooltip="Camera control for WanCameraImageToVideo's "
+                                                  "camera_conditions."),
                 RaxelPlucker.Output(display_name="plucker",
-                                    tooltip="Plucker maps (frames, height, width, 6) float32: "
-                                            "direction d, moment o x d, in the first camera's "
-                                            "frame."),
+                                    tooltip="The rays of every pixel and frame, for other "
+                                            "camera-control nodes (layout on the help page)."),
                 io.Int.Output(display_name="width", tooltip="The width used."),
                 io.Int.Output(display_name="height", tooltip="The height used."),
                 io.Int.Output(display_name="length", tooltip="Number of frames."),

@@ -53,8 +53,12 @@ WanCameraEmbedding = io.Custom("WAN_CAMERA_EMBEDDING")
 #: A loaded joint video + ray model: payload :class:`nodes.model_nodes.LoadedRaxelModel` (table above).
 RaxelModel = io.Custom("RAXEL_MODEL")
 
-#: Category of every node in the pack.
-CATEGORY = "raxel/camera"
+#: Menu categories, by task: camera paths (author, load, save, fit, preview, encode), poses of videos,
+#: the joint model, and hand-over to other packs and tools.
+CATEGORY_CAMERA = "raxel/camera"
+CATEGORY_POSE = "raxel/pose"
+CATEGORY_MODEL = "raxel/model"
+CATEGORY_INTEROP = "raxel/interop"
 
 
 def trajectory_ui(trajectory, reference=None, **shown) -> dict:

@@ -66,7 +66,7 @@ def load_api_workflow(path) -> dict:
     if isinstance(data, dict) and "nodes" in data and "links" in data:
         raise ComfyUIError(
             f"{path.name} is a UI-format workflow (it has 'nodes' and 'links'); only API-format JSON can "
-            "be queued: in ComfyUI use Workflow -> Export (API), or this pack's workflows/*_api.json"
+            "be queued: in ComfyUI use Workflow -> Export (API), or this pack's workflows/api/*.json"
         )
     if not isinstance(data, dict) or not data:
         raise ComfyUIError(f"{path.name}: an API-format workflow is a non-empty object of nodes keyed by id")

@@ -426,6 +426,8 @@ def tracks_from_json(data) -> Tracks2D:
 
     Layout: ``[[{"x": .., "y": ..}, ...], ...]``, one list per track of one point per frame, pixels;
     an optional ``"visible": false`` marks a hidden point. All tracks must have the same length.
+    A JSON object ``{"track_path": [T][N][2], "track_visibility": [T][N]}`` (core ``TRACKS`` written
+    as JSON, e.g. by ``raxel tracks --format tracks``) is read by :func:`tracks_from_comfy`.
 
     Raises:
         ValueError: invalid JSON, not a list of lists, tracks of different lengths, a point without
@@ -436,6 +438,8 @@ def tracks_from_json(data) -> Tracks2D:
             data = json.loads(data)
         except json.JSONDecodeError as err:
             raise ValueError(f"tracks JSON is not valid JSON ({err})") from None
+    if isinstance(data, dict):
+        return tracks_from_comfy(data)
     if not isinstance(data, list) or not data:
         raise ValueError('tracks JSON must be a non-empty list of tracks, each a list of {"x": .., "y": ..} points')
     if all(isinstance(p, dict) for p in data):

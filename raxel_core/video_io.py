@@ -123,6 +123,49 @@ def read_video_frames(path, max_frames: int | None = None, stride: int = 1) -> n
     return read_video(path, max_frames=max_frames, stride=stride)[0]
 
 
+def iter_video_frames(path, max_frames: int | None = None, stride: int = 1):
+    """Decode a video file one frame at a time (a generator), so memory holds one frame whatever the
+    video's length.
+
+    Args:
+        path, max_frames, stride: as :func:`read_video`.
+
+    Yields:
+        ``np.uint8 (H, W, 3)`` RGB frames.
+
+    Raises:
+        ValueError: as :func:`read_video` (raised when the generator is first advanced for a missing
+            or unreadable file, later for a damaged one or a frame of another size).
+    """
+    _check_sampling(max_frames, stride)
+    path = Path(path)
+    count, size = 0, None
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                if size is not None and rgb.shape != size:
+                    raise ValueError(
+                        f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]} but frame 0 is {size[1]}x{size[0]} "
+                        "(W x H); re-encode the video at one size"
+                    )
+                size = rgb.shape
+                count += 1
+                yield rgb
+                if max_frames is not None and count >= max_frames:
+                    return
+        except _FFmpegError as err:
+            raise ValueError(
+                f"{path}: decoding failed after {count} frames ({err}); the file is damaged or truncated, re-export it"
+            ) from err
+    if count == 0:
+        raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
+
+
 def video_info(path) -> dict:
     """Frame count, size and rate of a video file, by decoding every frame (exact even where the
     container's own count is wrong, as in many .avi files) without converting it to RGB.

@@ -193,14 +193,16 @@ class Server:
 
 @contextlib.contextmanager
 def start_comfyui(base_dir: Path, comfyui_dir: str | Path, shims: str | None = None, with_pack: bool = True,
-                  *, startup_seconds: float = STARTUP_SECONDS) -> Iterator[Server]:
+                  *, startup_seconds: float = STARTUP_SECONDS, extra_custom_nodes: tuple[Path, ...] = ()
+                  ) -> Iterator[Server]:
     """Run ComfyUI's ``main.py`` from ``comfyui_dir`` on a free port, CPU only, with ``base_dir`` as
     its base directory; yield the :class:`Server` once ``/object_info`` answers; terminate (then
     kill) that process on exit.
 
     ``base_dir`` gets the folders of :data:`BASE_FOLDERS`; with ``with_pack`` its ``custom_nodes``
     links this repository as :data:`PACK_NAME` and only that pack is loaded, without it no custom
-    node is. ``shims`` goes first on the server's ``PYTHONPATH``. The log is
+    node is; each folder of ``extra_custom_nodes`` is linked and loaded too (a test's own node).
+    ``shims`` goes first on the server's ``PYTHONPATH``. The log is
     ``base_dir/comfyui.log``. Fails the test (``pytest.fail``, with the log's tail) when
     ``comfyui_dir`` holds no ``main.py``, when the server exits during start-up, or when it does not
     answer within ``startup_seconds``.
@@ -214,13 +216,16 @@ def start_comfyui(base_dir: Path, comfyui_dir: str | Path, shims: str | None = N
         (base / name).mkdir()
     if with_pack:
         (base / "custom_nodes" / PACK_NAME).symlink_to(ROOT, target_is_directory=True)
+    for folder in extra_custom_nodes:
+        (base / "custom_nodes" / Path(folder).name).symlink_to(Path(folder).resolve(), target_is_directory=True)
+    allowed = [PACK_NAME] * with_pack + [Path(folder).name for folder in extra_custom_nodes]
     port = free_port()
     log = base / "comfyui.log"
     command = [
         sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
         "--disable-auto-launch", "--disable-api-nodes", "--base-directory", str(base),
         "--database-url", "sqlite:///:memory:",
-        "--disable-all-custom-nodes", *(["--whitelist-custom-nodes", PACK_NAME] if with_pack else []),
+        "--disable-all-custom-nodes", *(["--whitelist-custom-nodes", *allowed] if allowed else []),
     ]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(command, cwd=comfy, env=server_environment(shims), stdout=log_file,

@@ -31,7 +31,9 @@ pytestmark = pytest.mark.comfyui("run the pack inside a real ComfyUI server")
 
 RAXEL_NODES = ["RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelSaveTrajectory",
                "RaxelTrajectoryPreview", "RaxelEncode", "RaxelPoseDecode", "RaxelCameraEmbedding",
-               "RaxelPoseFromVideo"]
+               "RaxelPoseFromVideo", "RaxelRetimeTrajectory"]
+#: Menu category of each node, by task.
+CATEGORIES = {**{name: "raxel/camera" for name in RAXEL_NODES}, "RaxelPoseFromVideo": "raxel/pose"}
 
 
 def test_pack_loads_every_node_through_the_v3_entry_point(server):
@@ -42,7 +44,7 @@ def test_pack_loads_every_node_through_the_v3_entry_point(server):
     assert not failed, server.log_tail()
     for name in RAXEL_NODES:
         node = info[name]
-        assert node["category"] == "raxel/camera", name
+        assert node["category"] == CATEGORIES[name], name
         assert len(node["description"]) > 40, f"{name} has no real description"
         for group in ("required", "optional"):
             for input_name, spec in node["input"].get(group, {}).items():
@@ -50,7 +52,7 @@ def test_pack_loads_every_node_through_the_v3_entry_point(server):
         assert all(node["output_tooltips"]), f"{name} has an output without a tooltip"
     # the template browser offers the UI-format workflows (not their API twins)
     templates = server.get("/api/workflow_templates")
-    assert sorted(templates[PACK_NAME]) == sorted(w.name for w in build_workflows.WORKFLOWS)
+    assert sorted(templates[PACK_NAME]) == sorted(w.title for w in build_workflows.WORKFLOWS)
     for name in RAXEL_NODES:
         # the node's help page, served from WEB_DIRECTORY/docs
         with urllib.request.urlopen(f"{server.url}/extensions/{PACK_NAME}/docs/{name}.md", timeout=30) as r:
@@ -74,7 +76,9 @@ def test_workflow_builder_knows_the_real_sockets(server, node_type):
     sockets = [(n, kinds[n][0], n in optional) for n in names if not is_widget(n)]
     widgets = [n for n in names if is_widget(n)]
     assert sockets == [tuple(s) for s in spec["inputs"]]
-    assert widgets == [w for w in spec["widgets"] if w != "upload"]
+    assert widgets == [w for w in spec["widgets"] if w not in build_workflows.UI_ONLY_WIDGETS]
+    for name, kind in spec.get("widget_types", {}).items():  # widgets a template may feed by a link
+        assert kinds[name][0] == kind, (node_type, name)
     outputs = list(zip(node["output_name"], node["output"], strict=False))
     assert outputs == [tuple(o) for o in spec["outputs"]]
 

@@ -383,3 +383,16 @@ def test_chain_with_a_single_frame_part_adds_nothing():
     out = chain([pan, make_preset("static", 1), pan])
     assert len(out) == 9
     assert float(rotation_angle_deg(out.R[-1])) == pytest.approx(60.0, abs=1e-9)
+
+
+def test_a_keyframe_outside_the_frames_is_an_error_naming_the_frame_and_the_range():
+    """frames = 25 with a key at frame 48 used to stop the path half-way without a word."""
+    from raxel_core.authoring import parse_keyframes_json, trajectory_from_keyframes
+
+    keys = parse_keyframes_json('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4]},'
+                                ' {"frame": 48, "position": [1, 0, 1], "look_at": [0, 0, 4]}]')
+    with pytest.raises(ValueError, match=r"keyframe at frame 48 is outside the path's frames 0\.\.24 "
+                                         r"\(frames = 25\); set frames to at least 49"):
+        trajectory_from_keyframes(keys, 25)
+    assert len(trajectory_from_keyframes(keys, 49)) == 49      # the last key on the last frame is fine
+    assert len(trajectory_from_keyframes(keys, 60)) == 60      # frames after the last key hold it

@@ -125,7 +125,7 @@ def test_model_nodes_load_with_docs_tooltips_and_the_model_list(server, models):
     info = server.get("/object_info/RaxelModelLoader")["RaxelModelLoader"]
     sampler = server.get("/object_info/RaxelJointSampler")["RaxelJointSampler"]
     for node in (info, sampler):
-        assert node["category"] == "raxel/camera" and len(node["description"]) > 40
+        assert node["category"] == "raxel/model" and len(node["description"]) > 40
         for group in ("required", "optional"):
             for name, spec in node["input"].get(group, {}).items():
                 assert len(spec) > 1 and spec[1].get("tooltip"), f"{node['name']}.{name} has no tooltip"

@@ -11,6 +11,7 @@ from PIL import Image
 from shared_data import DATA
 
 from raxel_core.video_io import (
+    iter_video_frames,
     read_frame_dir,
     read_frames,
     read_video,
@@ -229,3 +230,16 @@ def test_video_whose_frames_change_size_raises(tmp_path):
     with pytest.raises(ValueError, match="frame 2 is 32x32 but frame 0 is 64x48"):
         read_video_frames(path)
     assert read_video_frames(path, max_frames=2).shape == (2, 48, 64, 3)
+
+
+def test_iter_video_frames_streams_the_same_frames_and_raises_on_bad_files(tmp_path):
+    frames = np.random.default_rng(3).integers(0, 255, (5, 32, 48, 3), dtype=np.uint8)
+    path = write_video(tmp_path / "clip.mp4", frames, fps=8, crf=0)
+    streamed = list(iter_video_frames(path, stride=2))
+    assert np.array_equal(np.stack(streamed), read_video_frames(path, stride=2))
+    assert len(list(iter_video_frames(path, max_frames=2))) == 2
+    with pytest.raises(ValueError, match="video file not found"):
+        next(iter_video_frames(tmp_path / "missing.mp4"))
+    (tmp_path / "notes.txt").write_text("not a video")
+    with pytest.raises(ValueError, match="not a video|not a readable video"):
+        next(iter_video_frames(tmp_path / "notes.txt"))

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import build_workflows as builder
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def test_no_stray_workflow_files():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_ui_file_matches_its_api_twin(name):
-    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    ui = json.loads(builder.ui_path(name).read_text())
     api = json.loads((WORKFLOWS / "api" / f"{name}.json").read_text())
     assert ui["version"] == 0.4
     nodes, notes = _ui_nodes(ui)
@@ -74,10 +75,12 @@ def test_ui_file_matches_its_api_twin(name):
         entry = api[str(node_id)]
         assert entry["class_type"] == node["type"]
         spec = builder.NODE_TYPES[node["type"]]
-        # widgets_values, in widget order, are the API's literal inputs ("upload" is UI-only).
+        # widgets_values, in widget order, are the API's literal inputs ("upload" and the seed's
+        # "control_after_generate" are UI-only; a widget fed by a link is a link in the API).
         literal = {k: v for k, v in entry["inputs"].items() if not isinstance(v, list)}
         values = dict(zip(spec["widgets"], node["widgets_values"], strict=False))
-        values.pop("upload", None)
+        linked_widgets = {i["name"] for i in node["inputs"] if "widget" in i}
+        values = {k: v for k, v in values.items() if k not in builder.UI_ONLY_WIDGETS | linked_widgets}
         assert values == literal, f"node {node_id} widgets differ from the API inputs"
         # every linked UI socket is an API link to the same node and slot, with matching types.
         linked = {k: v for k, v in entry["inputs"].items() if isinstance(v, list)}
@@ -98,17 +101,20 @@ def test_template_browser_finds_only_ui_files():
     # ComfyUI lists custom_nodes/<pack>/*workflow*/*.json: files directly in the folder, so the
     # API twins in workflows/api/ are not offered as canvas templates.
     listed = sorted(p.name for p in WORKFLOWS.glob("*.json"))
-    assert listed == sorted(f"{n}.json" for n in NAMES)
+    assert listed == sorted(builder.ui_path(n).name for n in NAMES)
     for path in WORKFLOWS.glob("*.json"):
         assert "nodes" in json.loads(path.read_text()), f"{path.name} is not a UI-format workflow"
 
 
 def test_every_optional_ui_socket_is_marked_and_required_ones_are_linked():
     for name in NAMES:
-        ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+        ui = json.loads(builder.ui_path(name).read_text())
         for node in _ui_nodes(ui)[0].values():
             spec = {n: opt for n, _, opt in builder.NODE_TYPES[node["type"]]["inputs"]}
             for socket in node["inputs"]:
+                if "widget" in socket:  # a widget fed by a link: linked by definition
+                    assert socket["link"] is not None
+                    continue
                 if spec[socket["name"]]:
                     assert socket.get("shape") == 7
                 else:
@@ -117,7 +123,7 @@ def test_every_optional_ui_socket_is_marked_and_required_ones_are_linked():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_template_has_a_note_in_the_ui_file_and_none_in_the_api_twin(name):
-    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    ui = json.loads(builder.ui_path(name).read_text())
     api = json.loads((WORKFLOWS / "api" / f"{name}.json").read_text())
     _, notes = _ui_nodes(ui)
     assert notes, f"{name}.json has no {builder.NOTE_TYPE} node explaining it"
@@ -134,7 +140,7 @@ def test_every_template_has_a_note_in_the_ui_file_and_none_in_the_api_twin(name)
     text = " ".join(" ".join(n["widgets_values"][0].split()) for n in notes)  # lines re-wrapped
     for node_type in raxel_types:
         title = _doc_title(node_type)
-        assert title.replace(" (Plucker / Wan)", "") in text, f"{name}: the note never mentions {title}"
+        assert title in text, f"{name}: the note never mentions {title}"
 
 
 def test_the_templates_cover_the_three_tasks():
@@ -213,3 +219,54 @@ def test_layout_reserves_room_for_exactly_the_nodes_with_a_3d_view():
     js = (ROOT / "web" / "js" / "raxel_extension.js").read_text()
     block = re.search(r"VIEW_NODES = new Set\(\[(.*?)\]\)", js, re.S).group(1)
     assert set(re.findall(r'"(\w+)"', block)) == builder.VIEW_NODE_TYPES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_template_has_a_plain_title_and_a_same_name_jpeg_thumbnail(name):
+    """ComfyUI's template browser shows a custom pack's template by its file name and its
+    ``<name>.jpg`` as the thumbnail (front end ``getTemplateThumbnailUrl``, ``mediaSubtype: "jpg"``)."""
+    from PIL import Image
+
+    workflow = next(w for w in builder.WORKFLOWS if w.name == name)
+    path = builder.ui_path(name)
+    assert path.stem == workflow.title and "_" not in workflow.title, workflow.title
+    assert not set(workflow.title) & set("#?%/\\:*\"<>|"), f"{workflow.title!r}: not safe in a URL / file name"
+    thumb = path.with_suffix(".jpg")
+    assert thumb.is_file(), f"{thumb.name} is missing: run python workflows/build_workflows.py"
+    with Image.open(thumb) as image:
+        assert image.format == "JPEG" and image.size == (512, 512)
+        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    assert pixels.std() > 10, f"{thumb.name} is blank"
+    # one line, in plain words, not the file name again
+    assert "\n" not in workflow.description and workflow.name not in workflow.description
+    assert json.loads(path.read_text())["extra"]["info"]["title"] == workflow.title
+
+
+def test_templates_are_numbered_in_order_starting_with_camera_transfer():
+    titles = [w.title for w in builder.WORKFLOWS]
+    assert [t.split(".")[0] for t in titles] == [str(k) for k in range(1, len(titles) + 1)]
+    assert builder.WORKFLOWS[0].name == "raxel_camera_transfer"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notes_have_no_words_run_together(name):
+    """Proof-reading: no Markdown bold glued to the next word ("**Preview**draws") and no known
+    run-together word of earlier notes."""
+    ui = json.loads(builder.ui_path(name).read_text())
+    for note in _ui_nodes(ui)[1]:
+        text = note["widgets_values"][0]
+        for bold in re.finditer(r"\*\*[^*]+?\*\*", text):  # spans paired from the start
+            assert not text[bold.end():bold.end() + 1].isalpha(), f"{name}: {bold.group()} runs into the next word"
+            assert not text[bold.start() - 1:bold.start()].isalpha(), f"{name}: {bold.group()} follows a word"
+        for glued in ("keyframesand", "Previewdraws"):
+            assert glued not in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keyframes_of_the_templates_lie_inside_their_frames(name):
+    from raxel_core.authoring import check_keyframes_in_range, parse_keyframes_json
+
+    workflow = next(w for w in builder.WORKFLOWS if w.name == name)
+    for node in workflow.nodes:
+        if node.type == "RaxelCameraTrajectory" and node.widgets["keyframes"].strip() not in ("", "[]"):
+            check_keyframes_in_range(parse_keyframes_json(node.widgets["keyframes"]), node.widgets["frames"])

@@ -70,7 +70,61 @@ CORE_NODE_TYPES: dict[str, dict] = {
         "widgets": ["filename_prefix", "fps", "lossless", "quality", "method"],
         "outputs": [],
     },
+    "UNETLoader": {
+        "inputs": [],
+        "widgets": ["unet_name", "weight_dtype"],
+        "outputs": [("MODEL", "MODEL")],
+    },
+    "CLIPLoader": {
+        "inputs": [],
+        "widgets": ["clip_name", "type", "device"],
+        "outputs": [("CLIP", "CLIP")],
+    },
+    "VAELoader": {
+        "inputs": [],
+        "widgets": ["vae_name"],
+        "outputs": [("VAE", "VAE")],
+    },
+    "CLIPTextEncode": {
+        "inputs": [("clip", "CLIP", False)],
+        "widgets": ["text"],
+        "outputs": [("CONDITIONING", "CONDITIONING")],
+    },
+    "WanCameraImageToVideo": {
+        "inputs": [("positive", "CONDITIONING", False), ("negative", "CONDITIONING", False), ("vae", "VAE", False),
+                   ("clip_vision_output", "CLIP_VISION_OUTPUT", True), ("start_image", "IMAGE", True),
+                   ("camera_conditions", "WAN_CAMERA_EMBEDDING", True)],
+        "widgets": ["width", "height", "length", "batch_size"],
+        "widget_types": {"width": "INT", "height": "INT", "length": "INT", "batch_size": "INT"},
+        "outputs": [("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
+    },
+    "KSampler": {
+        "inputs": [("model", "MODEL", False), ("positive", "CONDITIONING", False),
+                   ("negative", "CONDITIONING", False), ("latent_image", "LATENT", False)],
+        "widgets": ["seed", "control_after_generate", "steps", "cfg", "sampler_name", "scheduler", "denoise"],
+        "outputs": [("LATENT", "LATENT")],
+    },
+    "VAEDecode": {
+        "inputs": [("samples", "LATENT", False), ("vae", "VAE", False)],
+        "widgets": [],
+        "outputs": [("IMAGE", "IMAGE")],
+    },
+    "CreateVideo": {
+        "inputs": [("images", "IMAGE", False), ("audio", "AUDIO", True)],
+        "widgets": ["fps"],
+        "widget_types": {"fps": "FLOAT"},
+        "outputs": [("VIDEO", "VIDEO")],
+    },
+    "SaveVideo": {
+        "inputs": [("video", "VIDEO", False)],
+        "widgets": ["filename_prefix", "format", "codec"],
+        "outputs": [],
+    },
 }
+
+#: Widget values the canvas keeps but the server never receives: the upload button's placeholder and
+#: the seed's "control after generate" choice (left out of the API twins).
+UI_ONLY_WIDGETS = frozenset({"upload", "control_after_generate"})
 
 #: Sockets and widgets of every node type the templates may use: the core ones above and the pack's own,
 #: read from ``define_schema`` in ``nodes/*.py`` (:mod:`node_schemas`), so a renamed input or output
@@ -97,6 +151,11 @@ class Node:
     title: str | None = None
 
 
+def linked_widgets(node: Node) -> list[str]:
+    """The widgets of ``node`` fed by a link (a widget turned into an input), in widget order."""
+    return [w for w in NODE_TYPES[node.type]["widgets"] if w in node.links]
+
+
 @dataclass
 class Note:
     """A Markdown note on the canvas (UI format only): what the workflow does and how to use it."""
@@ -109,15 +168,97 @@ class Note:
 
 @dataclass
 class Workflow:
+    """One template. ``name`` is its id and the API file's name (``workflows/api/<name>.json``);
+    ``title`` is the UI file's name (``workflows/<title>.json``, with ``<title>.jpg`` beside it):
+    ComfyUI's template browser shows a custom node pack's template by its file name (as title and,
+    with ``-`` / ``_`` made spaces, as description) and its same-name ``.jpg`` as thumbnail
+    (ComfyUI ``app/custom_node_manager.py`` ``/workflow_templates``; front end
+    ``getTemplateThumbnailUrl``), so the file name is the plain-words title, numbered in the order
+    of :data:`WORKFLOWS` (commonest task first). ``description`` is a one-line summary kept in the
+    UI file's ``extra.info``; ``thumbnail`` names the camera move drawn on the thumbnail."""
+
     name: str
+    title: str
     description: str
     nodes: list[Node]
     notes: list[Note] = field(default_factory=list)
+    thumbnail: tuple[str, dict] = ("orbit_left", {})
 
+
+#: The real model files the camera-transfer template names (ComfyUI's repackaged Wan 2.1 files).
+WAN_FUN_CAMERA = "wan2.1_fun_camera_v1.1_1.3B_bf16.safetensors"
+WAN_TEXT_ENCODER = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+WAN_VAE = "wan_2.1_vae.safetensors"
+
+CAMERA_TRANSFER = Workflow(
+    name="raxel_camera_transfer",
+    title="1. Copy a video's camera move onto a new video",
+    description=("Take the camera move of a video and generate a new video from your picture that moves the "
+                 "same way (Wan 2.1 Fun Camera)."),
+    thumbnail=("orbit_left", {"magnitude": 25.0}),
+    nodes=[
+        Node(1, "LoadVideo", (0, 0), {"file": "camera_move.mp4", "upload": "image"}, size=(300, 320)),
+        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0}, {"video": (1, 0)}),
+        Node(3, "RaxelRetimeTrajectory", (340, 420),
+             {"frames": 81, "frame_rule": "nearest 4k+1", "fps_in": 0.0, "fps_out": 16.0, "smoothing": 1.0,
+              "recentre": True, "scale": 1.0}, {"trajectory": (2, 0)}, size=(340, 260)),
+        Node(4, "RaxelCameraEmbedding", (340, 720), {"width": 832, "height": 480}, {"trajectory": (3, 0)},
+             size=(340, 160)),
+        Node(5, "UNETLoader", (800, 0), {"unet_name": WAN_FUN_CAMERA, "weight_dtype": "default"}, size=(340, 90)),
+        Node(6, "CLIPLoader", (800, 130), {"clip_name": WAN_TEXT_ENCODER, "type": "wan", "device": "default"},
+             size=(340, 110)),
+        Node(7, "VAELoader", (800, 280), {"vae_name": WAN_VAE}, size=(340, 60)),
+        Node(8, "CLIPTextEncode", (800, 380),
+             {"text": "a quiet street at dusk, warm lights, cinematic, detailed"}, {"clip": (6, 0)},
+             size=(340, 140), title="Describe the new video"),
+        Node(9, "CLIPTextEncode", (800, 560),
+             {"text": "blurry, distorted, low quality, static, watermark, text"}, {"clip": (6, 0)},
+             size=(340, 140), title="What to avoid"),
+        Node(10, "LoadImage", (800, 740), {"image": "first_frame.png", "upload": "image"}, size=(340, 320),
+             title="First frame of the new video"),
+        Node(11, "WanCameraImageToVideo", (1180, 0), {"width": 832, "height": 480, "length": 81, "batch_size": 1},
+             {"positive": (8, 0), "negative": (9, 0), "vae": (7, 0), "start_image": (10, 0),
+              "camera_conditions": (4, 0), "width": (4, 2), "height": (4, 3), "length": (4, 4)},
+             size=(320, 300)),
+        Node(12, "KSampler", (1180, 250),
+             {"seed": 0, "control_after_generate": "fixed", "steps": 20, "cfg": 6.0, "sampler_name": "uni_pc",
+              "scheduler": "simple", "denoise": 1.0},
+             {"model": (5, 0), "positive": (11, 0), "negative": (11, 1), "latent_image": (11, 2)},
+             size=(320, 270)),
+        Node(13, "VAEDecode", (1180, 560), {}, {"samples": (12, 0), "vae": (7, 0)}, size=(220, 50)),
+        Node(14, "CreateVideo", (1180, 650), {"fps": 16.0}, {"images": (13, 0), "fps": (3, 2)}, size=(260, 80)),
+        Node(15, "SaveVideo", (1540, 0), {"filename_prefix": "raxel/camera_transfer", "format": "auto",
+                                          "codec": "auto"}, {"video": (14, 0)}, size=(400, 420)),
+    ],
+    notes=[Note(20, (0, 360), """\
+## Copy a video's camera move onto a new video
+
+1. **Load Video**: the clip whose camera move you want (a few seconds of a moving camera).
+2. **Camera Path From Video** finds where the camera was in every frame (its report lists
+   frames it could not place).
+3. **Fit Camera Path To Length And Frame Rate** fits that path to the new video: 81 frames
+   (Wan takes 4k + 1 frames) at 16 frames per second, moving at the speed it had in your clip,
+   with the shake smoothed out. If your clip is shorter than 5 seconds it says how many frames
+   fit: lower `frames`, or set it to 0 (auto). Raise `scale` for a bigger move.
+4. **Camera Path To Wan Camera Control** turns the path into the camera control that core's
+   **WanCameraImageToVideo** takes, with the width, height and length to use.
+5. Describe the new video, pick its first frame (**Load Image**), and run: **KSampler** makes
+   the video, **VAE Decode** and **Create Video** (at the fitted frame rate) turn it into a
+   clip, **Save Video** writes it to `output/raxel/`.
+
+Model files (ComfyUI's repackaged Wan 2.1; put them in these `ComfyUI/models/` folders):
+`diffusion_models/wan2.1_fun_camera_v1.1_1.3B_bf16.safetensors` (Wan 2.1 Fun Camera Control
+1.3B, or its 14B sibling), `text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors`,
+`vae/wan_2.1_vae.safetensors`. For closer likeness to the first frame, add **Load CLIP Vision**
+(`clip_vision_h.safetensors`) and **CLIP Vision Encode** into `clip_vision_output`.""",
+        size=(300, 700))],
+)
 
 POSE_FROM_VIDEO = Workflow(
     name="raxel_pose_from_video",
-    description="Camera poses of a video: Load Video -> RaxelPoseFromVideo -> preview + save.",
+    title="2. Find the camera path of a video",
+    description="Find where the camera was in every frame of a video, look at the path and save it.",
+    thumbnail=("truck_right", {}),
     nodes=[
         Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
         Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0}, {"video": (1, 0)}),
@@ -128,31 +269,33 @@ POSE_FROM_VIDEO = Workflow(
              {"trajectory": (2, 0)}, size=(320, 110)),
     ],
     notes=[Note(10, (0, 360), """\
-## Camera poses from a video
+## Find the camera path of a video
 
 1. **Load Video**: pick a clip from ComfyUI's input folder (a few seconds of a moving camera;
    25-100 frames are enough).
-2. **Raxel Pose From Video** estimates the camera of every frame by structure from motion
-   (pycolmap). Leave `focal_px` at 0 to estimate the focal length; set it when you know it.
-   Its `report` lists the frames that could not be registered.
-3. **Raxel Trajectory Preview** draws the path from above and from the side.
-4. **Raxel Save Trajectory** writes it to `output/raxel/` (raxel .json by default; choose
-   realestate10k for CameraCtrl / MotionCtrl tools).
+2. **Camera Path From Video** finds the camera of every frame. Leave `focal_px` at 0 to let it
+   estimate the lens; set it when you know it. Its `report` lists the frames it could not place.
+3. **Preview Camera Path** draws the path from above and from the side.
+4. **Save Camera Path** writes it to `output/raxel/` (this pack's .json by default; choose
+   realestate10k for CameraCtrl / MotionCtrl tools). **Load Camera Path** lists saved paths
+   (marked `[output]`), so you can reuse it without moving the file.
 
-Poses are in an arbitrary scale. Static or tripod shots give a rotation-only solution.""")],
+The path's size is arbitrary. Static or tripod shots give a turn-only path.""")],
 )
+
+_KEYFRAMES = ('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4], "fov": 50},\n'
+              ' {"frame": 24, "position": [1, 0, 1], "look_at": [0, 0, 4]}]')
 
 ENCODE_DECODE = Workflow(
     name="raxel_author_encode_decode",
-    description=("Author a camera move, encode it as raxel images, decode the poses back and "
-                 "preview them over the authored trajectory; save the decoded trajectory."),
+    title="3. Create a camera move and check it as ray images",
+    description=("Create a camera move, turn it into ray images and back, and compare the two paths; save "
+                 "the result."),
+    thumbnail=("orbit_left", {"magnitude": 30.0}),
     nodes=[
         Node(1, "RaxelCameraTrajectory", (0, 0),
              {"preset": "orbit_left", "frames": 25, "magnitude": 30.0, "easing": "ease_in_out",
-              "width": 832, "height": 480, "fov": 50.0, "distance": 4.0,
-              "keyframes": ('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4], '
-                            '"fov": 50},\n {"frame": 48, "position": [1, 0, 1], '
-                            '"look_at": [0, 0, 4]}]')},
+              "width": 832, "height": 480, "fov": 50.0, "distance": 4.0, "keyframes": _KEYFRAMES},
              size=(340, 420)),
         Node(2, "RaxelEncode", (380, 0), {"reference": 0, "raxel_width": 0, "raxel_height": 0},
              {"trajectory": (1, 0)}, size=(300, 130)),
@@ -165,32 +308,32 @@ ENCODE_DECODE = Workflow(
              {"trajectory": (3, 0)}, size=(320, 110)),
     ],
     notes=[Note(10, (0, 460), """\
-## Author a camera path and encode it
+## Create a camera move and check it as ray images
 
-1. **Raxel Camera Trajectory**: pick a move (`preset`, `magnitude`, `easing`) or `keyframes`
-   and edit the JSON. `frames` = 4k + 1 (25, 49, 81) suits Wan 2.1.
-2. **Raxel Encode** turns it into raxel images (one image of rays per frame, Rays as Pixels);
-   its `metadata` holds the scale and reference pose.
-3. **Raxel Pose Decode** recovers the cameras from the images; **Raxel Trajectory Preview**
-   draws the decoded path over the authored one (grey): they coincide.
-4. **Raxel Save Trajectory** writes the decoded path to `output/raxel/`.
+1. **Create Camera Path**: pick a move (`preset`, `magnitude`, `easing`), or `keyframes` and
+   edit the keyframes text (every key must sit on a frame below `frames`). `frames` = 4k + 1
+   (25, 49, 81) suits Wan 2.1.
+2. **Camera Path To Ray Images** turns it into ray images (one picture per frame, Rays as
+   Pixels); its `metadata` holds the path's size and place.
+3. **Ray Images To Camera Path** reads the cameras back from the pictures; **Preview Camera
+   Path** draws the path read back over the one you made (grey): they coincide.
+4. **Save Camera Path** writes the path read back to `output/raxel/`.
 
-For Wan 2.1 Fun Camera, connect the trajectory to **Raxel Camera Embedding** and its
-`camera_embedding` to core's **WanCameraImageToVideo** `camera_conditions`.""")],
+For Wan 2.1 Fun Camera, connect the path to **Camera Path To Wan Camera Control** and its
+`camera_embedding` to core's **WanCameraImageToVideo** `camera_conditions` (see the template
+"Copy a video's camera move onto a new video").""")],
 )
 
 EXPORT = Workflow(
     name="raxel_export_to_other_packs",
-    description=("Hand an authored camera path to other tools: AnimateDiff-Evolved CameraCtrl "
-                 "poses (read back and previewed), a Blender camera script, a nerfstudio "
-                 "camera_path.json and a Load3D camera for core Preview 3D."),
+    title="4. Send a camera move to Blender, nerfstudio, AnimateDiff and Load 3D",
+    description=("Hand a camera move to other tools: AnimateDiff-Evolved CameraCtrl, a Blender camera script, "
+                 "a nerfstudio camera path and a Load 3D camera."),
+    thumbnail=("arc", {}),
     nodes=[
         Node(1, "RaxelCameraTrajectory", (0, 0),
              {"preset": "orbit_left", "frames": 25, "magnitude": 30.0, "easing": "ease_in_out",
-              "width": 832, "height": 480, "fov": 50.0, "distance": 4.0,
-              "keyframes": ('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4], '
-                            '"fov": 50},\n {"frame": 48, "position": [1, 0, 1], '
-                            '"look_at": [0, 0, 4]}]')},
+              "width": 832, "height": 480, "fov": 50.0, "distance": 4.0, "keyframes": _KEYFRAMES},
              size=(340, 420)),
         Node(2, "RaxelExportBlender", (380, 0),
              {"filename_prefix": "raxel/blender_camera", "camera_name": "RaxelCamera", "fps": 24.0},
@@ -210,24 +353,25 @@ EXPORT = Workflow(
              size=(400, 400)),
     ],
     notes=[Note(10, (0, 460), """\
-## Export a camera path to other tools
+## Send a camera move to other tools
 
-The path comes from **Raxel Camera Trajectory** (or any trajectory: **Raxel Pose From Video**,
-**Raxel Load Trajectory**).
+The path comes from **Create Camera Path** (or any camera path: **Camera Path From Video**,
+**Load Camera Path**).
 
-- **Raxel Export Blender Camera** writes `output/raxel/blender_camera_00001_.py`: open it in
+- **Export Camera Path To Blender** writes `output/raxel/blender_camera_00001_.py`: open it in
   Blender's Scripting tab and run it (or `blender --python file.py`) to get a keyed camera.
-- **Raxel Export Nerfstudio Camera Path** writes `..._camera_path.json` for
+- **Export Camera Path To Nerfstudio** writes `..._camera_path.json` for
   `ns-render camera-path --camera-path-filename ...` or the viewer's *Load Path*.
-- **Raxel To CameraCtrl Poses** gives AnimateDiff-Evolved's `CAMERACTRL_POSES`: connect it to
-  its CameraCtrl nodes' `cameractrl_poses`. Here it is read back by **Raxel From CameraCtrl
-  Poses** and drawn by **Raxel Trajectory Preview** over the original (they coincide).
-- **Raxel To Load3D Camera** gives core's `LOAD3D_CAMERA` of one frame (`frame` -1 = last) for
-  **Preview 3D**'s `camera_info`; set the viewer's FOV to its `fov` output. Put a model file
-  name (from Load 3D) into Preview 3D's `model_file`.
+- **Camera Path To AnimateDiff CameraCtrl** gives AnimateDiff-Evolved's `CAMERACTRL_POSES`:
+  connect it to its CameraCtrl nodes' `cameractrl_poses`. Here it is read back by **AnimateDiff
+  CameraCtrl To Camera Path** and drawn by **Preview Camera Path** over the original (they
+  coincide).
+- **Camera Path Frame To Load 3D Camera** gives core's `LOAD3D_CAMERA` of one frame (`frame` -1
+  = the last) for **Preview 3D**'s `camera_info`; set the viewer's FOV to its `fov` output. Put a
+  model file name (from Load 3D) into Preview 3D's `model_file`.
 
-Blender and nerfstudio need square pixels; nerfstudio also a centred principal point.""",
-        size=(340, 360))],
+Blender and nerfstudio need square pixels; nerfstudio also a centred image centre.""",
+        size=(340, 380))],
 )
 
 #: The bundled model, as Raxel Model Loader lists it.
@@ -236,10 +380,45 @@ BUNDLED_MODEL = "raxel-tiny-v1/model.safetensors"
 _SAMPLER = {"frames": 9, "steps_video": 30, "steps_rays": 2, "seed": 0}
 _SCALE_TO_MODEL = {"upscale_method": "area", "width": 48, "height": 32, "crop": "center"}
 
+JOINT_VIDEO = Workflow(
+    name="raxel_joint_camera_to_video",
+    title="5. Generate a small video along a camera move (built-in model)",
+    description=("Generate a small video from one picture, with the camera moving the way you choose, using "
+                 "the pack's built-in tiny model."),
+    thumbnail=("dolly_in", {}),
+    nodes=[
+        Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
+        Node(2, "LoadImage", (0, 120), {"image": "raxel_source.png", "upload": "image"}, size=(300, 320)),
+        Node(3, "ImageScale", (340, 120), dict(_SCALE_TO_MODEL), {"image": (2, 0)}, size=(240, 130)),
+        Node(4, "RaxelCameraTrajectory", (0, 480),
+             {"preset": "dolly_in", "frames": 9, "magnitude": 0.0, "easing": "ease_in_out", "width": 48,
+              "height": 32, "fov": 50.0, "distance": 4.0, "keyframes": "[]"}, size=(340, 420)),
+        Node(5, "RaxelJointSampler", (620, 0), {"mode": "video", **_SAMPLER},
+             {"model": (1, 0), "images": (3, 0), "trajectory": (4, 0)}, size=(320, 300)),
+        Node(6, "SaveAnimatedWEBP", (980, 0),
+             {"filename_prefix": "raxel/camera_to_video", "fps": 8.0, "lossless": False, "quality": 90,
+              "method": "default"}, {"images": (5, 0)}, size=(360, 380)),
+        Node(7, "PreviewImage", (620, 340), {}, {"images": (5, 1)}, size=(320, 260)),
+    ],
+    notes=[Note(10, (380, 480), """\
+## Generate a small video along a camera move (built-in model)
+
+1. **Load Video And Camera Model** loads the bundled *raxel-tiny-v1* (9 frames of 48x32).
+2. **Load Image** gives the first frame; **Upscale Image** brings it to 48x32 (centre crop).
+3. **Create Camera Path** makes the move: 9 frames at 48x32 (the same shape as the image).
+   Frame 0 is the picture's own camera.
+4. **Generate Video And Camera Path** in `video` mode makes the other frames along the path
+   (`steps_video`: more steps, cleaner frames; the path is given, so `steps_rays` is unused).
+   `raxels` shows the path as ray images.
+5. **Save Animated WEBP** writes the clip to `output/raxel/`.""")],
+)
+
 JOINT_POSE = Workflow(
     name="raxel_joint_pose_from_video",
-    description=("Camera poses of a video with the joint model (video -> camera): Load Video -> 9 frames "
-                 "at 48x32 -> Raxel Joint Sampler (pose) -> preview, raxel images and a saved trajectory."),
+    title="6. Find the camera path of a video (built-in model)",
+    description=("Find the camera path of a short clip with the pack's built-in tiny model instead of "
+                 "structure from motion."),
+    thumbnail=("pan_left", {}),
     nodes=[
         Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
         Node(2, "LoadVideo", (0, 120), {"file": "re10k_clip.mp4", "upload": "image"}, size=(300, 320)),
@@ -257,55 +436,26 @@ JOINT_POSE = Workflow(
         Node(9, "PreviewImage", (620, 340), {}, {"images": (6, 1)}, size=(320, 260)),
     ],
     notes=[Note(10, (0, 480), """\
-## Camera poses of a video with the joint model (video -> camera)
+## Find the camera path of a video (built-in model)
 
-1. **Raxel Model Loader** loads the bundled *raxel-tiny-v1* (a small pixel-space model: 9 frames
-   of 48x32). Other models go into `ComfyUI/models/raxel/<name>/` (config.json + model.safetensors).
+1. **Load Video And Camera Model** loads the bundled *raxel-tiny-v1* (a small model: 9 frames
+   of 48x32). Other models go into `ComfyUI/models/raxel/<name>/` (config.json +
+   model.safetensors).
 2. **Load Video** picks a clip from the input folder; **Image From Batch** keeps 9 frames and
-   **Upscale Image** brings them to 48x32 (centre crop). The sampler never resizes by itself: it
-   stops with the size the model takes.
-3. **Raxel Joint Sampler** in `pose` mode denoises only the rays: 2 `steps_rays` suffice.
-   Its `raxels` output shows the rays as images; `trajectory` holds one camera per frame,
-   relative to the first, the farthest at distance 1.
-4. **Raxel Trajectory Preview** draws the path; **Raxel Save Trajectory** writes it to
-   `output/raxel/`.""")],
-)
-
-JOINT_VIDEO = Workflow(
-    name="raxel_joint_camera_to_video",
-    description=("Camera-controlled video with the joint model (images + camera -> video): a source image "
-                 "at 48x32 and an authored 9-frame camera move -> Raxel Joint Sampler (video) -> animated WEBP."),
-    nodes=[
-        Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
-        Node(2, "LoadImage", (0, 120), {"image": "raxel_source.png", "upload": "image"}, size=(300, 320)),
-        Node(3, "ImageScale", (340, 120), dict(_SCALE_TO_MODEL), {"image": (2, 0)}, size=(240, 130)),
-        Node(4, "RaxelCameraTrajectory", (0, 480),
-             {"preset": "dolly_in", "frames": 9, "magnitude": 0.0, "easing": "ease_in_out", "width": 48,
-              "height": 32, "fov": 50.0, "distance": 4.0, "keyframes": "[]"}, size=(340, 420)),
-        Node(5, "RaxelJointSampler", (620, 0), {"mode": "video", **_SAMPLER},
-             {"model": (1, 0), "images": (3, 0), "trajectory": (4, 0)}, size=(320, 300)),
-        Node(6, "SaveAnimatedWEBP", (980, 0),
-             {"filename_prefix": "raxel/camera_to_video", "fps": 8.0, "lossless": False, "quality": 90,
-              "method": "default"}, {"images": (5, 0)}, size=(360, 380)),
-        Node(7, "PreviewImage", (620, 340), {}, {"images": (5, 1)}, size=(320, 260)),
-    ],
-    notes=[Note(10, (380, 480), """\
-## Camera-controlled video with the joint model (images + camera -> video)
-
-1. **Raxel Model Loader** loads the bundled *raxel-tiny-v1* (9 frames of 48x32, pixel space).
-2. **Load Image** gives the first frame; **Upscale Image** brings it to 48x32 (centre crop).
-3. **Raxel Camera Trajectory** authors the move: 9 frames at 48x32 (the same aspect ratio as
-   the image). Frame 0 is the source image's camera.
-4. **Raxel Joint Sampler** in `video` mode generates the other frames along the path
-   (`steps_video`: more steps, cleaner frames; the rays are given, so `steps_rays` is unused).
-   `raxels` shows the path as ray images.
-5. **Save Animated WEBP** writes the clip to `output/raxel/`.""")],
+   **Upscale Image** brings them to 48x32 (centre crop). The model never resizes by itself: it
+   stops and names the size it takes.
+3. **Generate Video And Camera Path** in `pose` mode works out only the camera: 2 `steps_rays`
+   suffice. Its `raxels` output shows the camera as ray images; `trajectory` holds one camera
+   per frame, starting at the first, the farthest 1 unit away.
+4. **Preview Camera Path** draws the path; **Save Camera Path** writes it to `output/raxel/`.""")],
 )
 
 JOINT_BOTH = Workflow(
     name="raxel_joint_image_to_video_and_camera",
-    description=("Video and camera path from one image with the joint model (image -> video + camera): "
-                 "Raxel Joint Sampler (joint) -> animated WEBP, trajectory preview and saved trajectory."),
+    title="7. Make a small video and its camera path from one picture (built-in model)",
+    description=("From one picture, make a short video and the camera path it follows, with the pack's "
+                 "built-in tiny model."),
+    thumbnail=("spiral", {}),
     nodes=[
         Node(1, "RaxelModelLoader", (0, 0), {"model_name": BUNDLED_MODEL}, size=(320, 60)),
         Node(2, "LoadImage", (0, 120), {"image": "raxel_source.png", "upload": "image"}, size=(300, 320)),
@@ -323,19 +473,51 @@ JOINT_BOTH = Workflow(
              size=(320, 110)),
     ],
     notes=[Note(10, (0, 480), """\
-## Video and camera path from one image (image -> video + camera)
+## Make a small video and its camera path from one picture (built-in model)
 
-1. **Raxel Model Loader** loads the bundled *raxel-tiny-v1* (9 frames of 48x32, pixel space).
+1. **Load Video And Camera Model** loads the bundled *raxel-tiny-v1* (9 frames of 48x32).
 2. **Load Image** gives the first frame; **Upscale Image** brings it to 48x32 (centre crop).
-3. **Raxel Joint Sampler** in `joint` mode generates `frames` frames and their cameras together:
-   `steps_video` for the frames, `steps_rays` for the rays. The camera path is decoded from the
-   generated rays (relative to the first frame, the farthest camera at distance 1).
-4. **Save Animated WEBP** writes the clip; **Raxel Trajectory Preview** draws the path and
-   **Raxel Save Trajectory** writes it to `output/raxel/`.""")],
+3. **Generate Video And Camera Path** in `joint` mode makes `frames` frames and their cameras
+   together: `steps_video` for the frames, `steps_rays` for the camera. The camera path is read
+   from the generated ray images (starting at the first frame, the farthest camera 1 unit away).
+4. **Save Animated WEBP** writes the clip; **Preview Camera Path** draws the path and **Save
+   Camera Path** writes it to `output/raxel/`.""")],
 )
 
-#: Every workflow the pack ships.
-WORKFLOWS = [POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_POSE, JOINT_VIDEO, JOINT_BOTH]
+POINT_TRACKS = Workflow(
+    name="raxel_point_tracks",
+    title="8. Follow points through a video",
+    description=("Follow points through a video and get them as tracks that Wan's track-driven models "
+                 "and other tracker nodes read, drawn on the frames to check them."),
+    nodes=[
+        Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
+        Node(2, "RaxelPointTracks", (340, 0),
+             {"num_points": 400, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
+             {"video": (1, 0)}, size=(340, 260)),
+        Node(3, "SaveAnimatedWEBP", (720, 0),
+             {"filename_prefix": "raxel/point_tracks", "fps": 16.0, "lossless": False, "quality": 85,
+              "method": "default"}, {"images": (2, 2)}, size=(420, 420)),
+        Node(4, "RaxelTracksFromJSON", (720, 460), {"tracks_json": ""}, {"tracks": (2, 0)},
+             size=(320, 160)),
+    ],
+    notes=[Note(10, (0, 360), """\
+## Follow points through a video
+
+1. **Load Video**: pick a clip from ComfyUI's input folder.
+2. **Follow Points Through A Video** follows about `num_points` grid points through the clip (OpenCV
+   Lucas-Kanade); a track ends where it fails a forward-backward check (occlusion, leaving the
+   frame), and `reseed` starts new ones in the emptied cells.
+3. **Save Animated WEBP** writes the frames with the tracks drawn on them.
+4. `tracks` is core's TRACKS (WanMove nodes; here **Point Tracks From Text Or Core Tracks** shows its size);
+   `tracks_json` is the `{x, y}` list core's **WanTrackToVideo** reads (turn `reseed` off for it:
+   it uses the points of the first frame).
+
+To use tracks from another tracker node, connect its TRACKS to `tracks` or paste its JSON into
+`tracks_json`: the node checks them against the video and passes them on in both formats.""")],
+)
+
+#: Every workflow the pack ships, commonest task first (the number that starts each title).
+WORKFLOWS = [CAMERA_TRANSFER, POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_VIDEO, JOINT_POSE, JOINT_BOTH, POINT_TRACKS]
 
 
 def _check(workflow: Workflow) -> None:
@@ -350,12 +532,13 @@ def _check(workflow: Workflow) -> None:
         if list(node.widgets) != spec["widgets"]:
             raise ValueError(f"{workflow.name} node {node.id}: widgets {list(node.widgets)} != "
                              f"{spec['widgets']}")
-        names = [name for name, _, _ in spec["inputs"]]
+        accepts = {n: t for n, t, _ in spec["inputs"]}
+        accepts.update(spec.get("widget_types", {}))  # a widget may be fed by a link (then an input)
         for name, (source, slot) in node.links.items():
-            if name not in names or source not in ids:
+            if name not in accepts or source not in ids:
                 raise ValueError(f"{workflow.name} node {node.id}: bad link {name} <- {source}")
             source_type = NODE_TYPES[_node(workflow, source).type]["outputs"][slot][1]
-            if source_type not in {n: t for n, t, _ in spec["inputs"]}[name].split(","):
+            if source_type not in accepts[name].split(","):
                 raise ValueError(f"{workflow.name} node {node.id}: {name} gets {source_type}")
         missing = [n for n, _, opt in spec["inputs"] if not opt and n not in node.links]
         if missing:
@@ -371,7 +554,7 @@ def api_format(workflow: Workflow) -> dict:
     _check(workflow)
     prompt = {}
     for node in workflow.nodes:
-        inputs = {k: v for k, v in node.widgets.items() if k != "upload"}
+        inputs = {k: v for k, v in node.widgets.items() if k not in UI_ONLY_WIDGETS and k not in node.links}
         for name, (source, slot) in node.links.items():
             inputs[name] = [str(source), slot]
         prompt[str(node.id)] = {
@@ -433,7 +616,8 @@ def ui_format(workflow: Workflow) -> dict:
     links = []
     for node in workflow.nodes:
         spec = NODE_TYPES[node.type]
-        for slot, (name, _type, _) in enumerate(spec["inputs"]):
+        sockets = [name for name, _, _ in spec["inputs"]] + linked_widgets(node)
+        for slot, name in enumerate(sockets):
             if name in node.links:
                 source, source_slot = node.links[name]
                 carried = NODE_TYPES[_node(workflow, source).type]["outputs"][source_slot][1]
@@ -449,6 +633,11 @@ def ui_format(workflow: Workflow) -> dict:
             if optional:
                 entry["shape"] = 7  # the front end's mark of an optional socket
             inputs.append(entry)
+        for slot, name in enumerate(linked_widgets(node), start=len(spec["inputs"])):
+            # a widget fed by a link: an input that names its widget (its value stays in widgets_values)
+            link = next(link[0] for link in links if link[3] == node.id and link[4] == slot)
+            inputs.append({"name": name, "type": spec["widget_types"][name], "widget": {"name": name},
+                           "link": link})
         outputs = []
         for slot, (name, type_) in enumerate(spec["outputs"]):
             out_links = [link[0] for link in links if link[1] == node.id and link[2] == slot]
@@ -494,7 +683,8 @@ def ui_format(workflow: Workflow) -> dict:
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": {"scale": 1.0, "offset": [60, 120]}, "info": {"description": workflow.description}},
+        "extra": {"ds": {"scale": 1.0, "offset": [60, 120]},
+                  "info": {"title": workflow.title, "description": workflow.description}},
         "version": 0.4,
     }
 
@@ -504,11 +694,60 @@ def dumps(data: dict) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
+def ui_path(workflow: Workflow | str) -> Path:
+    """The UI file of a workflow (or of the workflow with that ``name``): ``workflows/<title>.json``."""
+    if isinstance(workflow, str):
+        workflow = next(w for w in WORKFLOWS if w.name == workflow)
+    return HERE / f"{workflow.title}.json"
+
+
+def thumbnail_path(workflow: Workflow) -> Path:
+    """The thumbnail the template browser shows: ``<title>.jpg`` beside the UI file."""
+    return ui_path(workflow).with_suffix(".jpg")
+
+
+#: Size ``(H, W)`` of the thumbnails (the browser shows them in a square card, cropped to fit).
+THUMBNAIL_SIZE = (512, 512)
+
+
+def thumbnail(workflow: Workflow) -> bytes:
+    """JPEG bytes of the workflow's thumbnail: the camera move it is about (:attr:`Workflow.thumbnail`,
+    drawn by ``raxel_core.preview`` from above, one frustum per few frames) under the title."""
+    import io
+    import sys
+
+    from PIL import Image, ImageDraw
+
+    sys.path.insert(0, str(HERE.parent))
+    from raxel_core.authoring import make_preset
+    from raxel_core.preview import trajectory_preview
+
+    preset, options = workflow.thumbnail
+    cameras = make_preset(preset, 25, easing="ease_in_out", **options)
+    h, w = THUMBNAIL_SIZE
+    picture = trajectory_preview(cameras, size=(h - 96, 2 * w), max_frustums=9, title=" ")[:, :w]
+    canvas = Image.new("RGB", (w, h), (24, 26, 32))
+    canvas.paste(Image.fromarray(picture), (0, 96))
+    draw = ImageDraw.Draw(canvas)
+    words, lines = workflow.title.split(), [""]
+    for word in words:  # wrap the title to the card's width
+        trial = f"{lines[-1]} {word}".strip()
+        if draw.textlength(trial, font_size=26) > w - 32 and lines[-1]:
+            lines.append(word)
+        else:
+            lines[-1] = trial
+    for k, line in enumerate(lines[:3]):
+        draw.text((16, 10 + 28 * k), line, fill=(240, 240, 240), font_size=26)
+    out = io.BytesIO()
+    canvas.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
 def expected_files() -> dict[Path, str]:
-    """Path -> text of every file this script writes."""
+    """Path -> text of every workflow file this script writes (thumbnails: :func:`thumbnail`)."""
     files = {}
     for workflow in WORKFLOWS:
-        files[HERE / f"{workflow.name}.json"] = dumps(ui_format(workflow))
+        files[ui_path(workflow)] = dumps(ui_format(workflow))
         files[HERE / "api" / f"{workflow.name}.json"] = dumps(api_format(workflow))
     return files
 
@@ -518,6 +757,9 @@ def main() -> None:
     for path, text in expected_files().items():
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(HERE.parent)}")
+    for workflow in WORKFLOWS:
+        thumbnail_path(workflow).write_bytes(thumbnail(workflow))
+        print(f"wrote {thumbnail_path(workflow).relative_to(HERE.parent)}")
 
 
 if __name__ == "__main__":

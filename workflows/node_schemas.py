@@ -69,6 +69,7 @@ class NodeSchema:
         return {
             "inputs": [(i.name, i.type, i.optional) for i in self.inputs if not i.widget],
             "widgets": [i.name for i in self.widgets],
+            "widget_types": {i.name: i.type for i in self.widgets},
             "outputs": list(self.outputs),
         }
 

@@ -255,6 +255,22 @@ def parse_keyframes_json(text: str) -> list[Keyframe]:
     return keys
 
 
+def check_keyframes_in_range(keyframes: Sequence[Keyframe], num_frames: int) -> None:
+    """Raise when a key sits outside the path's frames ``0 .. num_frames - 1`` (the path would stop
+    short of it, silently).
+
+    Raises:
+        ValueError: naming the first such key's frame, the range, and the two fixes.
+    """
+    outside = sorted(k.frame for k in keyframes if k.frame >= num_frames)
+    if outside:
+        raise ValueError(
+            f"keyframe at frame {outside[0]} is outside the path's frames 0..{num_frames - 1} (frames = "
+            f"{num_frames}); set frames to at least {outside[-1] + 1} or move the key to a frame below "
+            f"{num_frames}"
+        )
+
+
 def trajectory_from_keyframes(
     keyframes: Sequence[Keyframe],
     num_frames: int | None = None,
@@ -284,8 +300,9 @@ def trajectory_from_keyframes(
         position, rotation and fov exactly (to float64 rounding).
 
     Raises:
-        ValueError: no keyframes, two keys on one frame, ``num_frames < 1``, a look-at key whose
-            viewing direction is parallel to ``up``.
+        ValueError: no keyframes, two keys on one frame, ``num_frames < 1``, a key on a frame
+            ``>= num_frames`` (:func:`check_keyframes_in_range`), a look-at key whose viewing
+            direction is parallel to ``up``.
     """
     keys = sorted(keyframes, key=lambda k: k.frame)
     if not keys:
@@ -298,6 +315,7 @@ def trajectory_from_keyframes(
         num_frames = frames[-1] + 1
     if not is_whole_number(num_frames, 1):
         raise ValueError(f"num_frames must be a whole number >= 1; got {num_frames!r}")
+    check_keyframes_in_range(keys, int(num_frames))
     if not (math.isfinite(fov_y_deg) and 0 < fov_y_deg < 180):
         raise ValueError(f"fov_y_deg must be in (0, 180) degrees; got {fov_y_deg!r}")
     n = int(num_frames)

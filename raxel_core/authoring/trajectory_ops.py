@@ -1,4 +1,4 @@
-"""Trajectory editing: chain, combine, resample, smooth.
+"""Trajectory editing: chain, combine, resample, sample_at, smooth.
 
 All functions take and return :class:`~raxel_core.cameras.Cameras` (OpenCV axes, world-to-camera
 ``R, t``, pixel ``K``), float64. Resampling interpolates as keyframed paths do
@@ -90,11 +90,8 @@ def resample(cameras: Cameras, num_frames: int) -> Cameras:
     """The same motion over another number of frames.
 
     Output frame ``j`` sits at time ``x_j = j (N - 1) / (M - 1)`` of the input (``M = 1`` gives the
-    first frame). Rotations: SLERP between neighbouring input frames; camera centres: natural cubic
-    spline through all input centres; ``fx, fy``: ``log`` linear; ``cx, cy``: linear. The first
-    and last frames are copied exactly, and so is every output frame landing on an input frame.
-    ``fps`` is scaled by ``(M - 1) / (N - 1)`` so the duration is unchanged (kept when unknown).
-    ``M == N`` returns the input object itself.
+    first frame), interpolated by :func:`sample_at`. ``fps`` is scaled by ``(M - 1) / (N - 1)`` so
+    the duration is unchanged (kept when unknown). ``M == N`` returns the input object itself.
 
     Raises:
         ValueError: ``num_frames < 1``.
@@ -104,15 +101,40 @@ def resample(cameras: Cameras, num_frames: int) -> Cameras:
     n, m = len(cameras), int(num_frames)
     if n == m:
         return cameras
-    x = np.arange(n, dtype=np.float64)
     xq = np.linspace(0, n - 1, m) if m > 1 else np.zeros(1)
     if m > 1:
         xq[-1] = n - 1
+    fps = cameras.fps
+    if fps is not None and n > 1 and m > 1:
+        fps = fps * (m - 1) / (n - 1)
+    return replace(sample_at(cameras, xq), fps=fps)
+
+
+def sample_at(cameras: Cameras, times) -> Cameras:
+    """The trajectory at fractional frame times ``times (M,)`` (frame units of the input, clamped
+    to ``[0, N - 1]``).
+
+    Rotations: SLERP between neighbouring input frames; camera centres: natural cubic spline
+    through all input centres; ``fx, fy``: ``log`` linear; ``cx, cy``: linear
+    (:mod:`.interpolation`). Every time landing on an input frame copies that frame exactly
+    (``K``, ``R``, ``t`` bit-identical). ``fps`` is kept as it is (the caller knows the timing).
+
+    Raises:
+        ValueError: no times, or a time that is not finite.
+    """
+    xq = np.asarray(times, dtype=np.float64).reshape(-1)
+    if xq.size == 0 or not np.isfinite(xq).all():
+        raise ValueError(f"sample_at needs one or more finite frame times; got {times!r}")
+    n, m = len(cameras), xq.shape[0]
+    xq = np.clip(xq, 0, n - 1)
+    x = np.arange(n, dtype=np.float64)
     R = interpolate_rotations(x, cameras.R, xq)
     centers = torch.from_numpy(natural_cubic_spline(x, cameras.centers.numpy(), xq))
     on_knot = xq == np.round(xq)
+    knot = torch.from_numpy(on_knot)
+    source = torch.from_numpy(xq[on_knot].astype(np.int64))
     if on_knot.any():  # exact copies where an output frame is an input frame
-        centers[torch.from_numpy(on_knot)] = cameras.centers[torch.from_numpy(xq[on_knot].astype(np.int64))]
+        centers[knot] = cameras.centers[source]
     K_in = cameras.K.numpy()
     focal = np.exp(interpolate_linear(x, np.log(np.stack([K_in[:, 0, 0], K_in[:, 1, 1]], -1)), xq))
     pp = interpolate_linear(x, np.stack([K_in[:, 0, 2], K_in[:, 1, 2], K_in[:, 0, 1]], -1), xq)
@@ -120,15 +142,11 @@ def resample(cameras: Cameras, num_frames: int) -> Cameras:
     K[:, 0, 0], K[:, 1, 1] = torch.from_numpy(focal[:, 0]), torch.from_numpy(focal[:, 1])
     K[:, 0, 2], K[:, 1, 2], K[:, 0, 1] = (torch.from_numpy(pp[:, j]) for j in range(3))
     K[:, 2, 2] = 1
-    if on_knot.any():
-        K[torch.from_numpy(on_knot)] = cameras.K[torch.from_numpy(xq[on_knot].astype(np.int64))]
     t = -(R @ centers[..., None])[..., 0]
-    if on_knot.any():  # t copied too, so kept frames are bit-identical
-        t[torch.from_numpy(on_knot)] = cameras.t[torch.from_numpy(xq[on_knot].astype(np.int64))]
-    fps = cameras.fps
-    if fps is not None and n > 1 and m > 1:
-        fps = fps * (m - 1) / (n - 1)
-    return replace(cameras, K=K, R=R, t=t, fps=fps).validate("resampled trajectory")
+    if on_knot.any():  # K and t copied too, so kept frames are bit-identical
+        K[knot] = cameras.K[source]
+        t[knot] = cameras.t[source]
+    return replace(cameras, K=K, R=R, t=t).validate("resampled trajectory")
 
 
 def smooth(cameras: Cameras, strength: float) -> Cameras:

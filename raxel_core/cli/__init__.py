@@ -2,8 +2,10 @@
 
     raxel demo [--out DIR]                         render a scene, estimate its trajectory, score it
     raxel pose VIDEO_OR_FRAME_DIR --out FILE [--focal PX] [--seed S]
+    raxel tracks VIDEO_OR_FRAME_DIR --out TRACKS.json [--points N] [--no-reseed] [--format xy|tracks]
     raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline] [--seed S] [--repeats N]
     raxel convert IN OUT [--from FMT] [--to FMT] [--size HxW]
+    raxel retime TRAJ --frames N [--nearest-4k1] [--fps-in A --fps-out B] [--smooth S] [--recentre] --out FILE
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
     raxel decode DIR --out TRAJ
     raxel run WORKFLOW_API.json [--server URL] [--set NODE.INPUT=VALUE ...] [--out DIR]
@@ -27,14 +29,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import convert, decode, demo, encode, eval_joint, eval_pose, pose, prepare, run, sample, train
+from . import convert, decode, demo, encode, eval_joint, eval_pose, pose, prepare, retime, run, sample, tracks, train
 from .sample import BUNDLED_MODEL_DIR
 
 __all__ = ["BUNDLED_MODEL_DIR", "build_parser", "main"]
 
 #: One module per command, in the order ``raxel --help`` lists them; each has ``register(sub)`` (its
 #: options) and ``run(args)`` (returns the exit status).
-COMMANDS = (demo, pose, eval_pose, convert, encode, decode, run, train, prepare, sample, eval_joint)
+COMMANDS = (demo, pose, tracks, eval_pose, convert, retime, encode, decode, run, train, prepare, sample, eval_joint)
 #: Commands with their own parser and exit codes: ``raxel NAME ARGS...`` hands ARGS to ``main(ARGS)``.
 OWN_PARSER = {"run": run.main, "eval-joint": eval_joint.main}
 #: Errors in the input: status 2 and one line ``raxel COMMAND: error: MESSAGE``.

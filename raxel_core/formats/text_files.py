@@ -32,6 +32,7 @@ def write_files_atomic(files: dict[Path, str]) -> None:
             parent = parent_folder(path)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
             temps.append((tmp, path))
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; an output file is readable like any other
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
                 handle.flush()
