@@ -10,7 +10,6 @@
 //
 // This module only exports: ComfyUI loads every .js under web/js, and loading this one registers nothing.
 import { app } from "../../../scripts/app.js";
-import { api } from "../../../scripts/api.js";
 
 /** node.properties key of the last run's 3D view payload ({trajectory, reference, signature}). */
 export const RESULT_PROPERTY = "raxel_last_result";
@@ -169,7 +168,7 @@ export function presetRequest(node) {
 
 /** POST the widget values to the pack's route; resolves to the view payload; throws Error with the server's message. */
 export async function fetchPresetPath(request) {
-  const response = await api.fetchApi("/raxel/preset_path", {
+  const response = await app.api.fetchApi("/raxel/preset_path", { // ComfyUI's client: its base URL
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
   });
   let body = null;
