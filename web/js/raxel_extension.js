@@ -17,7 +17,7 @@ import { TrajectoryView } from "./raxel_trajectory_view.js";
 import { formatKeyframes, keyC2W, parseKeyframes, transpose } from "./raxel_keyframes.js";
 import {
   REPORT_PROPERTY, RESULT_LIMIT, RESULT_PROPERTY, WIDGET_RULES, applyWidgetVisibility, compactView, fetchPresetPath,
-  keepWithWorkflow, presetRequest, reportBox, showReport,
+  keepWithWorkflow, presetRequest, reportBox, reportText, showReport,
 } from "./raxel_node_state.js";
 
 const VIEW_NODES = new Set([
@@ -155,8 +155,7 @@ class NodeView {
   }
 
   showReport(text, keep = true) {
-    let value = Array.isArray(text) ? text.join("\n") : String(text ?? "");
-    if (value.length > 4000) value = `${value.slice(0, 4000)}\n… (cut at 4000 characters)`;
+    const value = reportText(text);
     this.report.value = value;
     this.report.title = value;
     this.report.style.display = value ? "block" : "none";

@@ -143,9 +143,14 @@ export function reportBox(node) {
 }
 
 /** Show `text` (string or list of strings, as in ui.text) in the node's report box; keep it with the workflow. */
+/** ui.text (a string or a list of strings) as one string, cut at REPORT_LIMIT characters with a mark. */
+export function reportText(text) {
+  const value = Array.isArray(text) ? text.join("\n") : String(text ?? "");
+  return value.length > REPORT_LIMIT ? `${value.slice(0, REPORT_LIMIT)}\n… (cut at ${REPORT_LIMIT} characters)` : value;
+}
+
 export function showReport(node, text, keep = true) {
-  let value = Array.isArray(text) ? text.join("\n") : String(text ?? "");
-  if (value.length > REPORT_LIMIT) value = `${value.slice(0, REPORT_LIMIT)}\n… (cut at ${REPORT_LIMIT} characters)`;
+  const value = reportText(text);
   const box = reportBox(node);
   box.value = value;
   box.title = value;
