@@ -36,7 +36,16 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
-from . import interop_nodes, model_nodes, pose_nodes, raxel_nodes, rerender_nodes, tracks_nodes, trajectory_nodes
+from . import (
+    interop_nodes,
+    model_nodes,
+    pose_nodes,
+    preset_route,
+    raxel_nodes,
+    rerender_nodes,
+    tracks_nodes,
+    trajectory_nodes,
+)
 
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
@@ -54,5 +63,7 @@ class RaxelExtension(ComfyExtension):
 
 
 async def comfy_entrypoint() -> RaxelExtension:
-    """Entry point ComfyUI's loader calls for V3 packs."""
+    """Entry point ComfyUI's loader calls for V3 packs; also adds the pack's HTTP route
+    (:mod:`.preset_route`: the live preset path the canvas draws before a run)."""
+    preset_route.register_with_server()
     return RaxelExtension()

@@ -26,6 +26,9 @@ import pytest
 from comfyui_server import COMFYUI_DIR, SHIMS, comfyui_skip_reason, start_comfyui
 from shared_data import DATA
 
+# The browser tests' fixtures module (a plugin of tests/test_browser*.py): asserts in it explain themselves too.
+pytest.register_assert_rewrite("browser_session")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "comfyui(purpose): needs a real ComfyUI checkout (RAXEL_COMFYUI_DIR)")

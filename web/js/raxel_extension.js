@@ -6,15 +6,34 @@
 // which arrives in onExecuted. In keyframes mode RaxelCameraTrajectory also draws the keyframes
 // of its JSON widget directly (raxel_keyframes.js), before any run, and edits write the JSON
 // back through the widget (value + callback), so the graph, saving and undo work as for typing.
+// In preset mode it draws the preset's path live, asked from the pack's route (raxel_node_state.js).
+//
+// Every view has Play / Pause, Fit (reset the viewpoint), one scrubber driving every path it draws
+// (trajectory, reference, preview) and a legend. The last result is kept with the workflow
+// (node.properties, raxel_node_state.js), so tab switches, undo and reopening show it again.
+// The report text a node sends (ui.text: registration report, "saved ... to ...") is shown on it.
 import { app } from "../../../scripts/app.js";
 import { TrajectoryView } from "./raxel_trajectory_view.js";
 import { formatKeyframes, keyC2W, parseKeyframes, transpose } from "./raxel_keyframes.js";
+import {
+  REPORT_PROPERTY, RESULT_LIMIT, RESULT_PROPERTY, WIDGET_RULES, applyWidgetVisibility, compactView, fetchPresetPath,
+  keepWithWorkflow, presetRequest, reportBox, reportText, showReport,
+} from "./raxel_node_state.js";
 
 const VIEW_NODES = new Set([
   "RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview", "RaxelPoseDecode", "RaxelPoseFromVideo",
   "RaxelFromCameraCtrlPoses",
 ]);
 const EDITOR_NODE = "RaxelCameraTrajectory";
+/** Nodes without a 3D view whose report text (the saved path) is shown: their report box exists from the
+ * start, so the node's size is known when the workflow is laid out, not changed by a run. (The export
+ * nodes, the model loader and the joint sampler send a report too; the templates leave no room under
+ * them for a box yet.) */
+const REPORT_NODES = new Set(["RaxelSaveTrajectory"]);
+/** Frames per second of Play when the trajectory carries no fps. */
+const PLAY_FPS = 12;
+/** Wait after the last widget change before asking the server for the preset path (ms). */
+const PREVIEW_DEBOUNCE_MS = 120;
 const KEYFRAMES_PRESET = "keyframes";
 const VIEW_WIDGET = "raxel_3d_view";
 const VIEW_HEIGHT = 340;
@@ -56,6 +75,12 @@ class NodeView {
     this.view.element.style.flex = "1 1 auto";
     this.container.appendChild(this.view.element);
     this._buildScrubber();
+    this._buildReport();
+    this.playTimer = null;
+    this.previewKey = null;
+    this.previewTimer = null;
+    this.previewError = "";
+    this.keptNote = "";
 
     this.widget = node.addDOMWidget(VIEW_WIDGET, "raxel_trajectory_view", this.container, {
       serialize: false,
@@ -86,8 +111,7 @@ class NodeView {
     const frameLabel = document.createElement("span");
     frameLabel.textContent = "key frame";
     Object.assign(frameLabel.style, { font: "11px sans-serif", color: "#aaa" });
-    bar.append(...this.editButtons, frameLabel, this.frameInput,
-      button("Fit", "Frame every camera in the view", () => this.view.fit()));
+    bar.append(...this.editButtons, frameLabel, this.frameInput);
     for (const type of ["pointerdown", "keydown", "wheel"]) bar.addEventListener(type, (e) => e.stopPropagation());
     this.toolbar = bar;
     this.container.appendChild(bar);
@@ -107,14 +131,87 @@ class NodeView {
       this.view.setFrame(Number(this.scrubber.value));
       this._updateScrubberLabel();
     });
+    this.playButton = button("▶ Play", "Play the camera move (loops); click again to pause", () => this.togglePlay());
+    this.playButton.className = "raxel-play";
+    this.fitButton = button("Fit", "Reset the viewpoint: frame every camera in the view", () => this.view.fit());
+    this.fitButton.className = "raxel-fit";
     for (const type of ["pointerdown", "keydown", "wheel"]) row.addEventListener(type, (e) => e.stopPropagation());
-    row.append(this.scrubber, this.scrubberLabel);
+    row.append(this.playButton, this.fitButton, this.scrubber, this.scrubberLabel);
     this.container.appendChild(row);
   }
 
+  /** The node's report text (ui.text) inside the view's container: shown once a run sends one. */
+  _buildReport() {
+    this.report = document.createElement("textarea");
+    this.report.readOnly = true;
+    this.report.className = "raxel-report";
+    Object.assign(this.report.style, {
+      display: "none", flex: "0 0 auto", height: "44px", resize: "none", boxSizing: "border-box",
+      font: "11px monospace", background: "#1d2027", color: "#d8d8d8", border: "1px solid #3a3f4a",
+      borderRadius: "4px", padding: "3px 5px",
+    });
+    for (const type of ["pointerdown", "wheel", "keydown"]) this.report.addEventListener(type, (e) => e.stopPropagation());
+    this.container.appendChild(this.report);
+  }
+
+  showReport(text, keep = true) {
+    const value = reportText(text);
+    this.report.value = value;
+    this.report.title = value;
+    this.report.style.display = value ? "block" : "none";
+    if (keep) keepWithWorkflow(this.node, REPORT_PROPERTY, value);
+  }
+
+  /** Scrubber range and label for what the view shows now (a run's trajectory or the preview). */
+  _refreshScrubber() {
+    const t = this.view.shownTrajectory();
+    const n = t ? t.frames.length : 0;
+    this.scrubber.max = String(Math.max(0, n - 1));
+    this.scrubber.disabled = n < 2;
+    this.playButton.disabled = n < 2;
+    this.playButton.style.opacity = n < 2 ? "0.4" : "1";
+    if (n < 2) this.pause();
+    if (Number(this.scrubber.value) > Math.max(0, n - 1)) this.scrubber.value = String(Math.max(0, n - 1));
+    if (this.view.frame !== Number(this.scrubber.value)) this.view.setFrame(Number(this.scrubber.value));
+    this._updateScrubberLabel();
+  }
+
   _updateScrubberLabel() {
-    const t = this.view.trajectory;
-    this.scrubberLabel.textContent = t ? `frame ${this.scrubber.value} / ${t.frames.length - 1}` : "not run yet";
+    const t = this.view.shownTrajectory();
+    const what = t && t === this.view.preview ? " (preview)" : "";
+    this.scrubberLabel.textContent = t ? `frame ${this.scrubber.value} / ${t.frames.length - 1}${what}${this.keptNote}`
+      : "not run yet";
+  }
+
+  get playing() {
+    return this.playTimer !== null;
+  }
+
+  togglePlay() {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  /** Step the scrubber at the trajectory's fps (PLAY_FPS when it has none), looping. */
+  play() {
+    const t = this.view.shownTrajectory();
+    if (!t || t.frames.length < 2 || this.playing) return;
+    const fps = Number(t.fps) > 0 ? Number(t.fps) : PLAY_FPS;
+    this.playTimer = setInterval(() => {
+      const shown = this.view.shownTrajectory();
+      if (!shown || !this.node.graph) { this.pause(); return; }
+      const next = (Number(this.scrubber.value) + 1) % shown.frames.length;
+      this.scrubber.value = String(next);
+      this.view.setFrame(next);
+      this._updateScrubberLabel();
+    }, 1000 / fps);
+    this.playButton.textContent = "❚❚ Pause";
+  }
+
+  pause() {
+    if (this.playTimer !== null) clearInterval(this.playTimer);
+    this.playTimer = null;
+    if (this.playButton) this.playButton.textContent = "▶ Play";
   }
 
   /** Re-read the widgets whenever one of them changes (typing, combo, undo, link). */
@@ -150,6 +247,8 @@ class NodeView {
         this.view.setStale(this._signature() !== this.executedSignature);
       }
       if (!this.isEditor) return;
+      applyWidgetVisibility(this.node);
+      this._syncPreview();
       const preset = findWidget(this.node, "preset")?.value;
       const keysWidget = findWidget(this.node, "keyframes");
       const text = keysWidget ? String(keysWidget.value ?? "") : "";
@@ -196,6 +295,40 @@ class NodeView {
     } catch (err) {
       this.view.setError(`the 3D view failed: ${err.message}`);
     }
+  }
+
+  /** Ask the server for the preset path when the widgets changed (debounced); drop it in keyframes mode. */
+  _syncPreview() {
+    const request = presetRequest(this.node);
+    const key = request ? JSON.stringify(request) : null;
+    if (key === this.previewKey) return;
+    this.previewKey = key;
+    clearTimeout(this.previewTimer);
+    if (!request) {
+      this._setPreviewError("");
+      if (this.view.preview) { this.view.setPreview(null); this._refreshScrubber(); }
+      return;
+    }
+    this.previewTimer = setTimeout(async () => {
+      try {
+        const data = await fetchPresetPath(request);
+        if (this.previewKey !== key || !this.view) return; // the widgets moved on meanwhile
+        this._setPreviewError("");
+        this.view.setPreview(data);
+        this._refreshScrubber();
+      } catch (err) {
+        if (this.previewKey !== key) return;
+        this.view.setPreview(null);
+        this._setPreviewError(`preset path: ${err.message}`);
+        this._refreshScrubber();
+      }
+    }, PREVIEW_DEBOUNCE_MS);
+  }
+
+  _setPreviewError(text) {
+    if (text) this.view.setError(text);
+    else if (this.previewError && this.view.error === this.previewError) this.view.setError("");
+    this.previewError = text;
   }
 
   _enableEditing(on) {
@@ -298,29 +431,61 @@ class NodeView {
   }
 
   onExecuted(output) {
+    if (output?.text) this.showReport(output.text);
     const data = output?.raxel_trajectory?.[0];
     if (!data) return;
+    const reference = output?.raxel_reference?.[0] ?? null;
+    if (this.showResult(data, reference, this._signature())) this.keep(data, reference);
+  }
+
+  /** Draw a run's result; false when it cannot be shown (the error says why). */
+  showResult(data, reference, signature) {
     try {
-      this.view.setTrajectory(data, output?.raxel_reference?.[0] ?? null);
-      this.executedSignature = this._signature();
-      const n = this.view.trajectory.frames.length;
-      this.scrubber.max = String(n - 1);
-      this.scrubber.disabled = n < 2;
-      if (Number(this.scrubber.value) > n - 1) this.scrubber.value = String(n - 1);
-      this.view.setFrame(Number(this.scrubber.value));
-      if (!this.keysError) this.view.setError("");
-      this._updateScrubberLabel();
+      this.view.setTrajectory(data, reference);
+      this.executedSignature = signature;
+      this.view.setStale(signature !== this._signature());
+      if (!this.keysError && !this.previewError) this.view.setError("");
+      this._refreshScrubber();
+      return true;
     } catch (err) {
       this.view.setError(`could not show the trajectory: ${err.message}`);
+      return false;
     }
   }
 
+  /** Keep the result with the workflow when it fits RESULT_LIMIT; otherwise say that it is not kept. */
+  keep(data, reference) {
+    const kept = { trajectory: compactView(data), reference: compactView(reference), signature: this.executedSignature };
+    const size = JSON.stringify(kept).length;
+    if (size > RESULT_LIMIT) {
+      keepWithWorkflow(this.node, RESULT_PROPERTY, undefined);
+      this.keptNote = ` · not kept with the workflow (${Math.round(size / 1024)} KB > ${RESULT_LIMIT / 1024} KB)`;
+    } else {
+      keepWithWorkflow(this.node, RESULT_PROPERTY, kept);
+      this.keptNote = "";
+    }
+    this._updateScrubberLabel();
+  }
+
+  /** Show what the workflow kept from the last run (tab switch, undo, reopened workflow). */
+  restore() {
+    const props = this.node.properties || {};
+    if (props[REPORT_PROPERTY]) this.showReport(props[REPORT_PROPERTY], false);
+    const kept = props[RESULT_PROPERTY];
+    if (kept?.trajectory && !this.view.trajectory) this.showResult(kept.trajectory, kept.reference, kept.signature);
+  }
+
   dispose() {
+    this.pause();
+    clearTimeout(this.previewTimer);
     this.view.dispose();
   }
 
   debugState() {
-    return { id: this.node.id, type: this.node.comfyClass || this.node.type, ...this.view.debugState() };
+    return {
+      id: this.node.id, type: this.node.comfyClass || this.node.type, ...this.view.debugState(),
+      playing: this.playing, report: this.report.value, kept: Boolean(this.node.properties?.[RESULT_PROPERTY]),
+    };
   }
 }
 
@@ -335,12 +500,69 @@ window.__raxel = {
   states() {
     return this.nodeViews().map((v) => v.debugState());
   },
+  /** The report text shown on node `id` (its view's box, or the report widget of a node without a view). */
+  report(id) {
+    const node = app.graph?.getNodeById(id);
+    if (!node) return null;
+    if (node.__raxelView) return node.__raxelView.report.value;
+    return node.widgets?.find((w) => w.name === "raxel_report")?.element?.value ?? null;
+  },
 };
+
+/** Report box and widget visibility for the pack's nodes without a 3D view. */
+function extendPlainNode(nodeType, nodeData) {
+  const name = nodeData.name;
+  const hasRules = Boolean(WIDGET_RULES[name]);
+  const onNodeCreated = nodeType.prototype.onNodeCreated;
+  nodeType.prototype.onNodeCreated = function (...args) {
+    const result = onNodeCreated?.apply(this, args);
+    try {
+      if (REPORT_NODES.has(name)) {
+        reportBox(this);
+        const min = this.computeSize();
+        this.setSize([Math.max(this.size[0], min[0]), Math.max(this.size[1], min[1])]);
+      }
+      if (hasRules) applyWidgetVisibility(this);
+    } catch (err) {
+      console.error("raxel: the report box could not be created", err);
+    }
+    return result;
+  };
+  const onConfigure = nodeType.prototype.onConfigure;
+  nodeType.prototype.onConfigure = function (...args) {
+    const result = onConfigure?.apply(this, args);
+    if (REPORT_NODES.has(name)) {
+      const min = this.computeSize();
+      if (this.size[1] < min[1]) this.setSize([this.size[0], min[1]]);
+      const text = this.properties?.[REPORT_PROPERTY];
+      if (text) showReport(this, text, false);
+    }
+    if (hasRules) applyWidgetVisibility(this);
+    return result;
+  };
+  const onExecuted = nodeType.prototype.onExecuted;
+  nodeType.prototype.onExecuted = function (output, ...rest) {
+    const result = onExecuted?.apply(this, [output, ...rest]);
+    if (output?.text && REPORT_NODES.has(name)) showReport(this, output.text);
+    return result;
+  };
+  if (hasRules) {
+    const onDrawForeground = nodeType.prototype.onDrawForeground;
+    nodeType.prototype.onDrawForeground = function (...args) {
+      const result = onDrawForeground?.apply(this, args);
+      applyWidgetVisibility(this); // catches mode changes by undo, paste and links
+      return result;
+    };
+  }
+}
 
 app.registerExtension({
   name: "raxel.TrajectoryView",
   async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (!VIEW_NODES.has(nodeData.name)) return;
+    if (!VIEW_NODES.has(nodeData.name)) {
+      if (REPORT_NODES.has(nodeData.name) || WIDGET_RULES[nodeData.name]) extendPlainNode(nodeType, nodeData);
+      return;
+    }
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function (...args) {
       const result = onNodeCreated?.apply(this, args);
@@ -364,6 +586,7 @@ app.registerExtension({
         // and clear the redo queue).
         const min = this.computeSize();
         if (this.size[1] < min[1]) this.setSize([this.size[0], min[1]]); // width as saved: no overlap
+        view.restore();
         requestAnimationFrame(() => view.sync());
       }
       return result;

@@ -3,7 +3,9 @@
 // Draws camera frustums coloured by time (the 2D preview's turbo ramp, blue to red), the path through the camera
 // centres, the look-at point, a ground grid and the world axes; orbit / pan / zoom with
 // OrbitControls; a frame scrubber highlighting one camera; a grey reference trajectory; and, when
-// given keyframes, handles to move (drag, or TransformControls) and rotate them.
+// given keyframes, handles to move (drag, or TransformControls) and rotate them; a preview path
+// (a preset's path computed before any run, drawn in the time colours when no current
+// run result covers it); a legend of the colours and marks.
 //
 // World: the trajectory's own OpenCV frame (x right, y down, z forward, the payload of
 // raxel_core/trajectory_view.py). Everything sits in `this.world`, a group turned 180 degrees
@@ -28,6 +30,7 @@ export class TrajectoryView {
     this.hooks = hooks;
     this.trajectory = null; // payload of raxel_core.trajectory_view
     this.reference = null;
+    this.preview = null; // a preset's path before a run (same payload), or null
     this.trajectoryStale = false;
     this.keys = null; // parsed keyframes (raxel_keyframes.js) or null
     this.keyDefaults = { fov: 50, aspect: 832 / 480 };
@@ -57,6 +60,7 @@ export class TrajectoryView {
     this.noticeBox = this._overlay({
       left: "6px", bottom: "6px", color: "#ddd", fontSize: "11px", pointerEvents: "none", display: "none",
     });
+    this.legend = this._buildLegend();
 
     try {
       this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
@@ -117,6 +121,28 @@ export class TrajectoryView {
     this.requestRender();
   }
 
+  /** Top-right legend: the time ramp, the highlighted frame, the reference, the look-at mark, the axes. */
+  _buildLegend() {
+    const legend = this._overlay({
+      right: "6px", top: "4px", color: "#cfcfcf", fontSize: "10px", lineHeight: "13px",
+      background: "rgba(21, 23, 28, 0.8)", padding: "3px 5px", borderRadius: "4px", pointerEvents: "none",
+    });
+    legend.className = "raxel-legend";
+    const ramp = [0, 0.25, 0.5, 0.75, 1].map((u) => `#${timeColor(u).getHexString(THREE.SRGBColorSpace)}`);
+    const swatch = (css) => `<span style="display:inline-block;width:14px;height:8px;margin-right:4px;${css}"></span>`;
+    const rows = [
+      ["time", `${swatch(`background:linear-gradient(90deg,${ramp.join(",")})`)}first → last frame`],
+      ["frame", `${swatch("background:#fff")}scrubber frame`],
+      ["reference", `${swatch(`background:#${REFERENCE_COLOR.getHexString(THREE.SRGBColorSpace)}`)}reference`],
+      ["look-at", `<span style="color:#${LOOK_AT_COLOR.getHexString(THREE.SRGBColorSpace)};margin-right:4px">◆</span>look-at point`],
+      ["axes", `<span style="color:#f33">x</span> <span style="color:#3f3">y</span> <span style="color:#39f">z</span>` +
+        " axes (y down, z forward)"],
+    ];
+    legend.innerHTML = rows.map(([key, html]) => `<div data-legend="${key}">${html}</div>`).join("");
+    this.legendRamp = ramp;
+    return legend;
+  }
+
   _overlay(style) {
     const div = document.createElement("div");
     Object.assign(div.style, { position: "absolute", zIndex: 2, fontFamily: "sans-serif" }, style);
@@ -167,6 +193,7 @@ export class TrajectoryView {
   _updateDataset() {
     const d = (this.canvas || this.element).dataset;
     d.frustums = String(this.frustumCount);
+    d.previewFrustums = String(this.previewFrustumCount || 0);
     d.referenceFrustums = String(this.reference ? this.reference.frames.length : 0);
     d.keyframes = String(this.keys ? this.keys.length : 0);
     d.frame = String(this.frame);
@@ -197,6 +224,19 @@ export class TrajectoryView {
     this.rebuild();
   }
 
+  /** A path to show before a run (e.g. the live preset path); drawn while no current result covers it. */
+  setPreview(data) {
+    this.preview = data ? checkTrajectory(data, "preview") : null;
+    if (!this.trajectory) this.fitted = false;
+    this.rebuild();
+  }
+
+  /** What the scrubber walks: the run's trajectory, or the preview when that is what is drawn. */
+  shownTrajectory() {
+    if (this.trajectory && !(this.trajectoryStale && this.preview)) return this.trajectory;
+    return this.preview || this.trajectory;
+  }
+
   setStale(stale) {
     if (stale === this.trajectoryStale) return;
     this.trajectoryStale = stale;
@@ -222,7 +262,7 @@ export class TrajectoryView {
   // ------------------------------------------------------------------ scene building
   _points() {
     const pts = [];
-    for (const t of [this.trajectory, this.reference]) {
+    for (const t of [this.trajectory, this.reference, this.preview]) {
       if (!t) continue;
       for (const f of t.frames) pts.push(f.position);
       if (t.look_at) pts.push(t.look_at);
@@ -296,7 +336,16 @@ export class TrajectoryView {
       this.trajGroup.add(frustumLines(this.reference, grey, 0.6, this.scale));
       this.trajGroup.add(pathLine(this.reference.frames.map((f) => f.position), grey, 0.6));
     }
+    this.previewFrustumCount = 0;
+    const p = this.preview;
     const t = this.trajectory;
+    if (p && (!t || this.trajectoryStale)) {
+      // the preset's path as the widgets stand now, before (or since) the last run
+      this.trajGroup.add(frustumLines(p, timeColor, 0.85, this.scale));
+      this.trajGroup.add(pathLine(p.frames.map((f) => f.position), timeColor, 0.85));
+      if (p.look_at) this.trajGroup.add(marker(p.look_at, LOOK_AT_COLOR, this.scale * 0.25));
+      this.previewFrustumCount = p.frames.length;
+    }
     if (!t) return;
     const opacity = this.trajectoryStale ? 0.3 : 1;
     this.trajGroup.add(frustumLines(t, timeColor, opacity, this.scale));
@@ -311,23 +360,31 @@ export class TrajectoryView {
       disposeTree(this._highlight);
       this._highlight = null;
     }
-    const t = this.trajectory;
+    const t = this.shownTrajectory();
     if (!t || !this.renderer) return;
+    // one frame index drives every path of the view: the shown trajectory and its reference
+    this._highlight = new THREE.Group();
     const f = t.frames[Math.min(this.frame, t.frames.length - 1)];
-    this._highlight = highlightedCamera(f, t.image_size, this.scale * 1.25);
+    this._highlight.add(highlightedCamera(f, t.image_size, this.scale * 1.25));
+    const r = this.reference;
+    if (r) {
+      const g = r.frames[Math.min(this.frame, r.frames.length - 1)];
+      this._highlight.add(highlightedCamera(g, r.image_size, this.scale * 1.1, REFERENCE_COLOR));
+    }
     this.world.add(this._highlight);
   }
 
   // ------------------------------------------------------------------ text
   _updateInfo() {
     const parts = [];
-    const t = this.trajectory;
+    const t = this.shownTrajectory();
+    if (t && t === this.preview) parts.push("preview of the preset (not run yet)");
     if (t) {
       const [h, w] = t.image_size;
       parts.push(`${t.frames.length} frames · ${w}x${h}`);
       const f = t.frames[Math.min(this.frame, t.frames.length - 1)];
       parts.push(`frame ${this.frame}: fov ${f.fov_y_deg.toFixed(1)}°`);
-      if (this.trajectoryStale) parts.push("(last run; inputs changed)");
+      if (this.trajectoryStale && t === this.trajectory) parts.push("(last run; inputs changed)");
     }
     if (this.reference) parts.push(`reference: ${this.reference.frames.length} frames (grey)`);
     if (this.keys) {
@@ -352,6 +409,7 @@ export class TrajectoryView {
     return {
       frustums: this.frustumCount,
       referenceFrustums: this.reference ? this.reference.frames.length : 0,
+      previewFrustums: this.previewFrustumCount || 0,
       keyframes: this.keys ? this.keys.length : 0,
       selected: this.selected,
       editable: this.editable,

@@ -135,18 +135,19 @@ export function marker(position, color, size, shape = "octahedron") {
   return mesh;
 }
 
-/** The highlighted camera `f` (a frame of the payload): a white frustum of depth `depth` and its image plane. */
-export function highlightedCamera(f, imageSize, depth) {
+/** The highlighted camera `f` (a frame of the payload): a frustum of depth `depth` (white unless
+ * `color` is given) and its image plane. */
+export function highlightedCamera(f, imageSize, depth, color = HIGHLIGHT_COLOR) {
   const [h, w] = imageSize;
   const group = new THREE.Group();
   group.applyMatrix4(matrixFromPose(f.rotation, f.position));
   const geometry = new THREE.BufferGeometry();
   geometry.setAttribute("position", new THREE.Float32BufferAttribute(frustumSegments(f.fov_y_deg, w / h, depth).flat(), 3));
-  group.add(new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: HIGHLIGHT_COLOR })));
+  group.add(new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color })));
   const hh = depth * Math.tan((f.fov_y_deg * Math.PI) / 360);
   const plane = new THREE.Mesh(
     new THREE.PlaneGeometry(2 * hh * (w / h), 2 * hh),
-    new THREE.MeshBasicMaterial({ color: HIGHLIGHT_COLOR, transparent: true, opacity: 0.25, side: THREE.DoubleSide }),
+    new THREE.MeshBasicMaterial({ color, transparent: true, opacity: 0.25, side: THREE.DoubleSide }),
   );
   plane.position.set(0, 0, depth);
   group.add(plane);
