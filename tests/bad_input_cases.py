@@ -95,6 +95,33 @@ CASES: tuple[Case, ...] = (
     C("pose", "oversized frame folder (memory guard)", "frames", "--out", "out.json",
       env={"RAXEL_MEMORY_LIMIT_MB": SMALL_LIMIT_MB}),
     C("pose", "unusable content (noise frames)", "clip.mp4", "--out", "out.json"),
+    # tracks
+    C("tracks", "missing input", "missing.mp4", "--out", "t.json"),
+    C("tracks", "wrong type (text)", "notes.txt", "--out", "t.json"),
+    C("tracks", "empty file", "empty.mp4", "--out", "t.json"),
+    C("tracks", "one frame", "one_frame.mp4", "--out", "t.json"),
+    C("tracks", "bad --points", "clip.mp4", "--out", "t.json", "--points", "0"),
+    C("tracks", "output folder missing", "clip.mp4", "--out", "nodir/t.json"),
+    # retime
+    C("retime", "missing input", "missing.json", "--frames", "9", "--out", "r.json"),
+    C("retime", "wrong type (text as JSON)", "notes.json", "--frames", "9", "--out", "r.json"),
+    C("retime", "inf in a pose", "inf.json", "--frames", "9", "--out", "r.json"),
+    C("retime", "bad --frames", "good.json", "--frames", "-3", "--out", "r.json"),
+    C("retime", "NaN --fps-out", "good.json", "--fps-in", "8", "--fps-out", "nan", "--out", "r.json"),
+    C("retime", "more frames than the move lasts", "good.json", "--frames", "100", "--fps-in", "8", "--fps-out", "8",
+      "--out", "r.json"),
+    C("retime", "output folder missing", "good.json", "--frames", "9", "--out", "nodir/r.json"),
+    # rerender
+    C("rerender", "missing input", "missing.mp4", "--preset", "orbit_left", "--out", "rr"),
+    C("rerender", "wrong type (text)", "notes.txt", "--preset", "orbit_left", "--out", "rr"),
+    C("rerender", "one frame", "one_frame.mp4", "--preset", "orbit_left", "--out", "rr"),
+    C("rerender", "unknown preset", "clip.mp4", "--preset", "zoom_sideways", "--out", "rr"),
+    C("rerender", "source trajectory of another video", "clip.mp4", "--preset", "orbit_left",
+      "--source-trajectory", "other_trajectory.json", "--out", "rr"),
+    C("rerender", "depth folder missing", "clip.mp4", "--preset", "orbit_left", "--depth", "missing_dir",
+      "--out", "rr"),
+    C("rerender", "output not empty", "clip.mp4", "--preset", "orbit_left", "--out", "full"),
+    C("rerender", "output folder missing", "clip.mp4", "--preset", "orbit_left", "--out", "nodir/rr"),
     # eval-pose
     C("eval-pose", "missing input", "missing", "poses"),
     C("eval-pose", "empty folder", "empty_dir", "empty_dir"),
@@ -229,6 +256,7 @@ def make_inputs(folder: Path) -> None:
     folder = Path(folder)
     cams = default_demo_trajectory(num_frames=6)
     write_trajectory(cams, folder / "good.json")
+    write_trajectory(default_demo_trajectory(num_frames=4), folder / "other_trajectory.json")
     lines = ["https://example.com/clip"]
     for k in range(4):
         lines.append(f"{k * 1000} 0.5 0.9 0.5 0.5 0 0 1 0 0 {k * 0.1} 0 1 0 0 0 0 1 0")

@@ -13,9 +13,6 @@ must generate, 5 x 5-dilated holes), ``latent_masks/`` (the same on the 8 x / 4 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +105,10 @@ def run(args) -> int:
     import torch
 
     from ..formats import read_trajectory, write_trajectory
+    from ..formats.text_files import atomic_path
     from ..interop import tracks_from_json, tracks_to_json
     from ..rerender.pipeline import preview, rerender, source_depth, target_cameras
+    from ..rerender.targets import PRESETS
     from ..rerender.tracks3d import check_tracks
     from ..video_io import read_frames
 
@@ -119,6 +118,13 @@ def run(args) -> int:
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"the parent folder {parent} does not exist; create it first")
+    # the options a user can get wrong are checked before the video is read or its cameras estimated
+    if args.preset is not None and args.preset not in PRESETS:
+        raise ValueError(f"unknown --preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
+    for option, value in (("--depth", args.depth), ("--tracks", args.tracks), ("--trajectory", args.trajectory),
+                          ("--source-trajectory", args.source_trajectory)):
+        if value and not Path(value).exists():
+            raise ValueError(f"{option} {value} does not exist; check the path")
     frames = read_frames(args.video)
     n, h, w = frames.shape[:3]
     source = _source_cameras(args, frames)
@@ -147,8 +153,7 @@ def run(args) -> int:
                             mode="absolute" if args.absolute else "relative", angle_deg=args.angle,
                             dolly_fraction=args.dolly)
     result = rerender(frames, source, target, depth, tracks=tracks)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with atomic_path(out, folder=True) as tmp:  # filled beside out, renamed into place when complete
         for sub in ("warped", "masks", "latent_masks"):
             (tmp / sub).mkdir()
         warped = np.clip(np.round(result.warp.image.numpy() * 255), 0, 255).astype(np.uint8)
@@ -165,14 +170,5 @@ def run(args) -> int:
             (tmp / "tracks.json").write_text(tracks_to_json(result.tracks.target_tracks()))
             report["target_track_visibility"] = float(result.tracks.target_visibility.mean())
         (tmp / "report.json").write_text(json.dumps(report, indent=1))
-        for p in tmp.rglob("*"):
-            os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"re-rendered {n} frames {w}x{h}: coverage {result.coverage:.3f}; {result.depth.summary()}; wrote {out}")
     return 0
