@@ -22,6 +22,8 @@ RaxelExportBlender         interop_nodes.py            Blender camera script (ou
 RaxelExportNerfstudioPath  interop_nodes.py            nerfstudio camera_path.json (output folder)
 RaxelModelLoader           model_nodes.py              joint video + ray model (safetensors)
 RaxelJointSampler          model_nodes.py              pose / camera-controlled video / both
+RaxelCameraTokens          token_nodes.py              trajectory -> camera tokens (RVQ, CamViG)
+RaxelTokensToCamera        token_nodes.py              camera tokens -> trajectory
 =========================  ==========================  ====================================
 
 Display names are plain words (e.g. "Camera Path To Wan Camera Control" for RaxelCameraEmbedding),
@@ -35,12 +37,12 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
-from . import interop_nodes, model_nodes, pose_nodes, raxel_nodes, tracks_nodes, trajectory_nodes
+from . import interop_nodes, model_nodes, pose_nodes, raxel_nodes, token_nodes, tracks_nodes, trajectory_nodes
 
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
     *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *tracks_nodes.NODES, *interop_nodes.NODES,
-    *model_nodes.NODES,
+    *model_nodes.NODES, *token_nodes.NODES,
 ]
 
 
