@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=str(BUNDLED_TOKENIZER_DIR), help="tokenizer folder to evaluate")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--codebook-size", type=int, default=256)
-    p.add_argument("--latent-dim", type=int, default=16)
+    p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", default=None, help="with --train: write the tokenizer here")
     args = p.parse_args(argv)
