@@ -51,7 +51,7 @@ def test_path_to_tokens_and_back_in_the_server(server):
     back = read_trajectory(server.output / files[0]["subfolder"] / files[0]["filename"])
     assert len(back) == 17 and back.image_size == (64, 96)
     rot = rotation_error_deg(back.R, authored.R)
-    assert float(rot[0]) < 1e-6 and float(rot.mean()) < 1.6, rot  # measured 1.23 deg
+    assert float(rot[0]) < 1e-6 and float(rot.mean()) < 1.2, rot  # measured 0.93 deg (mean over 17 frames)
     extent = float((authored.centers - authored.centers[0]).norm(dim=-1).max())
     assert float((back.centers - authored.centers).norm(dim=-1).mean()) < 0.03 * extent  # measured 0.017
 
