@@ -23,6 +23,8 @@ RaxelExportNerfstudioPath  interop_nodes.py            nerfstudio camera_path.js
 RaxelModelLoader           model_nodes.py              joint video + ray model (safetensors)
 RaxelJointSampler          model_nodes.py              pose / camera-controlled video / both
 RaxelTrack2ViewCondition   rerender_nodes.py           re-render: warp, masks, paired tracks
+RaxelCameraTokens          token_nodes.py              trajectory -> camera tokens (RVQ, CamViG)
+RaxelTokensToCamera        token_nodes.py              camera tokens -> trajectory
 =========================  ==========================  ====================================
 
 Display names are plain words (e.g. "Camera Path To Wan Camera Control" for RaxelCameraEmbedding),
@@ -43,6 +45,7 @@ from . import (
     preset_route,
     raxel_nodes,
     rerender_nodes,
+    token_nodes,
     tracks_nodes,
     trajectory_nodes,
 )
@@ -50,7 +53,7 @@ from . import (
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
     *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *tracks_nodes.NODES, *interop_nodes.NODES,
-    *model_nodes.NODES, *rerender_nodes.NODES,
+    *model_nodes.NODES, *rerender_nodes.NODES, *token_nodes.NODES,
 ]
 
 

@@ -122,6 +122,13 @@ CASES: tuple[Case, ...] = (
       "--out", "rr"),
     C("rerender", "output not empty", "clip.mp4", "--preset", "orbit_left", "--out", "full"),
     C("rerender", "output folder missing", "clip.mp4", "--preset", "orbit_left", "--out", "nodir/rr"),
+    # tokens
+    C("tokens", "missing input", "encode", "missing.json", "--out", "tok.json"),
+    C("tokens", "inf in a pose", "encode", "inf.json", "--out", "tok.json"),
+    C("tokens", "wrong type --model", "encode", "good.json", "--model", "notes.txt", "--out", "tok.json"),
+    C("tokens", "output folder missing", "encode", "good.json", "--out", "nodir/tok.json"),
+    C("tokens", "decode: not tokens JSON", "decode", "good.json", "--out", "r.json"),
+    C("tokens", "decode: text as JSON", "decode", "notes.json", "--out", "r.json"),
     # eval-pose
     C("eval-pose", "missing input", "missing", "poses"),
     C("eval-pose", "empty folder", "empty_dir", "empty_dir"),

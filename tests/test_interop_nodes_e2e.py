@@ -63,8 +63,10 @@ def test_every_pack_node_has_description_tooltips_and_a_doc_page_naming_its_sock
     assert len(pack) >= 14, pack
     for name in pack:
         node = info[name]
-        expected = ("raxel/interop" if name in INTEROP_NODES else "raxel/pose" if name == "RaxelPoseFromVideo"
-                    else "raxel/model" if name in ("RaxelModelLoader", "RaxelJointSampler") else "raxel/camera")
+        expected = ("raxel/interop" if name in INTEROP_NODES
+                    else "raxel/pose" if name in ("RaxelPoseFromVideo", "RaxelPointTracks")
+                    else "raxel/model" if name in ("RaxelModelLoader", "RaxelJointSampler", "RaxelCameraTokens",
+                                                 "RaxelTokensToCamera") else "raxel/camera")
         assert node["category"] == expected, name
         assert len(node["description"]) > 80, f"{name} has no real description"
         with urllib.request.urlopen(f"{server.url}/extensions/{PACK_NAME}/docs/{name}.md", timeout=30) as r:

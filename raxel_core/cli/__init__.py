@@ -8,6 +8,7 @@
     raxel retime TRAJ --frames N [--nearest-4k1] [--fps-in A --fps-out B] [--smooth S] [--recentre] --out FILE
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
     raxel decode DIR --out TRAJ
+    raxel tokens encode TRAJ --out tokens.json | decode tokens.json --out TRAJ [--levels K] | eval
     raxel run WORKFLOW_API.json [--server URL] [--set NODE.INPUT=VALUE ...] [--out DIR]
     raxel train CONFIG [--steps N] [--checkpoint-dir D] [--no-resume]   train the joint model
     raxel prepare VIDEO_DIR OUT_DIR [--seed S]       your videos -> RealEstate10K-layout training folder
@@ -46,6 +47,7 @@ from . import (
     retime,
     run,
     sample,
+    tokens,
     tracks,
     train,
 )
@@ -56,8 +58,8 @@ __all__ = ["BUNDLED_MODEL_DIR", "build_parser", "main"]
 
 #: One module per command, in the order ``raxel --help`` lists them; each has ``register(sub)`` (its
 #: options) and ``run(args)`` (returns the exit status).
-COMMANDS = (demo, pose, tracks, eval_pose, convert, retime, encode, decode, rerender, run, train, prepare, sample,
-            eval_joint)
+COMMANDS = (demo, pose, tracks, eval_pose, convert, retime, encode, decode, rerender, tokens, run, train, prepare,
+            sample, eval_joint)
 #: Commands with their own parser and exit codes: ``raxel NAME ARGS...`` hands ARGS to ``main(ARGS)``.
 OWN_PARSER = {"run": run.main, "eval-joint": eval_joint.main}
 #: Errors in the input: status 2 and one line ``raxel COMMAND: error: MESSAGE``. OSError covers files the
