@@ -152,6 +152,136 @@ def video_info(path) -> dict:
     return info
 
 
+def downscale_to(rgb: np.ndarray, max_image_size: int | None) -> np.ndarray:
+    """``rgb`` ``(H, W, 3)`` shrunk (``cv2.resize``, ``INTER_AREA``) so that its longer side is at most
+    ``max_image_size`` pixels, aspect ratio kept (sides rounded to whole pixels); returned unchanged
+    when it is already that small or ``max_image_size`` is ``None``."""
+    if not max_image_size or max(rgb.shape[:2]) <= max_image_size:
+        return rgb
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = max_image_size / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def iter_video_frames(source, max_frames: int | None = None, stride: int = 1):
+    """Decode a video one frame at a time (PyAV): a generator of ``np.uint8 (H, W, 3)`` RGB frames,
+    so a clip of any length is never held in memory as a whole.
+
+    Args:
+        source: a video file path, or a binary file object PyAV can read (e.g. ``io.BytesIO``).
+        max_frames, stride: as :func:`read_video`.
+
+    Raises:
+        ValueError: as :func:`read_video` (raised when the generator reaches the problem).
+    """
+    _check_sampling(max_frames, stride)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        container = _open_video(path)
+    else:
+        path = getattr(source, "name", "the video")
+        try:
+            container = av.open(source)
+        except _FFmpegError as err:
+            raise ValueError(f"{path} is not a readable video ({err}); give a file that ffmpeg decodes") from err
+        if not container.streams.video:
+            container.close()
+            raise ValueError(f"{path} has no video stream; give a file with video in it")
+    kept, first_shape = 0, None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                if first_shape is None:
+                    first_shape = rgb.shape
+                elif rgb.shape != first_shape:
+                    raise ValueError(
+                        f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]} but frame 0 is "
+                        f"{first_shape[1]}x{first_shape[0]} (W x H); re-encode the video at one size"
+                    )
+                yield rgb
+                kept += 1
+                if max_frames is not None and kept >= max_frames:
+                    break
+        except _FFmpegError as err:
+            raise ValueError(
+                f"{path}: decoding failed after {kept} frames ({err}); the file is damaged or truncated, "
+                "re-export it"
+            ) from err
+    if kept == 0:
+        raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
+
+
+def video_fps(source) -> float | None:
+    """Frame rate (frames per second) a video file or binary file object states, without decoding
+    it; ``None`` when it states none. Raises ``ValueError`` as :func:`read_video` for a bad file."""
+    if isinstance(source, (str, os.PathLike)):
+        with _open_video(Path(source)) as container:
+            return _fps(container.streams.video[0])
+    with av.open(source) as container:
+        rate = _fps(container.streams.video[0]) if container.streams.video else None
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return rate
+
+
+def iter_frame_dir(path, max_frames: int | None = None, stride: int = 1):
+    """Read a folder of images one at a time: a generator of ``np.uint8 (H, W, 3)`` RGB frames in the
+    order and with the checks of :func:`read_frame_dir` (which returns them all at once)."""
+    _check_sampling(max_frames, stride)
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"image folder not found: {path}; check the path")
+    files = sorted(
+        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        key=lambda p: _natural_key(p.name),
+    )[::stride]
+    if max_frames is not None:
+        files = files[:max_frames]
+    if not files:
+        raise ValueError(
+            f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
+            "image files"
+        )
+    first_shape = None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"cannot read image {f}: {err}; replace or remove that file") from err
+        if first_shape is None:
+            first_shape = rgb.shape
+        elif rgb.shape != first_shape:
+            raise ValueError(
+                f"image {f} is {rgb.shape[1]}x{rgb.shape[0]} but {files[0].name} is "
+                f"{first_shape[1]}x{first_shape[0]} (W x H); all frames must have one size"
+            )
+        yield rgb
+
+
+def iter_frames(path, max_frames: int | None = None, stride: int = 1):
+    """Frames one at a time from a video file (:func:`iter_video_frames`) or an image folder
+    (:func:`iter_frame_dir`): a generator of ``np.uint8 (H, W, 3)`` RGB frames.
+
+    Raises:
+        ValueError: ``path`` does not exist, or as the function it dispatches to.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return iter_frame_dir(path, max_frames=max_frames, stride=stride)
+    if path.is_file():
+        return iter_video_frames(path, max_frames=max_frames, stride=stride)
+    raise ValueError(f"no video file or image folder at {path}; check the path")
+
+
 def _natural_key(name: str):
     """Sort key comparing digit runs as numbers: ``frame_2.png`` before ``frame_10.png``."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -175,35 +305,7 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
         ValueError: the folder is missing or holds no such images, an image cannot be read, or an
             image's size differs from the first one's (the message names the file).
     """
-    _check_sampling(max_frames, stride)
-    path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"image folder not found: {path}; check the path")
-    files = sorted(
-        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-        key=lambda p: _natural_key(p.name),
-    )[::stride]
-    if max_frames is not None:
-        files = files[:max_frames]
-    if not files:
-        raise ValueError(
-            f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
-            "image files"
-        )
-    frames: list[np.ndarray] = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                rgb = np.asarray(im.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"cannot read image {f}: {err}; replace or remove that file") from err
-        if frames and rgb.shape != frames[0].shape:
-            raise ValueError(
-                f"image {f} is {rgb.shape[1]}x{rgb.shape[0]} but {files[0].name} is "
-                f"{frames[0].shape[1]}x{frames[0].shape[0]} (W x H); all frames must have one size"
-            )
-        frames.append(rgb)
-    return np.stack(frames)
+    return np.stack(list(iter_frame_dir(path, max_frames=max_frames, stride=stride)))
 
 
 def read_frames(path, max_frames: int | None = None, stride: int = 1) -> np.ndarray:

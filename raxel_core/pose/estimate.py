@@ -3,7 +3,10 @@ solver for footage without parallax (static shots, tripod pans and tilts).
 
 Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy routine):
 
-1. The frames are written as PNG to a temporary workspace (removed afterwards).
+1. The frames are written as PNG to a temporary workspace (removed afterwards), one at a time as
+   they arrive (:func:`write_frames`: an iterable such as :func:`raxel_core.video_io.iter_frames`
+   is decoded as a stream, so a long clip is never in memory as a whole), shrunk first when
+   ``max_image_size`` is given.
 2. SIFT features (``pycolmap.extract_features``) with **one shared camera** for the whole clip
    (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
    centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
@@ -26,7 +29,8 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
    b. **Rotation only** (no parallax): rotations chained from the pairwise homographies with a
       focal length from the homographies' orthogonality (``K^-1 H K`` must be a rotation), then
       all rotations and the focal length refined jointly by robust least squares on the matched
-      keypoints (``scipy.optimize.least_squares``, Huber loss); every camera centre is zero. A
+      keypoints (``scipy.optimize.least_squares``, Huber loss, analytic sparse Jacobian: memory
+      linear in the number of matches); every camera centre is zero. A
       clip whose background stays put (at least ``parallax.STATIC_MIN_STATIONARY_FRACTION`` of
       the matches on the widest pairs move less than ``parallax.STATIONARY_MAX_FRACTION`` of the
       frame size; moving objects are the rest) is ``method="static"``: the same solver runs on the
@@ -147,6 +151,70 @@ def _check_frames(frames) -> np.ndarray:
     return frames
 
 
+def _check_frame(frame, k: int, first_shape) -> np.ndarray:
+    """One frame of a frame iterable: ``np.uint8 (H, W, 3)`` of the first frame's size."""
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[-1] != 3:
+        raise ValueError(
+            f"frame {k} must be an (H, W, 3) RGB array; got shape {frame.shape}. Give (N, H, W, 3) "
+            "frames or an iterable of (H, W, 3) frames (raxel_core.video_io.iter_frames)"
+        )
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame {k} must be uint8 (0-255); got {frame.dtype}")
+    if first_shape is not None and frame.shape != first_shape:
+        raise ValueError(
+            f"frame {k} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is {first_shape[1]}x{first_shape[0]} "
+            "(W x H); all frames of a clip must have one size"
+        )
+    if min(frame.shape[:2]) < 16:
+        raise ValueError(f"frames of {frame.shape[1]}x{frame.shape[0]} pixels are too small for features")
+    return frame
+
+
+def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None):
+    """Write frames one at a time as PNG into the COLMAP workspace (``image_name(k)``), each shrunk to a
+    longer side of at most ``max_image_size`` pixels first (:func:`raxel_core.video_io.downscale_to`),
+    so that no more than one full-size frame is in memory when ``frames`` is an iterable.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 array / tensor, or an iterable of ``(H, W, 3)`` uint8 frames
+            (e.g. the generator :func:`raxel_core.video_io.iter_frames`).
+        image_dir: existing folder.
+        max_image_size: longer side of the written frames in pixels, or ``None`` (full size).
+        run: polled for cancellation every frame (``InterruptedError``).
+
+    Returns:
+        ``(n, input_size (H, W), work_size (H', W'))``: frames written, their size as given and as written.
+
+    Raises:
+        ValueError: bad frames (shape, dtype, size changes, fewer than 2).
+    """
+    from ..video_io import downscale_to
+
+    if isinstance(frames, (np.ndarray, torch.Tensor)):
+        frames = _check_frames(frames)
+    if max_image_size is not None and (int(max_image_size) != max_image_size or max_image_size < 16):
+        raise ValueError(f"max_image_size must be None or a whole number of pixels >= 16; got {max_image_size}")
+    n, first_shape, work_size = 0, None, None
+    for k, frame in enumerate(frames):
+        frame = _check_frame(frame, k, first_shape)
+        first_shape = first_shape or frame.shape
+        small = downscale_to(frame, max_image_size)
+        work_size = small.shape[:2]
+        cv2.imwrite(str(image_dir / image_name(k)), np.ascontiguousarray(small[..., ::-1]))
+        n += 1
+        if run is not None:
+            run.check()
+    if n < MIN_REGISTERED_FRAMES:
+        raise ValueError(
+            f"camera trajectory estimation needs at least {MIN_REGISTERED_FRAMES} frames; got {n}. "
+            "Give the whole clip (a video of several frames with some camera overlap)"
+        )
+    return n, tuple(first_shape[:2]), tuple(work_size)
+
+
 class _Run:
     """Progress / cancellation bookkeeping of one estimation."""
 
@@ -186,13 +254,17 @@ def estimate_trajectory(
     """Estimate the camera trajectory of a video (module docstring for the method and sources).
 
     Args:
-        frames: ``(N, H, W, 3)`` uint8 RGB frames of one shot, ``N >= 2``.
+        frames: ``(N, H, W, 3)`` uint8 RGB frames of one shot, ``N >= 2``, or an iterable of
+            ``(H, W, 3)`` uint8 frames (e.g. :func:`raxel_core.video_io.iter_frames`, which decodes a
+            video as a stream): each frame is written to the workspace as it arrives, so a clip of any
+            length is never held in memory (:func:`write_frames`).
         focal: known focal length in pixels at the frame size (held fixed), or ``None`` to
             estimate it (one focal length shared by all frames).
         progress: called as ``progress(done, total)`` after each stage.
         should_stop: polled between stages; when it returns True, ``InterruptedError`` is raised.
-        max_image_size: extract features on frames downscaled so that their longer side is at
-            most this many pixels (faster on large video; poses and ``K`` stay at the frame size).
+        max_image_size: shrink each frame so that its longer side is at most this many pixels
+            before features are extracted (faster on large video; the messages say so; poses and
+            ``K`` stay at the input frame size).
         fps: frames per second stored on the returned cameras.
         overlap: sequential matching window (each frame against its ``overlap`` successors).
         quadratic_overlap: also match the long-range pairs ``i + 2^k`` (COLMAP's option).
@@ -214,9 +286,6 @@ def estimate_trajectory(
     """
     import pycolmap
 
-    frames = _check_frames(frames)
-    n, h, w = frames.shape[:3]
-    image_size = (h, w)
     if focal is not None and not (np.isfinite(focal) and focal > 0):
         raise ValueError(f"focal must be a positive number of pixels or None; got {focal}")
     if mapper not in ("global", "incremental"):
@@ -224,7 +293,6 @@ def estimate_trajectory(
     run = _Run(progress, should_stop, total=5)
     run.check()
     messages: list[str] = []
-    f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
     old_level = pycolmap.logging.minloglevel
     if not verbose:
         pycolmap.logging.minloglevel = 2
@@ -233,11 +301,21 @@ def estimate_trajectory(
     try:
         image_dir, database = workspace / "images", workspace / "database.db"
         image_dir.mkdir()
-        for i, frame in enumerate(frames):
-            cv2.imwrite(str(image_dir / image_name(i)), np.ascontiguousarray(frame[..., ::-1]))
+        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run)
+        h, w = image_size
+        # work in the pixels of the written frames; K is scaled back to the input size at the end
+        scale_x, scale_y = input_size[1] / w, input_size[0] / h
+        if image_size != input_size:
+            messages.append(
+                f"features on frames shrunk from {input_size[1]}x{input_size[0]} to {w}x{h} (max_image_size "
+                f"{max_image_size}); K is given at {input_size[1]}x{input_size[0]}"
+            )
+        if focal is not None:
+            focal = float(focal) / scale_x
+        f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
         run.step("write_frames")
 
-        extract_features(database, image_dir, image_size, focal, max_num_features, max_image_size)
+        extract_features(database, image_dir, image_size, focal, max_num_features, None)
         run.step("features")
 
         match_sequential(database, overlap, quadratic_overlap, seed)
@@ -287,6 +365,7 @@ def estimate_trajectory(
         pycolmap.logging.minloglevel = old_level
         shutil.rmtree(workspace, ignore_errors=True)
 
+    K = np.diag([scale_x, scale_y, 1.0]) @ K  # pixels of the written frames -> of the input frames
     registered = [False] * n
     for i in reg:
         registered[i] = True
@@ -299,7 +378,7 @@ def estimate_trajectory(
     messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {K[0, 0]:.1f} px")
     cameras = Cameras(
         K=torch.as_tensor(np.repeat(K[None], len(reg), 0)),
-        R=torch.as_tensor(R), t=torch.as_tensor(t), image_size=image_size, fps=fps,
+        R=torch.as_tensor(R), t=torch.as_tensor(t), image_size=input_size, fps=fps,
     )
     cameras.metadata.update({
         "source": "raxel_core.pose.estimate_trajectory",
