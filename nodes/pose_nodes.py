@@ -85,9 +85,12 @@ def pose_report(estimate) -> str:
             "unregistered frames (no pose; the trajectory holds only the registered ones): "
             + ", ".join(str(i) for i in estimate.unregistered)
         )
-    f = estimate.cameras.fx
-    lines.append(f"focal length: {float(f.mean()):.1f} px at {estimate.cameras.image_size[1]}x"
-                 f"{estimate.cameras.image_size[0]}")
+    fx, fy = float(estimate.cameras.fx.mean()), float(estimate.cameras.fy.mean())
+    size = f"{estimate.cameras.image_size[1]}x{estimate.cameras.image_size[0]}"
+    if abs(fy - fx) > 1e-6 * fx:
+        lines.append(f"focal length: fx {fx:.1f} px, fy {fy:.1f} px (non-square pixels) at {size}")
+    else:
+        lines.append(f"focal length: {fx:.1f} px at {size}")
     lines += [f"- {m}" for m in estimate.messages]
     if estimate.timings:
         lines.append("time: " + ", ".join(f"{name} {sec:.1f} s" for name, sec in estimate.timings.items()))
@@ -131,6 +134,9 @@ class RaxelPoseFromVideo(io.ComfyNode):
                              tooltip="Shrink frames to this longer side in pixels before features are "
                                      "extracted (faster on large video; K stays at the frames' size); "
                                      "0 = full size."),
+                io.Float.Input("pixel_aspect", default=1.0, min=0.25, max=4.0, step=0.001, optional=True,
+                               tooltip="fy/fx of the frames' pixels: 1 = square. A clip squeezed from 16:9 "
+                                       "to W x H without cropping has (H/W) * 16/9 (1.185 at 384x256)."),
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
@@ -143,7 +149,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, focal_px, images=None, video=None, seed=0, max_frames=0, stride=1,
-                max_image_size=0) -> io.NodeOutput:
+                max_image_size=0, pixel_aspect=1.0) -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
 
@@ -179,6 +185,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 fps=fps,
                 seed=int(seed),
                 max_image_size=int(max_image_size) if max_image_size else None,
+                pixel_aspect=float(pixel_aspect),
             )
         except Exception:
             # A stop requested by the user wins over whatever error the interrupted run gave.
@@ -193,6 +200,8 @@ class RaxelPoseFromVideo(io.ComfyNode):
             sampling.append(f"at most {limit} frames")
         if max_image_size:
             sampling.append(f"features at a longer side of at most {int(max_image_size)} px")
+        if pixel_aspect != 1.0:
+            sampling.append(f"pixel aspect fy/fx {float(pixel_aspect):g}")
         report = f"frames used: {estimate.num_frames} ({', '.join(sampling)})\n" + report
         return io.NodeOutput(estimate.cameras, report, ui=trajectory_ui(estimate.cameras, text=(report,)))
 

@@ -152,20 +152,6 @@ def video_info(path) -> dict:
     return info
 
 
-def downscale_to(rgb: np.ndarray, max_image_size: int | None) -> np.ndarray:
-    """``rgb`` ``(H, W, 3)`` shrunk (``cv2.resize``, ``INTER_AREA``) so that its longer side is at most
-    ``max_image_size`` pixels, aspect ratio kept (sides rounded to whole pixels); returned unchanged
-    when it is already that small or ``max_image_size`` is ``None``."""
-    if not max_image_size or max(rgb.shape[:2]) <= max_image_size:
-        return rgb
-    import cv2
-
-    h, w = rgb.shape[:2]
-    scale = max_image_size / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
 def iter_video_frames(source, max_frames: int | None = None, stride: int = 1):
     """Decode a video one frame at a time (PyAV): a generator of ``np.uint8 (H, W, 3)`` RGB frames,
     so a clip of any length is never held in memory as a whole.

@@ -2,8 +2,8 @@
 
     raxel demo [--out DIR]                         render a scene, estimate its trajectory, score it
     raxel pose VIDEO_OR_FRAME_DIR --out FILE [--focal PX] [--seed S] [--max-frames N] [--stride N]
-               [--max-image-size PX]         streamed: any length in bounded memory
-    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline] [--seed S] [--repeats N]
+               [--max-image-size PX] [--pixel-aspect FY/FX]   streamed: any length in bounded memory
+    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline] [--seed S] [--repeats N] [--source-aspect W:H]
     raxel convert IN OUT [--from FMT] [--to FMT] [--size HxW]
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json
     raxel decode DIR --out TRAJ

@@ -18,6 +18,9 @@ def register(sub) -> None:
     s.add_argument("--max-image-size", type=int, default=None,
                    help="shrink frames to this longer side in pixels before features are extracted "
                         "(faster; K is still given at the clip's size); default: full size")
+    s.add_argument("--pixel-aspect", type=float, default=1.0,
+                   help="fy/fx of the frames' pixels when they are not square (a clip squeezed from 16:9 to "
+                        "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256); default: %(default)s")
     s.add_argument("--seed", type=int, default=0,
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")
@@ -41,6 +44,7 @@ def run(args) -> int:
     fps = video_fps(source) if source.is_file() else None
     frames = iter_frames(source, max_frames=args.max_frames, stride=args.stride)
     result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, max_image_size=args.max_image_size,
+                                 pixel_aspect=args.pixel_aspect,
                                  fps=fps / args.stride if fps else None, progress=progress_printer("estimating"))
     result.cameras.metadata["stride"] = args.stride
     write_trajectory(result.cameras, args.out)
@@ -48,6 +52,8 @@ def run(args) -> int:
     sampling = [f"stride {args.stride}" if args.stride > 1 else "every frame"]
     if args.max_frames is not None:
         sampling.append(f"at most {args.max_frames} frames")
+    if args.pixel_aspect != 1.0:
+        sampling.append(f"pixel aspect fy/fx {args.pixel_aspect:g}")
     if args.max_image_size is not None:
         sampling.append(f"features at a longer side of at most {args.max_image_size} px")
     print(f"{len(result.frame_indices)}/{n} frames registered ({result.method}; {', '.join(sampling)}); "

@@ -173,10 +173,24 @@ def _check_frame(frame, k: int, first_shape) -> np.ndarray:
     return frame
 
 
-def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None):
-    """Write frames one at a time as PNG into the COLMAP workspace (``image_name(k)``), each shrunk to a
-    longer side of at most ``max_image_size`` pixels first (:func:`raxel_core.video_io.downscale_to`),
-    so that no more than one full-size frame is in memory when ``frames`` is an iterable.
+def work_size(input_size: tuple[int, int], max_image_size: int | None, pixel_aspect: float = 1.0):
+    """``(H', W')`` of the frames features are extracted on: square pixels (a frame with pixel aspect
+    ``fy / fx = a`` is stretched by ``a`` horizontally when ``a > 1``, by ``1 / a`` vertically when
+    ``a < 1``: never shrunk to square them), then shrunk so that the longer side is at most
+    ``max_image_size`` pixels (aspect kept, sides rounded)."""
+    h, w = input_size
+    h2, w2 = (h, w * pixel_aspect) if pixel_aspect >= 1 else (h / pixel_aspect, w)
+    if max_image_size and max(h2, w2) > max_image_size:
+        scale = max_image_size / max(h2, w2)
+        h2, w2 = h2 * scale, w2 * scale
+    return max(1, round(h2)), max(1, round(w2))
+
+
+def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, pixel_aspect: float = 1.0):
+    """Write frames one at a time as PNG into the COLMAP workspace (``image_name(k)``), each resampled
+    first to :func:`work_size` (square pixels, longer side at most ``max_image_size``; ``cv2.resize``,
+    ``INTER_AREA`` when shrinking, else ``INTER_LINEAR``), so that no more than one full-size frame is
+    in memory when ``frames`` is an iterable.
 
     Args:
         frames: ``(N, H, W, 3)`` uint8 array / tensor, or an iterable of ``(H, W, 3)`` uint8 frames
@@ -184,6 +198,7 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None):
         image_dir: existing folder.
         max_image_size: longer side of the written frames in pixels, or ``None`` (full size).
         run: polled for cancellation every frame (``InterruptedError``).
+        pixel_aspect: ``fy / fx`` of the input frames' pixels (1: square).
 
     Returns:
         ``(n, input_size (H, W), work_size (H', W'))``: frames written, their size as given and as written.
@@ -191,19 +206,20 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None):
     Raises:
         ValueError: bad frames (shape, dtype, size changes, fewer than 2).
     """
-    from ..video_io import downscale_to
-
     if isinstance(frames, (np.ndarray, torch.Tensor)):
         frames = _check_frames(frames)
     if max_image_size is not None and (int(max_image_size) != max_image_size or max_image_size < 16):
         raise ValueError(f"max_image_size must be None or a whole number of pixels >= 16; got {max_image_size}")
-    n, first_shape, work_size = 0, None, None
+    n, first_shape, size = 0, None, None
     for k, frame in enumerate(frames):
         frame = _check_frame(frame, k, first_shape)
-        first_shape = first_shape or frame.shape
-        small = downscale_to(frame, max_image_size)
-        work_size = small.shape[:2]
-        cv2.imwrite(str(image_dir / image_name(k)), np.ascontiguousarray(small[..., ::-1]))
+        if first_shape is None:
+            first_shape = frame.shape
+            size = work_size(frame.shape[:2], max_image_size, pixel_aspect)
+        if size != frame.shape[:2]:
+            shrink = size[0] <= frame.shape[0] and size[1] <= frame.shape[1]
+            frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        cv2.imwrite(str(image_dir / image_name(k)), np.ascontiguousarray(frame[..., ::-1]))
         n += 1
         if run is not None:
             run.check()
@@ -212,7 +228,7 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None):
             f"camera trajectory estimation needs at least {MIN_REGISTERED_FRAMES} frames; got {n}. "
             "Give the whole clip (a video of several frames with some camera overlap)"
         )
-    return n, tuple(first_shape[:2]), tuple(work_size)
+    return n, tuple(first_shape[:2]), tuple(size)
 
 
 class _Run:
@@ -250,6 +266,7 @@ def estimate_trajectory(
     mapper: str = "global",
     seed: int = 0,
     verbose: bool = False,
+    pixel_aspect: float = 1.0,
 ) -> PoseEstimate:
     """Estimate the camera trajectory of a video (module docstring for the method and sources).
 
@@ -275,6 +292,10 @@ def estimate_trajectory(
             the rotation-only solver's match subsampling): the same frames and seed give
             bit-identical cameras (module docstring, *Determinism*).
         verbose: let COLMAP log to stderr.
+        pixel_aspect: ``fy / fx`` of the frames' pixels when known (1: square). Frames squeezed
+            from a 16:9 source to ``W x H`` without cropping (RealEstate10K's 384x256 clips) have
+            ``(H / W) * 16 / 9`` (1.185). The frames are resampled to square pixels for features and
+            mapping, and the returned ``K`` has ``fy = pixel_aspect * fx`` (``focal`` is ``fx``).
 
     Returns:
         :class:`PoseEstimate` (cameras of the registered frames, which frames, method, messages).
@@ -288,6 +309,10 @@ def estimate_trajectory(
 
     if focal is not None and not (np.isfinite(focal) and focal > 0):
         raise ValueError(f"focal must be a positive number of pixels or None; got {focal}")
+    if not (np.isfinite(pixel_aspect) and 0.25 <= pixel_aspect <= 4.0):
+        raise ValueError(f"pixel_aspect (fy / fx) must be a number between 0.25 and 4; got {pixel_aspect}. "
+                         "Square pixels: 1; frames squeezed from 16:9 to W x H: (H / W) * 16 / 9")
+    pixel_aspect = float(pixel_aspect)
     if mapper not in ("global", "incremental"):
         raise ValueError(f"mapper must be 'global' or 'incremental'; got {mapper!r}")
     run = _Run(progress, should_stop, total=5)
@@ -301,11 +326,17 @@ def estimate_trajectory(
     try:
         image_dir, database = workspace / "images", workspace / "database.db"
         image_dir.mkdir()
-        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run)
+        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run, pixel_aspect)
         h, w = image_size
-        # work in the pixels of the written frames; K is scaled back to the input size at the end
+        # work in the (square) pixels of the written frames; K is scaled back to the input size at the end
         scale_x, scale_y = input_size[1] / w, input_size[0] / h
-        if image_size != input_size:
+        if pixel_aspect != 1.0:
+            messages.append(
+                f"non-square pixels: fy/fx = {pixel_aspect:.4f} (given); frames resampled to square pixels "
+                f"({input_size[1]}x{input_size[0]} -> {w}x{h}) for features and mapping, K at "
+                f"{input_size[1]}x{input_size[0]} has fy = {pixel_aspect:.4f} fx"
+            )
+        elif image_size != input_size:
             messages.append(
                 f"features on frames shrunk from {input_size[1]}x{input_size[0]} to {w}x{h} (max_image_size "
                 f"{max_image_size}); K is given at {input_size[1]}x{input_size[0]}"
@@ -375,14 +406,15 @@ def estimate_trajectory(
             f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
             f"{_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
         )
-    messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {K[0, 0]:.1f} px")
+    focal_text = f"{K[0, 0]:.1f} px" if pixel_aspect == 1.0 else f"fx {K[0, 0]:.1f} px, fy {K[1, 1]:.1f} px"
+    messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {focal_text}")
     cameras = Cameras(
         K=torch.as_tensor(np.repeat(K[None], len(reg), 0)),
         R=torch.as_tensor(R), t=torch.as_tensor(t), image_size=input_size, fps=fps,
     )
     cameras.metadata.update({
         "source": "raxel_core.pose.estimate_trajectory",
-        "method": method, "frame_indices": list(reg), "camera": cam_meta,
+        "method": method, "frame_indices": list(reg), "camera": cam_meta, "pixel_aspect": pixel_aspect,
     })
     cameras.validate("estimated trajectory")
     return PoseEstimate(
