@@ -57,8 +57,13 @@ def video_frames(video, what: str, max_frames: int | None, stride: int):
         components = video_components(video, what)
         rate = float(components.frame_rate) if components.frame_rate else None
         return image_frames(components.images, what, max_frames, stride), rate
+    empty = ValueError(f"{what} holds no frames (an empty or interrupted export); re-export it, e.g. as H.264 .mp4")
     try:
         rate = video_fps(source)
+    except ValueError as err:
+        if "no video stream" in str(err):  # an interrupted export has a container without a decodable stream
+            raise empty from None
+        raise
     except Exception as err:  # noqa: BLE001 - PyAV / ComfyUI errors say little to an artist
         raise ValueError(f"{what} could not be decoded ({type(err).__name__}: {err}); check that the file plays "
                          "and holds a video stream, or re-export it (H.264 .mp4)") from err
@@ -67,9 +72,8 @@ def video_frames(video, what: str, max_frames: int | None, stride: int):
         try:
             yield from iter_video_frames(source, max_frames=max_frames, stride=stride)
         except ValueError as err:
-            if "no frames could be decoded" in str(err):
-                raise ValueError(f"{what} holds no frames (an empty or interrupted export); re-export it, e.g. "
-                                 "as H.264 .mp4") from None
+            if "no frames could be decoded" in str(err) or "no video stream" in str(err):
+                raise empty from None
             raise
 
     return frames(), rate
