@@ -11,6 +11,8 @@ deterministic for a given ``--seed`` (bit-identical cameras in every run); the b
     python benchmarks/eval_pose.py --json out.json # also write the per-clip results
     python benchmarks/eval_pose.py --clips 0bf152ef84195293 --estimators raxel
     python benchmarks/eval_pose.py --repeats 3     # mean and range of each figure over 3 runs
+    python benchmarks/eval_pose.py --estimators raxel --source-aspect 16:9 --clips 0bf152ef84195293 \
+        0c11dbe781b1c11c 0c9b371cc6225682 0f47577ab3441480 0f68374b76390082   # 384x256, non-square pixels
 
 Data: ``$RAXEL_SHARED_DATA`` or ``../shared/data`` beside the project.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from raxel_core.cli.eval_pose import parse_aspect
 from raxel_core.evaluation.pose import ESTIMATORS, evaluate_repeats, repeats_to_json, results_to_json
 from raxel_core.evaluation.tables import format_runs
 
@@ -38,13 +41,17 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write per-clip results and the aggregate here")
     parser.add_argument("--seed", type=int, default=0, help="random seed of raxel's estimator (default: 0)")
     parser.add_argument("--repeats", type=int, default=1, help="runs; above 1, each figure's mean and range")
+    parser.add_argument("--source-aspect", default=None, metavar="W:H",
+                        help="clips squeezed from this aspect (16:9 for RealEstate10K): raxel gets each clip's "
+                             "pixel aspect fy/fx = (H/W) * W:H (non-square pixels); default: square pixels")
     args = parser.parse_args(argv)
     video_dir, pose_dir = args.data / "re10k" / "videos", args.data / "re10k" / "poses"
     if not video_dir.is_dir():
         print(f"no RealEstate10K clips at {video_dir}; set RAXEL_SHARED_DATA or pass --data", file=sys.stderr)
         return 2
     runs = evaluate_repeats(video_dir, pose_dir, args.estimators, repeats=args.repeats, stems=args.clips,
-                            log=lambda line: print(line, file=sys.stderr, flush=True), seed=args.seed)
+                            log=lambda line: print(line, file=sys.stderr, flush=True), seed=args.seed,
+                            source_aspect=parse_aspect(args.source_aspect))
     print(format_runs(runs, args.seed))
     if args.json:
         payload = results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs)

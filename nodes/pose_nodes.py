@@ -34,6 +34,51 @@ def frames_to_uint8(images: torch.Tensor, what: str) -> np.ndarray:
     return torch.round(rgb.clamp(0.0, 1.0) * 255.0).to(torch.uint8).numpy()
 
 
+def image_frames(images: torch.Tensor, what: str, max_frames: int | None, stride: int):
+    """The frames of a ComfyUI ``IMAGE`` batch one at a time as ``np.uint8 (H, W, 3)`` (every
+    ``stride``-th, at most ``max_frames``), so that no uint8 copy of the whole batch is made."""
+    frames_to_uint8(images[:1], what)  # shape / emptiness checks with the node's messages
+    picked = images[::stride]
+    if max_frames is not None:
+        picked = picked[:max_frames]
+    for frame in picked:
+        yield frames_to_uint8(frame[None], what)[0]
+
+
+def video_frames(video, what: str, max_frames: int | None, stride: int):
+    """The frames of a core ``VIDEO`` decoded one at a time from its file (PyAV, every ``stride``-th,
+    at most ``max_frames``) and its frame rate; a ``VIDEO`` that has no file behind it (built from
+    images) gives its components' frames. Never holds the whole clip as float32 like
+    ``get_components``."""
+    from ..raxel_core.video_io import iter_video_frames, video_fps
+
+    source = video.get_stream_source() if hasattr(video, "get_stream_source") else None
+    if source is None:
+        components = video_components(video, what)
+        rate = float(components.frame_rate) if components.frame_rate else None
+        return image_frames(components.images, what, max_frames, stride), rate
+    empty = ValueError(f"{what} holds no frames (an empty or interrupted export); re-export it, e.g. as H.264 .mp4")
+    try:
+        rate = video_fps(source)
+    except ValueError as err:
+        if "no video stream" in str(err):  # an interrupted export has a container without a decodable stream
+            raise empty from None
+        raise
+    except Exception as err:  # noqa: BLE001 - PyAV / ComfyUI errors say little to an artist
+        raise ValueError(f"{what} could not be decoded ({type(err).__name__}: {err}); check that the file plays "
+                         "and holds a video stream, or re-export it (H.264 .mp4)") from err
+
+    def frames():
+        try:
+            yield from iter_video_frames(source, max_frames=max_frames, stride=stride)
+        except ValueError as err:
+            if "no frames could be decoded" in str(err) or "no video stream" in str(err):
+                raise empty from None
+            raise
+
+    return frames(), rate
+
+
 def pose_report(estimate) -> str:
     """Text shown on the node and given as its ``report`` output: method, registered frames,
     the estimator's messages and the time per stage."""
@@ -44,9 +89,12 @@ def pose_report(estimate) -> str:
             "unregistered frames (no pose; the trajectory holds only the registered ones): "
             + ", ".join(str(i) for i in estimate.unregistered)
         )
-    f = estimate.cameras.fx
-    lines.append(f"focal length: {float(f.mean()):.1f} px at {estimate.cameras.image_size[1]}x"
-                 f"{estimate.cameras.image_size[0]}")
+    fx, fy = float(estimate.cameras.fx.mean()), float(estimate.cameras.fy.mean())
+    size = f"{estimate.cameras.image_size[1]}x{estimate.cameras.image_size[0]}"
+    if abs(fy - fx) > 1e-6 * fx:
+        lines.append(f"focal length: fx {fx:.1f} px, fy {fy:.1f} px (non-square pixels) at {size}")
+    else:
+        lines.append(f"focal length: {fx:.1f} px at {size}")
     lines += [f"- {m}" for m in estimate.messages]
     if estimate.timings:
         lines.append("time: " + ", ".join(f"{name} {sec:.1f} s" for name, sec in estimate.timings.items()))
@@ -80,6 +128,18 @@ class RaxelPoseFromVideo(io.ComfyNode):
                              optional=True,
                              tooltip="Seed of the random sampling (RANSAC, mappers): the same video and seed "
                                      "give the same cameras. Change it only to try another solution."),
+                io.Int.Input("max_frames", default=0, min=0, max=1_000_000, optional=True,
+                             tooltip="Use at most this many frames (after stride); 0 = the whole clip."),
+                io.Int.Input("stride", default=1, min=1, max=1000, optional=True,
+                             tooltip="Use every N-th frame; trajectory frame k is video frame k * N and the "
+                                     "trajectory's fps is the video's divided by N."),
+                io.Int.Input("max_image_size", default=0, min=0, max=16384, optional=True,
+                             tooltip="Shrink frames to this longer side in pixels before features are "
+                                     "extracted (faster on large video; K stays at the frames' size); "
+                                     "0 = full size."),
+                io.Float.Input("pixel_aspect", default=1.0, min=0.25, max=4.0, step=0.001, optional=True,
+                               tooltip="fy/fx of the frames' pixels: 1 = square. A clip squeezed from 16:9 "
+                                       "to W x H without cropping has (H/W) * 16/9 (1.185 at 384x256)."),
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
@@ -91,7 +151,8 @@ class RaxelPoseFromVideo(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, focal_px, images=None, video=None, seed=0) -> io.NodeOutput:
+    def execute(cls, focal_px, images=None, video=None, seed=0, max_frames=0, stride=1,
+                max_image_size=0, pixel_aspect=1.0) -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
 
@@ -103,15 +164,15 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 "(an IMAGE batch) or 'video' (a VIDEO from Load Video); "
                 + ("both are connected" if images is not None else "neither is connected")
             )
+        if int(stride) < 1:
+            raise ValueError(f"stride must be at least 1; got {stride}")
+        limit = int(max_frames) if max_frames else None
         if video is not None:
-            what = "the video"
-            components = video_components(video, what)
-            images = components.images
-            fps = float(components.frame_rate) if components.frame_rate else None
+            frames, fps = video_frames(video, "the video", limit, int(stride))
         else:
-            what = "the images input"
-            fps = None
-        frames = frames_to_uint8(images, what)
+            frames, fps = image_frames(images, "the images input", limit, int(stride)), None
+        if fps and stride > 1:
+            fps = fps / int(stride)
 
         bar = comfy.utils.ProgressBar(1)
 
@@ -126,13 +187,25 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 should_stop=comfy.model_management.processing_interrupted,
                 fps=fps,
                 seed=int(seed),
+                max_image_size=int(max_image_size) if max_image_size else None,
+                pixel_aspect=float(pixel_aspect),
             )
         except Exception:
             # A stop requested by the user wins over whatever error the interrupted run gave.
             comfy.model_management.throw_exception_if_processing_interrupted()
             raise
         comfy.model_management.throw_exception_if_processing_interrupted()
+        estimate.cameras.metadata["stride"] = int(stride)
         report = pose_report(estimate)
+        sampling = [f"stride {int(stride)} (trajectory frame k = video frame {int(stride)} * k)" if stride > 1
+                    else "every frame"]
+        if limit:
+            sampling.append(f"at most {limit} frames")
+        if max_image_size:
+            sampling.append(f"features at a longer side of at most {int(max_image_size)} px")
+        if pixel_aspect != 1.0:
+            sampling.append(f"pixel aspect fy/fx {float(pixel_aspect):g}")
+        report = f"frames used: {estimate.num_frames} ({', '.join(sampling)})\n" + report
         return io.NodeOutput(estimate.cameras, report, ui=trajectory_ui(estimate.cameras, text=(report,)))
 
 

@@ -5,6 +5,7 @@ top to bottom. Every failure is a ``ValueError`` naming the file and the fix.
 """
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -137,49 +138,6 @@ def read_video_frames(path, max_frames: int | None = None, stride: int = 1) -> n
     return read_video(path, max_frames=max_frames, stride=stride)[0]
 
 
-def iter_video_frames(path, max_frames: int | None = None, stride: int = 1):
-    """Decode a video file one frame at a time (a generator), so memory holds one frame whatever the
-    video's length.
-
-    Args:
-        path, max_frames, stride: as :func:`read_video`.
-
-    Yields:
-        ``np.uint8 (H, W, 3)`` RGB frames.
-
-    Raises:
-        ValueError: as :func:`read_video` (raised when the generator is first advanced for a missing
-            or unreadable file, later for a damaged one or a frame of another size).
-    """
-    _check_sampling(max_frames, stride)
-    path = Path(path)
-    count, size = 0, None
-    with _open_video(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                if index % stride:
-                    continue
-                rgb = frame.to_ndarray(format="rgb24")
-                if size is not None and rgb.shape != size:
-                    raise ValueError(
-                        f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]} but frame 0 is {size[1]}x{size[0]} "
-                        "(W x H); re-encode the video at one size"
-                    )
-                size = rgb.shape
-                count += 1
-                yield rgb
-                if max_frames is not None and count >= max_frames:
-                    return
-        except _FFmpegError as err:
-            raise ValueError(
-                f"{path}: decoding failed after {count} frames ({err}); the file is damaged or truncated, re-export it"
-            ) from err
-    if count == 0:
-        raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
-
-
 def video_info(path) -> dict:
     """Frame count, size and rate of a video file, by decoding every frame (exact even where the
     container's own count is wrong, as in many .avi files) without converting it to RGB.
@@ -207,6 +165,122 @@ def video_info(path) -> dict:
     if count == 0:
         raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
     return info
+
+
+def iter_video_frames(source, max_frames: int | None = None, stride: int = 1):
+    """Decode a video one frame at a time (PyAV): a generator of ``np.uint8 (H, W, 3)`` RGB frames,
+    so a clip of any length is never held in memory as a whole.
+
+    Args:
+        source: a video file path, or a binary file object PyAV can read (e.g. ``io.BytesIO``).
+        max_frames, stride: as :func:`read_video`.
+
+    Raises:
+        ValueError: as :func:`read_video` (raised when the generator reaches the problem).
+    """
+    _check_sampling(max_frames, stride)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        container = _open_video(path)
+    else:
+        path = getattr(source, "name", "the video")
+        try:
+            container = av.open(source)
+        except _FFmpegError as err:
+            raise ValueError(f"{path} is not a readable video ({err}); give a file that ffmpeg decodes") from err
+        if not container.streams.video:
+            container.close()
+            raise ValueError(f"{path} has no video stream; give a file with video in it")
+    kept, first_shape = 0, None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                if first_shape is None:
+                    first_shape = rgb.shape
+                elif rgb.shape != first_shape:
+                    raise ValueError(
+                        f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]} but frame 0 is "
+                        f"{first_shape[1]}x{first_shape[0]} (W x H); re-encode the video at one size"
+                    )
+                yield rgb
+                kept += 1
+                if max_frames is not None and kept >= max_frames:
+                    break
+        except _FFmpegError as err:
+            raise ValueError(
+                f"{path}: decoding failed after {kept} frames ({err}); the file is damaged or truncated, "
+                "re-export it"
+            ) from err
+    if kept == 0:
+        raise ValueError(f"{path} has a video stream but no frames could be decoded; the video is empty")
+
+
+def video_fps(source) -> float | None:
+    """Frame rate (frames per second) a video file or binary file object states, without decoding
+    it; ``None`` when it states none. Raises ``ValueError`` as :func:`read_video` for a bad file."""
+    if isinstance(source, (str, os.PathLike)):
+        with _open_video(Path(source)) as container:
+            return _fps(container.streams.video[0])
+    with av.open(source) as container:
+        rate = _fps(container.streams.video[0]) if container.streams.video else None
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return rate
+
+
+def iter_frame_dir(path, max_frames: int | None = None, stride: int = 1):
+    """Read a folder of images one at a time: a generator of ``np.uint8 (H, W, 3)`` RGB frames in the
+    order and with the checks of :func:`read_frame_dir` (which returns them all at once)."""
+    _check_sampling(max_frames, stride)
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"image folder not found: {path}; check the path")
+    files = sorted(
+        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        key=lambda p: _natural_key(p.name),
+    )[::stride]
+    if max_frames is not None:
+        files = files[:max_frames]
+    if not files:
+        raise ValueError(
+            f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
+            "image files"
+        )
+    first_shape = None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"cannot read image {f}: {err}; replace or remove that file") from err
+        if first_shape is None:
+            first_shape = rgb.shape
+        elif rgb.shape != first_shape:
+            raise ValueError(
+                f"image {f} is {rgb.shape[1]}x{rgb.shape[0]} but {files[0].name} is "
+                f"{first_shape[1]}x{first_shape[0]} (W x H); all frames must have one size"
+            )
+        yield rgb
+
+
+def iter_frames(path, max_frames: int | None = None, stride: int = 1):
+    """Frames one at a time from a video file (:func:`iter_video_frames`) or an image folder
+    (:func:`iter_frame_dir`): a generator of ``np.uint8 (H, W, 3)`` RGB frames.
+
+    Raises:
+        ValueError: ``path`` does not exist, or as the function it dispatches to.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return iter_frame_dir(path, max_frames=max_frames, stride=stride)
+    if path.is_file():
+        return iter_video_frames(path, max_frames=max_frames, stride=stride)
+    raise ValueError(f"no video file or image folder at {path}; check the path")
 
 
 def _natural_key(name: str):
@@ -255,20 +329,7 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
         width = height = 0                            # the loop below names the unreadable file
     check_memory(2 * 3 * width * height * len(files), f"reading {len(files)} images of {width}x{height} from "
                  f"{path.name}", "read fewer frames (max_frames / stride) or smaller images")
-    frames: list[np.ndarray] = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                rgb = np.asarray(im.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"cannot read image {f}: {err}; replace or remove that file") from err
-        if frames and rgb.shape != frames[0].shape:
-            raise ValueError(
-                f"image {f} is {rgb.shape[1]}x{rgb.shape[0]} but {files[0].name} is "
-                f"{frames[0].shape[1]}x{frames[0].shape[0]} (W x H); all frames must have one size"
-            )
-        frames.append(rgb)
-    return np.stack(frames)
+    return np.stack(list(iter_frame_dir(path, max_frames=max_frames, stride=stride)))
 
 
 def read_image(path) -> np.ndarray:

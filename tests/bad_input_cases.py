@@ -90,10 +90,11 @@ CASES: tuple[Case, ...] = (
     C("pose", "negative --focal", "clip.mp4", "--out", "out.json", "--focal", "-5"),
     C("pose", "output folder missing", "clip.mp4", "--out", "nodir/out.json"),
     C("pose", "output suffix unknown", "clip.mp4", "--out", "out.xyz"),
-    C("pose", "oversized video (memory guard)", "clip.mp4", "--out", "out.json",
-      env={"RAXEL_MEMORY_LIMIT_MB": SMALL_LIMIT_MB}),
-    C("pose", "oversized frame folder (memory guard)", "frames", "--out", "out.json",
-      env={"RAXEL_MEMORY_LIMIT_MB": SMALL_LIMIT_MB}),
+    # pose streams its frames (bounded memory whatever the length): no memory guard to hit; its sampling options
+    C("pose", "bad --stride", "clip.mp4", "--out", "out.json", "--stride", "0"),
+    C("pose", "bad --max-frames", "clip.mp4", "--out", "out.json", "--max-frames", "1"),
+    C("pose", "bad --max-image-size", "clip.mp4", "--out", "out.json", "--max-image-size", "8"),
+    C("pose", "NaN --pixel-aspect", "clip.mp4", "--out", "out.json", "--pixel-aspect", "nan"),
     C("pose", "unusable content (noise frames)", "clip.mp4", "--out", "out.json"),
     # tracks
     C("tracks", "missing input", "missing.mp4", "--out", "t.json"),

@@ -261,7 +261,8 @@ POSE_FROM_VIDEO = Workflow(
     thumbnail=("truck_right", {}),
     nodes=[
         Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
-        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0}, {"video": (1, 0)}),
+        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0, "max_frames": 0, "stride": 1,
+                                                 "max_image_size": 0, "pixel_aspect": 1.0}, {"video": (1, 0)}),
         Node(3, "RaxelTrajectoryPreview", (700, 0), {"width": 1024, "height": 512},
              {"trajectory": (2, 0)}, size=(520, 360)),
         Node(4, "RaxelSaveTrajectory", (700, 400),

@@ -16,7 +16,24 @@ def register(sub) -> None:
     e.add_argument("--repeats", type=int, default=1,
                    help="run the whole evaluation N times and print each figure's mean and range "
                         "(default: %(default)s)")
+    e.add_argument("--source-aspect", default=None, metavar="W:H",
+                   help="the clips were squeezed from a source of this aspect without cropping (e.g. 16:9 for "
+                        "RealEstate10K): raxel's estimator gets each clip's pixel aspect fy/fx = (H/W) * W:H")
     e.set_defaults(func=run)
+
+
+def parse_aspect(text: str | None) -> float | None:
+    """``"16:9"`` -> 1.777..., ``"1.5"`` -> 1.5, ``None`` -> ``None``; ``ValueError`` naming the format."""
+    if text is None:
+        return None
+    try:
+        parts = [float(x) for x in str(text).split(":")]
+        value = parts[0] / parts[1] if len(parts) == 2 else (parts[0] if len(parts) == 1 else float("nan"))
+    except (ValueError, ZeroDivisionError):
+        value = float("nan")
+    if not (value == value and 0.1 < value < 10):
+        raise ValueError(f"--source-aspect must be W:H (e.g. 16:9) or a number between 0.1 and 10; got {text!r}")
+    return value
 
 
 def run(args) -> int:
@@ -29,7 +46,7 @@ def run(args) -> int:
     estimators = ("raxel",) if args.no_baseline else ("raxel", "colmap_default")
     log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
     runs = evaluate_repeats(args.video_dir, args.pose_dir, estimators, repeats=args.repeats, log=log,
-                            seed=args.seed)
+                            seed=args.seed, source_aspect=parse_aspect(args.source_aspect))
     if args.json:
         print(json.dumps(results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs), indent=1))
     else:

@@ -1,4 +1,5 @@
-"""``raxel pose``: camera trajectory from a video file or a folder of frames."""
+"""``raxel pose``: camera trajectory from a video file or a folder of frames (decoded as a stream,
+so a clip of any length runs in bounded memory)."""
 from __future__ import annotations
 
 from .terminal import check_trajectory_output, progress_printer
@@ -9,6 +10,17 @@ def register(sub) -> None:
     s.add_argument("input", help="video file (.mp4, .avi, ...) or folder of .png/.jpg frames")
     s.add_argument("--out", required=True, help="trajectory file to write (format by extension)")
     s.add_argument("--focal", type=float, default=None, help="known focal length in pixels (optional)")
+    s.add_argument("--max-frames", type=int, default=None,
+                   help="use at most this many frames (after --stride); default: the whole clip")
+    s.add_argument("--stride", type=int, default=1,
+                   help="use every N-th frame of the clip; trajectory frame k is clip frame k * N and the "
+                        "trajectory's fps is the clip's divided by N (default: %(default)s)")
+    s.add_argument("--max-image-size", type=int, default=None,
+                   help="shrink frames to this longer side in pixels before features are extracted "
+                        "(faster; K is still given at the clip's size); default: full size")
+    s.add_argument("--pixel-aspect", type=float, default=1.0,
+                   help="fy/fx of the frames' pixels when they are not square (a clip squeezed from 16:9 to "
+                        "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256); default: %(default)s")
     s.add_argument("--seed", type=int, default=0,
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")
@@ -16,15 +28,39 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ..formats import write_trajectory
     from ..pose import estimate_trajectory
-    from ..video_io import read_frames
+    from ..video_io import iter_frames, video_fps
 
     check_trajectory_output(args.out)            # before a long estimation, not after it
-    frames = read_frames(args.input)
-    result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, progress=progress_printer("estimating"))
+    if args.stride < 1:
+        raise ValueError(f"--stride must be a whole number >= 1; got {args.stride}")
+    if args.max_frames is not None and args.max_frames < 2:
+        raise ValueError(f"--max-frames must be at least 2 (a trajectory needs two frames); got {args.max_frames}")
+    if args.max_image_size is not None and args.max_image_size < 16:
+        raise ValueError(f"--max-image-size must be at least 16 pixels; got {args.max_image_size}")
+    source = Path(args.input)
+    fps = video_fps(source) if source.is_file() else None
+    frames = iter_frames(source, max_frames=args.max_frames, stride=args.stride)
+    result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, max_image_size=args.max_image_size,
+                                 pixel_aspect=args.pixel_aspect,
+                                 fps=fps / args.stride if fps else None, progress=progress_printer("estimating"))
+    result.cameras.metadata["stride"] = args.stride
     write_trajectory(result.cameras, args.out)
-    print(f"{len(result.frame_indices)}/{len(frames)} frames registered ({result.method}); wrote {args.out}")
+    n = result.num_frames
+    sampling = [f"stride {args.stride}" if args.stride > 1 else "every frame"]
+    if args.max_frames is not None:
+        sampling.append(f"at most {args.max_frames} frames")
+    if args.pixel_aspect != 1.0:
+        sampling.append(f"pixel aspect fy/fx {args.pixel_aspect:g}")
+    if args.max_image_size is not None:
+        sampling.append(f"features at a longer side of at most {args.max_image_size} px")
+    print(f"{len(result.frame_indices)}/{n} frames registered ({result.method}; {', '.join(sampling)}); "
+          f"wrote {args.out}")
+    if args.stride > 1:
+        print(f"  trajectory frame k is clip frame {args.stride} * k (clip frames 0-{args.stride * (n - 1)})")
     for message in result.messages:
         print(f"  {message}")
     if result.unregistered:

@@ -131,7 +131,7 @@ def evaluate_clip(frames: np.ndarray, reference: Cameras, estimator: str = "raxe
         out.update({"time_s": time.perf_counter() - t0, "registered": 0, "error": str(err), "method": "failed"})
         return out
     out.update({"time_s": time.perf_counter() - t0, "registered": len(est.frame_indices), "method": est.method,
-                "focal_px": float(est.cameras.fx.mean())})
+                "focal_px": float(est.cameras.fx.mean()), "focal_y_px": float(est.cameras.fy.mean())})
     metrics = trajectory_metrics(est.cameras, reference[est.frame_indices])
     metrics.pop("num_frames", None)
     out.update(metrics)
@@ -159,7 +159,8 @@ def clip_pairs(video_dir, pose_dir, stems=None) -> list[Path]:
     return videos
 
 
-def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=None, **kwargs) -> list[dict]:
+def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=None, source_aspect=None,
+                   **kwargs) -> list[dict]:
     """Evaluate estimators on every ``<stem>.mp4`` of ``video_dir`` that has ``pose_dir/<stem>.txt``.
 
     Args:
@@ -167,6 +168,10 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
         estimators: a name or a sequence of names from :data:`ESTIMATORS`.
         stems: restrict to these clip names (default: all, sorted).
         log: optional ``callable(str)`` called with a line per finished run.
+        source_aspect: when given (e.g. ``16 / 9``), the clips are taken as squeezed from a source of
+            this width / height without cropping, and raxel's estimator gets each clip's pixel aspect
+            ``fy / fx = (H / W) * source_aspect`` (``estimate_trajectory(pixel_aspect=...)``; 1.185 for
+            RealEstate10K's 384x256 clips). The baseline gets nothing (its default pipeline).
         **kwargs: passed to :func:`estimate_trajectory` for ``"raxel"``.
 
     Returns:
@@ -189,7 +194,10 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
         reference = read_realestate10k(pose_dir / f"{video.stem}.txt", image_size=(h, w), source_aspect=16 / 9)
         reference = reference[: len(frames)] if len(reference) > len(frames) else reference
         for name in estimators:
-            r = evaluate_clip(frames, reference, name, **(kwargs if name == "raxel" else {}))
+            options = dict(kwargs)
+            if source_aspect is not None:
+                options["pixel_aspect"] = h / w * float(source_aspect)
+            r = evaluate_clip(frames, reference, name, **(options if name == "raxel" else {}))
             r["clip"] = video.stem
             results.append(r)
             if log is not None:

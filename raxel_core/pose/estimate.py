@@ -3,7 +3,10 @@ solver for footage without parallax (static shots, tripod pans and tilts).
 
 Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy routine):
 
-1. The frames are written as PNG to a temporary workspace (removed afterwards).
+1. The frames are written as PNG to a temporary workspace (removed afterwards), one at a time as
+   they arrive (:func:`write_frames`: an iterable such as :func:`raxel_core.video_io.iter_frames`
+   is decoded as a stream, so a long clip is never in memory as a whole), shrunk first when
+   ``max_image_size`` is given.
 2. SIFT features (``pycolmap.extract_features``) with **one shared camera** for the whole clip
    (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
    centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
@@ -26,7 +29,8 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
    b. **Rotation only** (no parallax): rotations chained from the pairwise homographies with a
       focal length from the homographies' orthogonality (``K^-1 H K`` must be a rotation), then
       all rotations and the focal length refined jointly by robust least squares on the matched
-      keypoints (``scipy.optimize.least_squares``, Huber loss); every camera centre is zero. A
+      keypoints (``scipy.optimize.least_squares``, Huber loss, analytic sparse Jacobian: memory
+      linear in the number of matches); every camera centre is zero. A
       clip whose background stays put (at least ``parallax.STATIC_MIN_STATIONARY_FRACTION`` of
       the matches on the widest pairs move less than ``parallax.STATIONARY_MAX_FRACTION`` of the
       frame size; moving objects are the rest) is ``method="static"``: the same solver runs on the
@@ -147,6 +151,86 @@ def _check_frames(frames) -> np.ndarray:
     return frames
 
 
+def _check_frame(frame, k: int, first_shape) -> np.ndarray:
+    """One frame of a frame iterable: ``np.uint8 (H, W, 3)`` of the first frame's size."""
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[-1] != 3:
+        raise ValueError(
+            f"frame {k} must be an (H, W, 3) RGB array; got shape {frame.shape}. Give (N, H, W, 3) "
+            "frames or an iterable of (H, W, 3) frames (raxel_core.video_io.iter_frames)"
+        )
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame {k} must be uint8 (0-255); got {frame.dtype}")
+    if first_shape is not None and frame.shape != first_shape:
+        raise ValueError(
+            f"frame {k} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is {first_shape[1]}x{first_shape[0]} "
+            "(W x H); all frames of a clip must have one size"
+        )
+    if min(frame.shape[:2]) < 16:
+        raise ValueError(f"frames of {frame.shape[1]}x{frame.shape[0]} pixels are too small for features")
+    return frame
+
+
+def work_size(input_size: tuple[int, int], max_image_size: int | None, pixel_aspect: float = 1.0):
+    """``(H', W')`` of the frames features are extracted on: square pixels (a frame with pixel aspect
+    ``fy / fx = a`` is stretched by ``a`` horizontally when ``a > 1``, by ``1 / a`` vertically when
+    ``a < 1``: never shrunk to square them), then shrunk so that the longer side is at most
+    ``max_image_size`` pixels (aspect kept, sides rounded)."""
+    h, w = input_size
+    h2, w2 = (h, w * pixel_aspect) if pixel_aspect >= 1 else (h / pixel_aspect, w)
+    if max_image_size and max(h2, w2) > max_image_size:
+        scale = max_image_size / max(h2, w2)
+        h2, w2 = h2 * scale, w2 * scale
+    return max(1, round(h2)), max(1, round(w2))
+
+
+def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, pixel_aspect: float = 1.0):
+    """Write frames one at a time as PNG into the COLMAP workspace (``image_name(k)``), each resampled
+    first to :func:`work_size` (square pixels, longer side at most ``max_image_size``; ``cv2.resize``,
+    ``INTER_AREA`` when shrinking, else ``INTER_LINEAR``), so that no more than one full-size frame is
+    in memory when ``frames`` is an iterable.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 array / tensor, or an iterable of ``(H, W, 3)`` uint8 frames
+            (e.g. the generator :func:`raxel_core.video_io.iter_frames`).
+        image_dir: existing folder.
+        max_image_size: longer side of the written frames in pixels, or ``None`` (full size).
+        run: polled for cancellation every frame (``InterruptedError``).
+        pixel_aspect: ``fy / fx`` of the input frames' pixels (1: square).
+
+    Returns:
+        ``(n, input_size (H, W), work_size (H', W'))``: frames written, their size as given and as written.
+
+    Raises:
+        ValueError: bad frames (shape, dtype, size changes, fewer than 2).
+    """
+    if isinstance(frames, (np.ndarray, torch.Tensor)):
+        frames = _check_frames(frames)
+    if max_image_size is not None and (int(max_image_size) != max_image_size or max_image_size < 16):
+        raise ValueError(f"max_image_size must be None or a whole number of pixels >= 16; got {max_image_size}")
+    n, first_shape, size = 0, None, None
+    for k, frame in enumerate(frames):
+        frame = _check_frame(frame, k, first_shape)
+        if first_shape is None:
+            first_shape = frame.shape
+            size = work_size(frame.shape[:2], max_image_size, pixel_aspect)
+        if size != frame.shape[:2]:
+            shrink = size[0] <= frame.shape[0] and size[1] <= frame.shape[1]
+            frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        cv2.imwrite(str(image_dir / image_name(k)), np.ascontiguousarray(frame[..., ::-1]))
+        n += 1
+        if run is not None:
+            run.check()
+    if n < MIN_REGISTERED_FRAMES:
+        raise ValueError(
+            f"camera trajectory estimation needs at least {MIN_REGISTERED_FRAMES} frames; got {n}. "
+            "Give the whole clip (a video of several frames with some camera overlap)"
+        )
+    return n, tuple(first_shape[:2]), tuple(size)
+
+
 class _Run:
     """Progress / cancellation bookkeeping of one estimation."""
 
@@ -182,17 +266,22 @@ def estimate_trajectory(
     mapper: str = "global",
     seed: int = 0,
     verbose: bool = False,
+    pixel_aspect: float = 1.0,
 ) -> PoseEstimate:
     """Estimate the camera trajectory of a video (module docstring for the method and sources).
 
     Args:
-        frames: ``(N, H, W, 3)`` uint8 RGB frames of one shot, ``N >= 2``.
+        frames: ``(N, H, W, 3)`` uint8 RGB frames of one shot, ``N >= 2``, or an iterable of
+            ``(H, W, 3)`` uint8 frames (e.g. :func:`raxel_core.video_io.iter_frames`, which decodes a
+            video as a stream): each frame is written to the workspace as it arrives, so a clip of any
+            length is never held in memory (:func:`write_frames`).
         focal: known focal length in pixels at the frame size (held fixed), or ``None`` to
             estimate it (one focal length shared by all frames).
         progress: called as ``progress(done, total)`` after each stage.
         should_stop: polled between stages; when it returns True, ``InterruptedError`` is raised.
-        max_image_size: extract features on frames downscaled so that their longer side is at
-            most this many pixels (faster on large video; poses and ``K`` stay at the frame size).
+        max_image_size: shrink each frame so that its longer side is at most this many pixels
+            before features are extracted (faster on large video; the messages say so; poses and
+            ``K`` stay at the input frame size).
         fps: frames per second stored on the returned cameras.
         overlap: sequential matching window (each frame against its ``overlap`` successors).
         quadratic_overlap: also match the long-range pairs ``i + 2^k`` (COLMAP's option).
@@ -203,6 +292,10 @@ def estimate_trajectory(
             the rotation-only solver's match subsampling): the same frames and seed give
             bit-identical cameras (module docstring, *Determinism*).
         verbose: let COLMAP log to stderr.
+        pixel_aspect: ``fy / fx`` of the frames' pixels when known (1: square). Frames squeezed
+            from a 16:9 source to ``W x H`` without cropping (RealEstate10K's 384x256 clips) have
+            ``(H / W) * 16 / 9`` (1.185). The frames are resampled to square pixels for features and
+            mapping, and the returned ``K`` has ``fy = pixel_aspect * fx`` (``focal`` is ``fx``).
 
     Returns:
         :class:`PoseEstimate` (cameras of the registered frames, which frames, method, messages).
@@ -214,17 +307,17 @@ def estimate_trajectory(
     """
     import pycolmap
 
-    frames = _check_frames(frames)
-    n, h, w = frames.shape[:3]
-    image_size = (h, w)
     if focal is not None and not (np.isfinite(focal) and focal > 0):
         raise ValueError(f"focal must be a positive number of pixels or None; got {focal}")
+    if not (np.isfinite(pixel_aspect) and 0.25 <= pixel_aspect <= 4.0):
+        raise ValueError(f"pixel_aspect (fy / fx) must be a number between 0.25 and 4; got {pixel_aspect}. "
+                         "Square pixels: 1; frames squeezed from 16:9 to W x H: (H / W) * 16 / 9")
+    pixel_aspect = float(pixel_aspect)
     if mapper not in ("global", "incremental"):
         raise ValueError(f"mapper must be 'global' or 'incremental'; got {mapper!r}")
     run = _Run(progress, should_stop, total=5)
     run.check()
     messages: list[str] = []
-    f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
     old_level = pycolmap.logging.minloglevel
     if not verbose:
         pycolmap.logging.minloglevel = 2
@@ -233,11 +326,27 @@ def estimate_trajectory(
     try:
         image_dir, database = workspace / "images", workspace / "database.db"
         image_dir.mkdir()
-        for i, frame in enumerate(frames):
-            cv2.imwrite(str(image_dir / image_name(i)), np.ascontiguousarray(frame[..., ::-1]))
+        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run, pixel_aspect)
+        h, w = image_size
+        # work in the (square) pixels of the written frames; K is scaled back to the input size at the end
+        scale_x, scale_y = input_size[1] / w, input_size[0] / h
+        if pixel_aspect != 1.0:
+            messages.append(
+                f"non-square pixels: fy/fx = {pixel_aspect:.4f} (given); frames resampled to square pixels "
+                f"({input_size[1]}x{input_size[0]} -> {w}x{h}) for features and mapping, K at "
+                f"{input_size[1]}x{input_size[0]} has fy = {pixel_aspect:.4f} fx"
+            )
+        elif image_size != input_size:
+            messages.append(
+                f"features on frames shrunk from {input_size[1]}x{input_size[0]} to {w}x{h} (max_image_size "
+                f"{max_image_size}); K is given at {input_size[1]}x{input_size[0]}"
+            )
+        if focal is not None:
+            focal = float(focal) / scale_x
+        f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
         run.step("write_frames")
 
-        extract_features(database, image_dir, image_size, focal, max_num_features, max_image_size)
+        extract_features(database, image_dir, image_size, focal, max_num_features, None)
         run.step("features")
 
         match_sequential(database, overlap, quadratic_overlap, seed)
@@ -287,6 +396,7 @@ def estimate_trajectory(
         pycolmap.logging.minloglevel = old_level
         shutil.rmtree(workspace, ignore_errors=True)
 
+    K = np.diag([scale_x, scale_y, 1.0]) @ K  # pixels of the written frames -> of the input frames
     registered = [False] * n
     for i in reg:
         registered[i] = True
@@ -296,14 +406,15 @@ def estimate_trajectory(
             f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
             f"{_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
         )
-    messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {K[0, 0]:.1f} px")
+    focal_text = f"{K[0, 0]:.1f} px" if pixel_aspect == 1.0 else f"fx {K[0, 0]:.1f} px, fy {K[1, 1]:.1f} px"
+    messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {focal_text}")
     cameras = Cameras(
         K=torch.as_tensor(np.repeat(K[None], len(reg), 0)),
-        R=torch.as_tensor(R), t=torch.as_tensor(t), image_size=image_size, fps=fps,
+        R=torch.as_tensor(R), t=torch.as_tensor(t), image_size=input_size, fps=fps,
     )
     cameras.metadata.update({
         "source": "raxel_core.pose.estimate_trajectory",
-        "method": method, "frame_indices": list(reg), "camera": cam_meta,
+        "method": method, "frame_indices": list(reg), "camera": cam_meta, "pixel_aspect": pixel_aspect,
     })
     cameras.validate("estimated trajectory")
     return PoseEstimate(
