@@ -65,6 +65,7 @@ import numpy as np
 import torch
 
 from .cameras import Cameras, look_at_w2c
+from .formats.text_files import JSONTextError, parse_json
 
 # --------------------------------------------------------------------------- CameraCtrl (ADE)
 
@@ -433,9 +434,9 @@ def tracks_from_json(data) -> Tracks2D:
     """
     if isinstance(data, (str, bytes)):
         try:
-            data = json.loads(data)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"tracks JSON is not valid JSON ({err})") from None
+            data = parse_json(data, "tracks JSON")
+        except JSONTextError as err:
+            raise ValueError(f"tracks JSON is {err.problem}") from None
     if not isinstance(data, list) or not data:
         raise ValueError('tracks JSON must be a non-empty list of tracks, each a list of {"x": .., "y": ..} points')
     if all(isinstance(p, dict) for p in data):

@@ -57,8 +57,15 @@ def read_llff(path, image_size=None, downscale=None) -> Cameras:
     name = path.name
     try:
         data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{name}: not a plain numeric .npy array ({exc}); pickled files are never loaded") from exc
+    except Exception as exc:  # noqa: BLE001 - a corrupt header or payload raises ValueError, EOFError,
+        # OSError, SyntaxError, tokenize.TokenError ... (numpy parses the header as a Python literal)
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+        raise ValueError(
+            f"{name}: not a plain numeric .npy array ({problem}); pickled files are never loaded"
+        ) from None
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "fiu":
+        kind = data.dtype if isinstance(data, np.ndarray) else type(data).__name__
+        raise ValueError(f"{name}: expected an (N, 17) array of numbers; got an array of {kind}")
     if data.ndim != 2 or data.shape[1] != 17 or data.shape[0] == 0:
         raise ValueError(
             f"{name}: expected an (N, 17) array (15 numbers of the 3x5 pose + near, far); got shape "
