@@ -9,7 +9,7 @@ byte), gives either a result or a one-line ``ValueError`` that names the file (a
 a JSON syntax error, the line); never another exception, and never more than one second per input
 (hypothesis ``deadline``).
 
-Examples per test: ``RAXEL_FUZZ_EXAMPLES`` (default 60, derandomized so CI runs the same inputs every
+Examples per test: ``RAXEL_FUZZ_EXAMPLES`` (default 100, derandomized so CI runs the same inputs every
 time; with the variable set, the run is random and the number is per test, e.g.
 ``RAXEL_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz_parsers.py``).
 """
@@ -46,7 +46,7 @@ from raxel_core.formats import (
 )
 from raxel_core.interop import Tracks2D, tracks_from_json, tracks_to_json
 
-EXAMPLES = int(os.environ.get("RAXEL_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("RAXEL_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=1000,  # milliseconds: the "never more than a second per input" of the claim

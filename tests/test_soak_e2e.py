@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -44,6 +45,9 @@ SOAK_PROMPTS = int(os.environ.get("RAXEL_SOAK_PROMPTS", "24"))
 RSS_GROWTH_BOUND_MIB = 150
 #: The RealEstate10K clip (16 frames, 384x256) the video workflows read.
 RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
+
+#: A duration in a node's report ("features 5.5 s"), which differs from run to run.
+SECONDS = re.compile(r"\d+(?:\.\d+)? s\b")
 
 WORKFLOWS = sorted(p.stem for p in (ROOT / "workflows" / "api").glob("*.json"))
 
@@ -148,17 +152,20 @@ def pixels_digest(path: Path) -> str:
 
 def outputs_digest(server, entry: dict) -> dict:
     """What a good prompt returned, comparable across runs: decoded pixels of the images, bytes of the
-    trajectory files, the canvas trajectories, and the text of nodes that write no file (a saving
-    node's text names the file, whose name has a run counter)."""
+    trajectory files (their own name masked), the canvas trajectories, and the text of nodes that write
+    no file (a saving node's text names the file, whose name has a run counter)."""
     digest = {}
     for node, ui in entry["outputs"].items():
         for key, items in ui.items():
             if key == "images":
                 digest[f"{node}.images"] = [pixels_digest(file_of(server, item)) for item in items]
-            elif key == "trajectory_files":
-                digest[f"{node}.files"] = [hashlib.sha256(file_of(server, i).read_bytes()).hexdigest() for i in items]
+            elif key == "trajectory_files":  # a Blender script names itself (with the run counter): masked
+                texts = [file_of(server, i).read_bytes().replace(i["filename"].encode(), b"<self>") for i in items]
+                digest[f"{node}.files"] = [hashlib.sha256(text).hexdigest() for text in texts]
             elif key == "text" and "trajectory_files" in ui:
                 continue
+            elif key == "text":  # reports end with the time each step took: masked
+                digest[f"{node}.text"] = [SECONDS.sub("<s> s", text) for text in items]
             else:
                 digest[f"{node}.{key}"] = json.dumps(items, sort_keys=True)
     return digest
