@@ -464,7 +464,11 @@ def tracks_from_json(data) -> Tracks2D:
                 v = point.get(key)
                 if isinstance(v, bool) or not isinstance(v, Real):
                     raise ValueError(f"track {n} frame {k}: {key!r} must be a number (pixels); got {v!r}")
-                points[k, n, axis] = float(v)
+                try:
+                    points[k, n, axis] = float(v)
+                except OverflowError:  # JSON parsed elsewhere may hold any integer
+                    raise ValueError(f"track {n} frame {k}: {key!r} is an integer of {v.bit_length()} bits, "
+                                     "beyond any float; give pixels") from None
             visible = point.get("visible", True)
             if not isinstance(visible, bool):
                 raise ValueError(f"track {n} frame {k}: 'visible' must be true or false; got {visible!r}")

@@ -569,6 +569,13 @@ def test_tracks_mutated_and_edited(data):
     parse_tracks(parsed)  # the node also takes already-parsed data
 
 
+def test_tracks_already_parsed_with_an_integer_beyond_float():
+    """Found by the 800-example run: parsed JSON (not through parse_json) holding a 400-digit integer
+    raised OverflowError from float()."""
+    with pytest.raises(ValueError, match="track 0 frame 0: 'x' is an integer of 1329 bits"):
+        tracks_from_json([[{"x": 10**400, "y": 1}]])
+
+
 # --------------------------------------------------------------------------- a seed parses
 
 
