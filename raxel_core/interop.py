@@ -65,7 +65,7 @@ import numpy as np
 import torch
 
 from .cameras import Cameras, look_at_w2c
-from .formats.text_files import check_inline_json_size
+from .formats.text_files import JSONTextError, check_inline_json_size, parse_json
 
 # --------------------------------------------------------------------------- CameraCtrl (ADE)
 
@@ -437,9 +437,9 @@ def tracks_from_json(data) -> Tracks2D:
     if isinstance(data, (str, bytes)):
         check_inline_json_size(data, "the tracks JSON")
         try:
-            data = json.loads(data)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"tracks JSON is not valid JSON ({err})") from None
+            data = parse_json(data, "tracks JSON")
+        except JSONTextError as err:
+            raise ValueError(f"tracks JSON is {err.problem}") from None
     if isinstance(data, dict):
         return tracks_from_comfy(data)
     if not isinstance(data, list) or not data:
@@ -469,7 +469,11 @@ def tracks_from_json(data) -> Tracks2D:
                 v = point.get(key)
                 if isinstance(v, bool) or not isinstance(v, Real):
                     raise ValueError(f"track {n} frame {k}: {key!r} must be a number (pixels); got {v!r}")
-                points[k, n, axis] = float(v)
+                try:
+                    points[k, n, axis] = float(v)
+                except OverflowError:  # JSON parsed elsewhere may hold any integer
+                    raise ValueError(f"track {n} frame {k}: {key!r} is an integer of {v.bit_length()} bits, "
+                                     "beyond any float; give pixels") from None
             visible = point.get("visible", True)
             if not isinstance(visible, bool):
                 raise ValueError(f"track {n} frame {k}: 'visible' must be true or false; got {visible!r}")

@@ -11,6 +11,9 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[1]
 #: Modules a running ComfyUI provides to the node adapters (never installed by the pack).
 COMFYUI_MODULES = {"comfy", "comfy_api", "comfy_extras", "folder_paths", "server", "node_helpers", "nodes"}
+#: ComfyUI's own web framework (its server is built on it; the pack's HTTP route in nodes/preset_route.py
+#: uses it, and is only imported inside a running ComfyUI): it is ComfyUI's requirement, not the pack's.
+COMFYUI_MODULES |= {"aiohttp"}
 #: The pack's own top-level packages.
 OWN = {"raxel_core", "nodes"}
 

@@ -31,7 +31,6 @@ view in degrees (optional).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ import numpy as np
 import torch
 
 from ..cameras import ROTATION_TOLERANCE, Cameras, look_at_w2c
-from ..formats.text_files import check_inline_json_size
+from ..formats.text_files import JSONTextError, check_inline_json_size, parse_json
 from ..geometry.rotations import project_to_rotation, rotation_from_euler_deg
 from .interpolation import interpolate_rotations, natural_cubic_spline
 from .trajectory_presets import is_whole_number
@@ -170,12 +169,9 @@ def parse_keyframes_json(text: str) -> list[Keyframe]:
     """
     check_inline_json_size(text, "the keyframes text")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"keyframes are not valid JSON ({err.msg} at line {err.lineno} column {err.colno}). "
-            f"A valid keyframe list: {EXAMPLE_JSON}"
-        ) from None
+        data = parse_json(text, "keyframes")
+    except JSONTextError as err:
+        raise ValueError(f"keyframes are {err.problem}. A valid keyframe list: {EXAMPLE_JSON}") from None
     if isinstance(data, dict) and "keyframes" in data:
         data = data["keyframes"]
     if not isinstance(data, list) or not data:

@@ -119,6 +119,8 @@ def is_whole_number(value, minimum: int) -> bool:
     value ``>= minimum``; bools and strings are not numbers here."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
+    if isinstance(value, numbers.Integral):  # exact, also beyond float range (math.isfinite would overflow)
+        return int(value) >= minimum
     return math.isfinite(value) and value == int(value) and value >= minimum
 
 

@@ -136,8 +136,12 @@ def _read_cameras_txt(path: Path) -> tuple[dict, dict]:
             )
         values = _floats(tokens[2:], file, number)
         width, height, params = values[0], values[1], values[2:]
-        if width != int(width) or height != int(height) or width <= 0 or height <= 0:
+        if not all(math.isfinite(v) and v == int(v) and v > 0 for v in (width, height)):
             raise ValueError(f"{file} line {number}: WIDTH and HEIGHT must be positive integers; fix that line")
+        if not all(math.isfinite(v) for v in params):
+            raise ValueError(f"{file} line {number}: a camera parameter is NaN or infinite; fix that line")
+        if params[ifx] <= 0 or params[ify] <= 0:
+            raise ValueError(f"{file} line {number}: the focal length must be positive pixels; fix that line")
         if camera_id in cameras:
             raise ValueError(f"{file} line {number}: camera id {camera_id} is defined twice; ids must be unique")
         cameras[camera_id] = (

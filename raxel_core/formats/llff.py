@@ -57,8 +57,15 @@ def read_llff(path, image_size=None, downscale=None) -> Cameras:
     name = path.name
     try:
         data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{name}: not a plain numeric .npy array ({exc}); pickled files are never loaded") from exc
+    except Exception as exc:  # noqa: BLE001 - a corrupt header or payload raises ValueError, EOFError,
+        # OSError, SyntaxError, tokenize.TokenError ... (numpy parses the header as a Python literal)
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+        raise ValueError(
+            f"{name}: not a plain numeric .npy array ({problem}); pickled files are never loaded"
+        ) from None
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "fiu":
+        kind = data.dtype if isinstance(data, np.ndarray) else type(data).__name__
+        raise ValueError(f"{name}: expected an (N, 17) array of numbers; got an array of {kind}")
     if data.ndim != 2 or data.shape[1] != 17 or data.shape[0] == 0:
         raise ValueError(
             f"{name}: expected an (N, 17) array (15 numbers of the 3x5 pose + near, far); got shape "
@@ -73,6 +80,8 @@ def read_llff(path, image_size=None, downscale=None) -> Cameras:
     if np.abs(hwf[:, :2] - hwf[:1, :2]).max() > 0:
         raise ValueError(f"{name}: rows give different image sizes [H, W]; one trajectory needs one size")
     full_h, full_w = float(hwf[0, 0]), float(hwf[0, 1])
+    if min(full_h, full_w) < 1:
+        raise ValueError(f"{name}: [H, W] = [{full_h:g}, {full_w:g}] is under one pixel; fix the file")
 
     if downscale is not None:
         d = float(downscale)
@@ -96,6 +105,9 @@ def read_llff(path, image_size=None, downscale=None) -> Cameras:
         image_size = (int(round(full_h)), int(round(full_w)))
         sx = sy = d = 1.0
 
+    if min(image_size) < 1:
+        raise ValueError(f"{name}: downscale {downscale} of {int(full_h)}x{int(full_w)} leaves {image_size} pixels; "
+                         "give a smaller factor")
     # OpenCV c2w = [right, down, forward] = [P1, P0, -P2] with centre P3
     c2w = np.stack([P[:, :, 1], P[:, :, 0], -P[:, :, 2], P[:, :, 3]], axis=2)
     f = hwf[:, 2]

@@ -20,6 +20,7 @@ sort in frame order, else ``images/frame_00001.png ...``.
 from __future__ import annotations
 
 import json
+import math
 from numbers import Real
 from pathlib import Path
 
@@ -93,6 +94,9 @@ def read_nerfstudio(path) -> Cameras:
                     f'{where}: no "{key}" in the frame or at the top level; nerfstudio needs fl_x, '
                     "fl_y, cx, cy, w and h in pixels"
                 )
+        for key in ("w", "h"):
+            if not (math.isfinite(values[key]) and round(values[key]) >= 1):
+                raise ValueError(f"{where}: {key} must be a positive number of pixels; got {values[key]!r}")
         sizes.add((int(round(values["h"])), int(round(values["w"]))))
         intrinsics.append([values["fl_x"], values["fl_y"], values["cx"], values["cy"]])
         for key in _DISTORTION:

@@ -186,8 +186,8 @@ def check_output_folder(path, must_be_empty: bool = False) -> Path:
 
 
 def read_text(path, what: str) -> str:
-    """The text of ``path``, or a ``ValueError`` naming the file when it is missing, unreadable, not
-    UTF-8 or over :data:`MAX_TEXT_BYTES`."""
+    """The text of ``path``, or a ``ValueError`` naming the file when it is missing, unreadable or
+    over :data:`MAX_TEXT_BYTES`, and the line and column of the first byte that is not UTF-8."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{what} file {path} does not exist (or is not a file); check the path")
@@ -196,11 +196,80 @@ def read_text(path, what: str) -> str:
         raise ValueError(f"{path.name} is {size / 2**20:.0f} MiB, over the {MAX_TEXT_BYTES / 2**20:.0f} MiB limit of "
                          f"{what} files; is this the right file? (a trajectory of 100 000 frames is ~50 MiB)")
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except PermissionError as exc:
         raise ValueError(f"cannot read {path}: permission denied; check its permissions") from exc
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path.name}: not a UTF-8 text file ({exc}); is this the right file?") from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(
+            f"{path.name} line {line}: not a UTF-8 text file (byte 0x{data[exc.start]:02x} at column {column}); "
+            "is this the right file?"
+        ) from None
+
+
+#: Integers of more digits than this are beyond float64 (max ~1.8e308) and are refused when read.
+MAX_INTEGER_DIGITS = 308
+
+
+class JSONTextError(ValueError):
+    """JSON text that cannot be parsed. ``problem`` is the reason without a subject (``"not valid
+    JSON (Expecting value at line 1 column 1)"``), so that callers can phrase the error for what the
+    text is (``f"keyframes are {problem}"``); ``str()`` is ``f"{source}: {problem}; ..."``."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}; fix the file or re-export it")
+        self.source = source
+        self.problem = problem
+
+
+class _NumberTooLarge(ValueError):
+    pass
+
+
+def _bounded_int(token: str) -> int:
+    if len(token.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _NumberTooLarge(token)
+    return int(token)
+
+
+def parse_json(text: str | bytes, source: str) -> object:
+    """Parsed JSON of ``text`` (str, or UTF-8 bytes).
+
+    Raises:
+        JSONTextError: (a ``ValueError``, one line, starting with ``source``: a file or widget name)
+            for a syntax error (line and column), bytes that are not UTF-8 (the line of the bad byte),
+            an integer of more than :data:`MAX_INTEGER_DIGITS` digits (beyond float64; Python's own
+            4300-digit limit would raise a bare ``ValueError``) with its line, and nesting deeper
+            than the parser's recursion limit (``RecursionError`` otherwise). ``NaN`` / ``Infinity``
+            literals and floats that overflow to ``inf`` are returned as floats: the readers refuse
+            them where a value must be finite, naming the frame and field.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        data = bytes(text)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise JSONTextError(source, f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise JSONTextError(
+            source, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except _NumberTooLarge as exc:
+        token = str(exc)
+        line = text.count("\n", 0, max(text.find(token), 0)) + 1
+        raise JSONTextError(
+            source,
+            f"not readable: the integer {token[:12]}... on line {line} has {len(token.lstrip('-'))} digits, "
+            "beyond any float",
+        ) from None
+    except RecursionError:
+        raise JSONTextError(source, "not readable: JSON nested more deeply than the parser allows") from None
 
 
 def check_inline_json_size(text, what: str) -> None:
@@ -216,16 +285,10 @@ def check_inline_json_size(text, what: str) -> None:
 
 
 def load_json(path) -> object:
-    """Parsed JSON of ``path``; ``ValueError`` naming the file and the line on a syntax error."""
+    """Parsed JSON of ``path``; ``ValueError`` naming the file and the line on a syntax error
+    (see :func:`parse_json`)."""
     path = Path(path)
-    text = read_text(path, "JSON")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix "
-            "the file or re-export it"
-        ) from exc
+    return parse_json(read_text(path, "JSON"), path.name)
 
 
 def image_names(metadata: dict, n: int) -> list[str] | None:
