@@ -198,7 +198,8 @@ CAMERA_TRANSFER = Workflow(
     thumbnail=("orbit_left", {"magnitude": 25.0}),
     nodes=[
         Node(1, "LoadVideo", (0, 0), {"file": "camera_move.mp4", "upload": "image"}, size=(300, 320)),
-        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0}, {"video": (1, 0)}),
+        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0, "max_frames": 0, "stride": 1,
+                                                 "max_image_size": 0, "pixel_aspect": 1.0}, {"video": (1, 0)}),
         Node(3, "RaxelRetimeTrajectory", (340, 420),
              {"frames": 81, "frame_rule": "nearest 4k+1", "fps_in": 0.0, "fps_out": 16.0, "smoothing": 1.0,
               "recentre": True, "scale": 1.0}, {"trajectory": (2, 0)}, size=(340, 260)),
