@@ -31,3 +31,10 @@ def test_every_relative_import_resolves():
 def test_no_test_files_where_comfyui_loads_extensions():
     tests = [p for p in WEB.rglob("*.js") if re.search(r"(\.test\.|\.spec\.|/tests?/)", str(p.relative_to(WEB)))]
     assert not tests, f"ComfyUI would load these as extensions; move them to tests/js/: {tests}"
+
+
+def test_upload_suffixes_are_the_ones_load_camera_path_lists():
+    source = (WEB / "js" / "raxel_upload.js").read_text(encoding="utf-8")
+    listed = re.search(r"POSE_UPLOAD_SUFFIXES = \[(.*?)\]", source).group(1)
+    python = re.search(r"POSE_FILE_SUFFIXES = \((.*?)\)", (ROOT / "nodes" / "paths.py").read_text(encoding="utf-8"))
+    assert re.findall(r'"([^"]+)"', listed) == re.findall(r'"([^"]+)"', python.group(1))

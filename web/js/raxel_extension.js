@@ -12,6 +12,7 @@
 // (trajectory, reference, preview) and a legend. The last result is kept with the workflow
 // (node.properties, raxel_node_state.js), so tab switches, undo and reopening show it again.
 // The report text a node sends (ui.text: registration report, "saved ... to ...") is shown on it.
+// Load Camera Path gets an upload button (raxel_upload.js).
 import { app } from "../../../scripts/app.js";
 import { TrajectoryView } from "./raxel_trajectory_view.js";
 import { formatKeyframes, keyC2W, parseKeyframes, transpose } from "./raxel_keyframes.js";
@@ -19,6 +20,7 @@ import {
   REPORT_PROPERTY, RESULT_LIMIT, RESULT_PROPERTY, WIDGET_RULES, applyWidgetVisibility, compactView, fetchPresetPath,
   keepWithWorkflow, presetRequest, reportBox, reportText, showReport,
 } from "./raxel_node_state.js";
+import { UPLOAD_NODE, addPoseUpload } from "./raxel_upload.js";
 
 const VIEW_NODES = new Set([
   "RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview", "RaxelPoseDecode", "RaxelPoseFromVideo",
@@ -62,7 +64,7 @@ class NodeView {
     this.goodKeys = null;
     this.executedSignature = null;
 
-    this.inputWidgetNames = (node.widgets || []).map((w) => w.name);
+    this.inputWidgetNames = (node.widgets || []).filter((w) => w.serialize !== false).map((w) => w.name);
     this.container = document.createElement("div");
     this.container.className = "raxel-view-container";
     Object.assign(this.container.style, { display: "flex", flexDirection: "column", gap: "3px", width: "100%", height: "100%" });
@@ -567,6 +569,7 @@ app.registerExtension({
     nodeType.prototype.onNodeCreated = function (...args) {
       const result = onNodeCreated?.apply(this, args);
       try {
+        if (nodeData.name === UPLOAD_NODE) addPoseUpload(this); // below the node's own widgets, above the view
         this.__raxelView = new NodeView(this);
         const min = this.computeSize();
         this.setSize([Math.max(this.size[0], 420), Math.max(this.size[1], min[1])]);
