@@ -158,6 +158,8 @@ def test_eval_pose_repeats_prints_mean_and_range(monkeypatch, capsys, tmp_path):
         return [_fake_result("a", "raxel", next(aucs))]
 
     monkeypatch.setattr(evaluation, "evaluate_clips", fake_evaluate_clips)
+    (tmp_path / "a.mp4").write_bytes(b"")  # the command checks for a clip with its poses before any run
+    (tmp_path / "a.txt").write_text("")
     assert cli.main(["eval-pose", str(tmp_path), str(tmp_path), "--no-baseline", "--repeats", "3",
                      "--seed", "4"]) == 0
     out = capsys.readouterr().out
