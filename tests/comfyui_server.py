@@ -193,8 +193,8 @@ class Server:
 
 @contextlib.contextmanager
 def start_comfyui(base_dir: Path, comfyui_dir: str | Path, shims: str | None = None, with_pack: bool = True,
-                  *, startup_seconds: float = STARTUP_SECONDS, extra_custom_nodes: tuple[Path, ...] = ()
-                  ) -> Iterator[Server]:
+                  *, startup_seconds: float = STARTUP_SECONDS, extra_custom_nodes: tuple[Path, ...] = (),
+                  extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """Run ComfyUI's ``main.py`` from ``comfyui_dir`` on a free port, CPU only, with ``base_dir`` as
     its base directory; yield the :class:`Server` once ``/object_info`` answers; terminate (then
     kill) that process on exit.
@@ -202,8 +202,8 @@ def start_comfyui(base_dir: Path, comfyui_dir: str | Path, shims: str | None = N
     ``base_dir`` gets the folders of :data:`BASE_FOLDERS`; with ``with_pack`` its ``custom_nodes``
     links this repository as :data:`PACK_NAME` and only that pack is loaded, without it no custom
     node is; each folder of ``extra_custom_nodes`` is linked and loaded too (a test's own node).
-    ``shims`` goes first on the server's ``PYTHONPATH``. The log is
-    ``base_dir/comfyui.log``. Fails the test (``pytest.fail``, with the log's tail) when
+    ``shims`` goes first on the server's ``PYTHONPATH``; ``extra_env`` is added to its environment.
+    The log is ``base_dir/comfyui.log``. Fails the test (``pytest.fail``, with the log's tail) when
     ``comfyui_dir`` holds no ``main.py``, when the server exits during start-up, or when it does not
     answer within ``startup_seconds``.
     """
@@ -228,8 +228,8 @@ def start_comfyui(base_dir: Path, comfyui_dir: str | Path, shims: str | None = N
         "--disable-all-custom-nodes", *(["--whitelist-custom-nodes", *allowed] if allowed else []),
     ]
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=comfy, env=server_environment(shims), stdout=log_file,
-                                   stderr=subprocess.STDOUT)
+        env = {**server_environment(shims), **(extra_env or {})}
+        process = subprocess.Popen(command, cwd=comfy, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         server = Server(base, port, process, log)
         server._wait_until_up(startup_seconds)
