@@ -189,6 +189,20 @@ class RaxelToLoad3DCamera(io.ComfyNode):
         return io.NodeOutput(camera, load3d_fov_deg(trajectory, frame))
 
 
+def validate_tracks_json(tracks_json) -> bool | str:
+    """ComfyUI's ``validate_inputs`` answer for a ``tracks_json`` widget: ``True``, or the one-line
+    problem. ``None`` or blank: the text comes from another node's link (checked when the node runs)
+    or is not used."""
+    if tracks_json is None or not str(tracks_json).strip():
+        return True
+    from ..raxel_core.interop import tracks_from_json
+    try:
+        tracks_from_json(str(tracks_json))
+    except ValueError as err:
+        return f"tracks_json: {err}"
+    return True
+
+
 class RaxelTracksFromJSON(io.ComfyNode):
     """JSON point tracks or core ``TRACKS`` -> ``RAXEL_TRACKS``."""
 
@@ -228,15 +242,7 @@ class RaxelTracksFromJSON(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, tracks_json=None):
-        # None: the text comes from another node's link and is checked when the node runs.
-        if tracks_json is None or not str(tracks_json).strip():
-            return True
-        from ..raxel_core.interop import tracks_from_json
-        try:
-            tracks_from_json(str(tracks_json))
-        except ValueError as err:
-            return f"tracks_json: {err}"
-        return True
+        return validate_tracks_json(tracks_json)
 
     @classmethod
     def execute(cls, tracks_json, tracks=None) -> io.NodeOutput:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from .interop_nodes import Tracks
+from .interop_nodes import Tracks, validate_tracks_json
 from .pose_nodes import frames_to_uint8
 from .types import CATEGORY_POSE, video_components
 
@@ -80,14 +80,7 @@ class RaxelPointTracks(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, tracks_json=None):
-        if tracks_json is None or not str(tracks_json).strip():
-            return True
-        from ..raxel_core.interop import tracks_from_json
-        try:
-            tracks_from_json(str(tracks_json))
-        except ValueError as err:
-            return f"tracks_json: {err}"
-        return True
+        return validate_tracks_json(tracks_json)
 
     @classmethod
     def execute(cls, num_points, reseed, fb_threshold, max_tracks=0, images=None, video=None, tracks=None,

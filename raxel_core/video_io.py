@@ -233,9 +233,14 @@ def video_fps(source) -> float | None:
     return rate
 
 
-def iter_frame_dir(path, max_frames: int | None = None, stride: int = 1):
-    """Read a folder of images one at a time: a generator of ``np.uint8 (H, W, 3)`` RGB frames in the
-    order and with the checks of :func:`read_frame_dir` (which returns them all at once)."""
+def frame_files(path: Path, max_frames: int | None = None, stride: int = 1) -> list[Path]:
+    """The image files of a frame folder, in natural name order (``frame_2`` before ``frame_10``), every
+    ``stride``-th, at most ``max_frames``.
+
+    Raises:
+        ValueError: bad ``max_frames`` / ``stride``, the folder is missing, or it holds no
+            ``IMAGE_SUFFIXES`` images.
+    """
     _check_sampling(max_frames, stride)
     path = Path(path)
     if not path.is_dir():
@@ -251,6 +256,17 @@ def iter_frame_dir(path, max_frames: int | None = None, stride: int = 1):
             f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
             "image files"
         )
+    return files
+
+
+def iter_frame_dir(path, max_frames: int | None = None, stride: int = 1):
+    """Read a folder of images one at a time: a generator of ``np.uint8 (H, W, 3)`` RGB frames in the
+    order and with the checks of :func:`read_frame_dir` (which returns them all at once)."""
+    return _read_images(frame_files(Path(path), max_frames=max_frames, stride=stride))
+
+
+def _read_images(files: list[Path]):
+    """The images ``files`` as ``np.uint8 (H, W, 3)`` RGB, one at a time, all of the first one's size."""
     first_shape = None
     for f in files:
         try:
@@ -307,21 +323,8 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
             image's size differs from the first one's (the message names the file); images that
             would exceed the memory limit (:func:`raxel_core.resources.check_memory`).
     """
-    _check_sampling(max_frames, stride)
     path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"image folder not found: {path}; check the path")
-    files = sorted(
-        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-        key=lambda p: _natural_key(p.name),
-    )[::stride]
-    if max_frames is not None:
-        files = files[:max_frames]
-    if not files:
-        raise ValueError(
-            f"{path} holds no {'/'.join(IMAGE_SUFFIXES)} images; put the frames there as numbered "
-            "image files"
-        )
+    files = frame_files(path, max_frames=max_frames, stride=stride)
     try:
         with Image.open(files[0]) as first:          # every frame must have this size (checked below)
             width, height = first.size
@@ -329,7 +332,7 @@ def read_frame_dir(path, max_frames: int | None = None, stride: int = 1) -> np.n
         width = height = 0                            # the loop below names the unreadable file
     check_memory(2 * 3 * width * height * len(files), f"reading {len(files)} images of {width}x{height} from "
                  f"{path.name}", "read fewer frames (max_frames / stride) or smaller images")
-    return np.stack(list(iter_frame_dir(path, max_frames=max_frames, stride=stride)))
+    return np.stack(list(_read_images(files)))
 
 
 def read_image(path) -> np.ndarray:
