@@ -113,3 +113,31 @@ def test_core_wan_track_to_video_reads_each_point_where_the_track_is_at_that_fra
     assert not (per_frame[54:, :2, 3] > 0).any()
     fast = np.abs(per_frame[1:54, :2, 1:3] - expected[1:54, :2]).max()
     assert fast > 10 * slack
+
+
+def test_cli_writes_the_ati_layout_of_the_tracks_it_finds(shared_file, tmp_path):
+    """``raxel tracks --format ati``: the same tracks as ``--format xy``, each resampled to 121 points over the
+    clip (oracle: numpy's linear interpolation of the per-frame points), cut where the track hides."""
+    clip = shared_file("re10k/videos/0bf152ef84195293.mp4")
+    root = Path(__file__).resolve().parents[1]
+    common = [clip, "--points", "60", "--no-reseed", "--max-frames", "8"]
+    outs = {}
+    for layout in ("xy", "ati"):
+        outs[layout] = tmp_path / f"{layout}.json"
+        run = subprocess.run([sys.executable, "-m", "raxel_core.cli", "tracks", *map(str, common), "--out",
+                              str(outs[layout]), "--format", layout], cwd=root, capture_output=True, text=True,
+                             timeout=900)
+        assert run.returncode == 0, run.stderr
+    per_frame = json.loads(outs["xy"].read_text())
+    ati = json.loads(outs["ati"].read_text())
+    assert (outs["ati"].stat().st_mode & 0o777) == 0o644
+    assert len(ati) == len(per_frame) >= 20  # no reseeding: every track starts visible in frame 0
+    times = np.arange(121) * 7 / 120
+    for track, frames in zip(ati, per_frame, strict=True):
+        shown = [p.get("visible", True) for p in frames]
+        last = shown.index(False) - 1 if False in shown else 7
+        expect_len = int(np.sum(times <= last + 1e-9))
+        assert len(track) == expect_len
+        for axis in "xy":
+            expected = np.interp(times[:expect_len], np.arange(8), [p[axis] for p in frames])
+            np.testing.assert_allclose([p[axis] for p in track], expected, atol=2e-3)

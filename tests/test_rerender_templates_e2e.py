@@ -191,7 +191,7 @@ def test_vace_template_feeds_the_warp_and_its_holes_to_wan_vace_and_saves_the_vi
     assert render.shape == (FRAMES, HEIGHT, WIDTH, 3) and mask.shape == (FRAMES, HEIGHT, WIDTH)
     assert set(np.unique(mask)) == {0.0, 1.0}, "the mask is binary: 1 = generate"
     holes = mask > 0.5
-    assert 0.02 < holes[1:].mean() < 0.9, holes.mean()   # an orbit leaves holes, and the warp covers most
+    assert 0.02 < holes[1:].mean() < 0.5, holes.mean()   # an orbit leaves holes, and the warp covers most
     assert not holes[0].any() or holes[0].mean() < holes[-1].mean()  # frame 0 is the source camera itself
     # where the warp saw nothing the render is black, and those pixels are holes (holes are dilated 5x5, so
     # they also take in some seen pixels); where it is kept, the render has the picture

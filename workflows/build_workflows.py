@@ -532,8 +532,10 @@ POINT_TRACKS = Workflow(
    frame), and `reseed` starts new ones in the emptied cells.
 3. **Save Animated WEBP** writes the frames with the tracks drawn on them.
 4. `tracks` is core's TRACKS (WanMove nodes; here **Point Tracks From Text Or Core Tracks** shows its size);
-   `tracks_json` is the `{x, y}` list core's **WanTrackToVideo** reads (turn `reseed` off for it:
-   it uses the points of the first frame).
+   `tracks_json` is the per-frame `{x, y}` lists (KJNodes' layout). Core's **WanTrackToVideo**
+   reads every track as ATI's 121 samples of the whole clip, so for it use `raxel tracks --format
+   ati --no-reseed`, or template 10's **Warp A Video To A New Camera**, whose `tracks_json` is in
+   that layout.
 
 To use tracks from another tracker node, connect its TRACKS to `tracks` or paste its JSON into
 `tracks_json`: the node checks them against the video and passes them on in both formats.""")],
