@@ -5,6 +5,8 @@ button wired in. Its outputs plug into core's ``WanVaceToVideo`` (``control_vide
 """
 from __future__ import annotations
 
+import json
+
 import torch
 from comfy_api.latest import io
 
@@ -102,8 +104,10 @@ class RaxelTrack2ViewCondition(io.ComfyNode):
                               tooltip="The tracks seen from the target cameras (core TRACKS); None without "
                                       "a tracks input."),
                 io.String.Output(display_name="tracks_json",
-                                 tooltip="Target-view tracks as [[{x, y}, ...], ...] for WanTrackToVideo "
-                                         "('[]' without a tracks input)."),
+                                 tooltip="Target-view tracks in ATI's layout for WanTrackToVideo (set its "
+                                         "length to this video's frame count): [[{x, y}, ...], ...], 121 "
+                                         "points per track spanning the clip; tracks hidden in the first "
+                                         "frame left out, each cut where it is hidden ('[]' without tracks)."),
                 RaxelTrackCondition.Output(display_name="condition",
                                            tooltip="Paired xy, depth and visibility of both views plus the "
                                                    "source frames (RAXEL_TRACK_CONDITION)."),
@@ -118,7 +122,7 @@ class RaxelTrack2ViewCondition(io.ComfyNode):
                 target_trajectory=None, depth=None, tracks=None) -> io.NodeOutput:
         import comfy.model_management
 
-        from ..raxel_core.interop import Tracks2D, tracks_from_comfy, tracks_to_comfy, tracks_to_json
+        from ..raxel_core.interop import ATI_TRACK_SAMPLES, Tracks2D, ati_tracks, tracks_from_comfy, tracks_to_comfy
         from ..raxel_core.rerender.pipeline import preview, rerender, source_depth, target_cameras
 
         frames = frames_to_uint8(images, "the images input")
@@ -144,12 +148,16 @@ class RaxelTrack2ViewCondition(io.ComfyNode):
         comfy.model_management.throw_exception_if_processing_interrupted()
         shown = torch.from_numpy(preview(frames, result)).float()[None] / 255.0
         target_tracks, tracks_json = None, "[]"
-        if result.tracks is not None:
-            target_tracks = tracks_to_comfy(result.tracks.target_tracks())
-            tracks_json = tracks_to_json(result.tracks.target_tracks())
         report = f"{result.depth.summary()}; coverage {result.coverage:.3f}"
         if result.tracks is not None:
-            report += f"; target track visibility {float(result.tracks.target_visibility.mean()):.3f}"
+            seen = result.tracks.target_tracks()
+            target_tracks = tracks_to_comfy(seen)
+            ati = ati_tracks(seen)
+            tracks_json = json.dumps(ati, separators=(",", ":"))
+            report += (f"; target track visibility {float(result.tracks.target_visibility.mean()):.3f}; "
+                       f"tracks_json: {len(ati)} of {seen.num_tracks} tracks x {ATI_TRACK_SAMPLES} samples")
+            if not ati:
+                report += " (none is visible in the first target frame: WanTrackToVideo would ignore the tracks)"
         condition = track_condition(torch.from_numpy(frames).float() / 255.0, result, trajectory, cams)
         return io.NodeOutput(result.warp.image, result.generate_mask, result.latent_generate_mask, shown,
                              target_tracks, tracks_json, condition, cams, report,

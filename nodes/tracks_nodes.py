@@ -6,7 +6,8 @@ formats with an overlay picture.
 Socket types (declared in :mod:`.interop_nodes`): ``TRACKS`` is core ComfyUI's WanMove tracks
 ``{"track_path": [T, N, 2] float32 pixels (x, y), "track_visibility": [T, N] bool}`` (torch
 tensors, unbatched, time first); the JSON ``STRING`` is one list per track of per-frame
-``{"x", "y"}`` pixel points (``"visible": false`` on hidden ones), what ``WanTrackToVideo`` reads.
+``{"x", "y"}`` pixel points (``"visible": false`` on hidden ones), KJNodes' layout. Core's ``WanTrackToVideo``
+reads every track as ATI's 121 samples of the whole clip (:func:`raxel_core.interop.ati_tracks` writes that).
 """
 from __future__ import annotations
 
@@ -69,9 +70,9 @@ class RaxelPointTracks(io.ComfyNode):
                               tooltip="Core TRACKS: track_path [T, N, 2] pixels (x, y), "
                                       "track_visibility [T, N] bool."),
                 io.String.Output(display_name="tracks_json",
-                                 tooltip="The tracks as {x, y} JSON point lists (for "
-                                         "WanTrackToVideo's tracks); hidden points carry "
-                                         "\"visible\": false."),
+                                 tooltip="The tracks as {x, y} JSON point lists, one point per "
+                                         "frame; hidden points carry \"visible\": false. (WanTrackToVideo "
+                                         "reads 121 points per track: raxel tracks --format ati.)"),
                 io.Image.Output(display_name="overlay",
                                 tooltip="The frames with the tracks drawn: a dot per visible "
                                         "point and a short trail."),

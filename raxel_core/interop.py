@@ -495,3 +495,58 @@ def tracks_to_json(tracks: Tracks2D) -> str:
             track.append(point)
         out.append(track)
     return json.dumps(out, separators=(",", ":"))
+
+
+#: Samples per track in ATI's track layout (ATI, Wang et al., "ATI: Any Trajectory Instruction for Controllable
+#: Video Generation", arXiv 2505.22944): tracks sampled at 24 fps for 81 video frames at 16 fps, so a track is
+#: 121 points that span the whole clip whatever its frame count; ComfyUI core's ``WanTrackToVideo``
+#: (``comfy_extras/nodes_wan.py``: ``pad_pts`` pads or cuts every track to 121 points, ``process_tracks`` maps
+#: the 121 onto the ``length`` frames) reads that layout.
+ATI_TRACK_SAMPLES = 121
+
+
+def ati_tracks(tracks: Tracks2D, samples: int = ATI_TRACK_SAMPLES) -> list[list[dict]]:
+    """:class:`Tracks2D` -> ATI's track layout, the JSON lists core ``WanTrackToVideo`` reads.
+
+    Each track becomes ``samples`` points ``{"x", "y"}`` (pixels, rounded to 1/1000) at the times
+    ``k = j (T - 1) / (samples - 1)``, ``j = 0 .. samples - 1``, of the ``T`` frames: sample ``j`` is the
+    linear interpolation ``(1 - w) p[floor k] + w p[floor k + 1]``, ``w = k - floor k``. So the video handed
+    to ``WanTrackToVideo`` must have ``length = T``. The layout has no visibility field: every point
+    listed counts as visible, the points ``WanTrackToVideo`` pads a short track with as hidden. Hence a
+    track hidden at frame 0 is left out, and a track is cut before its first sample whose neighbouring
+    frames are not both visible (from there on it reads as hidden, as it is).
+
+    Args:
+        tracks: ``T`` frames of ``N`` tracks.
+        samples: points per track (ATI's 121).
+
+    Returns:
+        The kept tracks, in their order, each a list of 1 to ``samples`` dicts; ``[]`` when every track
+        is hidden at frame 0 (``WanTrackToVideo`` then ignores the tracks: callers should say so).
+
+    Raises:
+        ValueError: ``samples < 2``.
+    """
+    if samples < 2:
+        raise ValueError(f"an ATI track needs at least 2 samples; got {samples}")
+    t = tracks.num_frames
+    times = np.linspace(0.0, t - 1.0, samples)
+    lo = np.floor(times).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (times - lo)[:, None, None]
+    points = tracks.points[lo].astype(np.float64) * (1.0 - w) + tracks.points[hi].astype(np.float64) * w
+    # a sample between two frames is visible when both are; one on a frame when that frame is
+    visible = tracks.visibility[lo] & (tracks.visibility[hi] | (w[:, :, 0] == 0.0))
+    out = []
+    for n in range(tracks.num_tracks):
+        hidden = np.flatnonzero(~visible[:, n])
+        end = int(hidden[0]) if hidden.size else samples
+        if end == 0:
+            continue
+        out.append([{"x": round(float(x), 3), "y": round(float(y), 3)} for x, y in points[:end, n]])
+    return out
+
+
+def tracks_to_ati_json(tracks: Tracks2D, samples: int = ATI_TRACK_SAMPLES) -> str:
+    """:func:`ati_tracks` as JSON text (what ``WanTrackToVideo``'s ``tracks`` widget takes)."""
+    return json.dumps(ati_tracks(tracks, samples), separators=(",", ":"))

@@ -70,6 +70,17 @@ def test_rerender_writes_frames_masks_latent_masks_tracks_and_preview(synthetic,
     target_tracks = json.loads((out / "tracks.json").read_text())
     assert len(target_tracks) == 8 and len(target_tracks[0]) == 4
     assert target_tracks[0][0] == {"x": pytest.approx(20.0), "y": pytest.approx(50.0)}
+    # ATI's layout for WanTrackToVideo: 121 points from the first to the last frame, hidden tracks cut
+    ati = json.loads((out / "tracks_ati.json").read_text())
+    whole = [k for k, t in enumerate(target_tracks) if all(p.get("visible", True) for p in t)]
+    assert whole and len(ati) >= len(whole) and all(1 <= len(t) <= 121 for t in ati)
+    assert sum(len(t) == 121 for t in ati) == len(whole)
+    first = ati[[len(t) for t in ati].index(121)]
+    k = whole[0]  # the first whole track is the first ATI track of 121 points
+    assert first[0] == {"x": pytest.approx(target_tracks[k][0]["x"], abs=1e-3),
+                        "y": pytest.approx(target_tracks[k][0]["y"], abs=1e-3)}
+    assert first[-1] == {"x": pytest.approx(target_tracks[k][-1]["x"], abs=1e-3),
+                         "y": pytest.approx(target_tracks[k][-1]["y"], abs=1e-3)}
     assert (out / "preview.png").stat().st_mode & 0o777 == 0o644
     report = json.loads((out / "report.json").read_text())
     assert report["frames"] == 4 and report["latent_frames"] == 2

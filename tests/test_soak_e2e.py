@@ -64,6 +64,10 @@ MALLOC_ARENA_MAX = os.environ.get("RAXEL_SOAK_MALLOC_ARENA_MAX", "2")
 NOT_SOAKED = {
     "raxel_camera_transfer": "needs Wan 2.1 model files and a text encoder; tests/test_camera_transfer_e2e.py runs it "
                              "on its own server with tiny random-weight files",
+    "raxel_rerender_wan_vace": "needs Wan 2.1 VACE model files and a text encoder; "
+                               "tests/test_rerender_templates_e2e.py runs it on its own server with tiny files",
+    "raxel_rerender_wan_ati": "needs Wan 2.1 ATI model files and a text encoder; "
+                              "tests/test_rerender_templates_e2e.py runs it on its own server with tiny files",
 }
 WORKFLOWS = sorted(p.stem for p in (ROOT / "workflows" / "api").glob("*.json") if p.stem not in NOT_SOAKED)
 

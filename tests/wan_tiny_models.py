@@ -7,11 +7,20 @@ classes so that ComfyUI's loaders detect them as the real thing (``comfy/model_d
   make the detector pick ``WAN21_Camera``), one block, ``dim`` 128 (one head: the detector sets
   ``num_heads = dim // 128``), ``in_dim`` 32 (16 noise + 16 start-image channels), the text width 4096 of
   umt5-xxl;
+* ``diffusion_models/wan21_vace_tiny.safetensors`` (``vace``): ``comfy.ldm.wan.model.VaceWanModel`` (Wan 2.1
+  VACE: ``vace_patch_embedding.weight`` makes the detector pick ``WAN21_Vace``), one block and one VACE block,
+  ``in_dim`` 16, ``vace_in_dim`` 96 (16 + 16 channels of the inactive / reactive control latents and the
+  64 = 8 x 8 channels of the folded mask that ``WanVaceToVideo`` makes);
+* ``diffusion_models/wan21_i2v_tiny.safetensors`` (``i2v``): ``comfy.ldm.wan.model.WanModel``,
+  ``model_type="i2v"`` (``img_emb.proj.0.bias`` and ``in_dim`` 36 = 16 noise + 4 mask + 16 image channels make
+  the detector pick ``WAN21_I2V``): the architecture of ATI, which ``WanTrackToVideo`` drives (ATI is a
+  fine-tune of Wan 2.1 I2V 14B with the same layout; ComfyUI has no separate ATI model class);
 * ``vae/wan21_vae_random.safetensors``: ``comfy.ldm.wan.vae.WanVAE`` with the layout ComfyUI builds for
   every Wan 2.1 VAE (``dim`` 96: its shapes are fixed, so this one is full size, 127 M parameters,
   stored in float16).
 
-Run as a script inside ComfyUI's folder (``python wan_tiny_models.py COMFYUI_DIR SHIMS MODELS_DIR``): the
+Run as a script inside ComfyUI's folder (``python wan_tiny_models.py COMFYUI_DIR SHIMS MODELS_DIR
+[camera,vace,i2v]``, default ``camera``; the VAE is always written): the
 test process itself does not import ComfyUI. Weights: normal(0, 0.02), norm scales 1, biases 0, seed 0.
 """
 from __future__ import annotations
@@ -21,6 +30,8 @@ from pathlib import Path
 
 DIFFUSION_NAME = "wan21_fun_camera_tiny.safetensors"
 VAE_NAME = "wan21_vae_random.safetensors"
+VACE_NAME = "wan21_vace_tiny.safetensors"
+I2V_NAME = "wan21_i2v_tiny.safetensors"
 
 
 def _randomise(module, seed: int) -> dict:
@@ -40,7 +51,7 @@ def _randomise(module, seed: int) -> dict:
     return state
 
 
-def build(models_dir: Path) -> None:
+def build(models_dir: Path, kinds: tuple[str, ...] = ("camera",)) -> None:
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = True  # as the server's --cpu: this machine may have no GPU
@@ -50,14 +61,22 @@ def build(models_dir: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    ops = {"operations": comfy.ops.manual_cast, "device": "cpu", "dtype": torch.float32}
-    unet = comfy.ldm.wan.model.CameraWanModel(
-        model_type="camera", patch_size=(1, 2, 2), in_dim=32, dim=128, ffn_dim=256, freq_dim=256, text_dim=4096,
-        out_dim=16, num_heads=1, num_layers=1, in_dim_control_adapter=24, image_model="wan2.1",
-        operations=ops["operations"], device="cpu", dtype=torch.float32)
+    common = {"patch_size": (1, 2, 2), "dim": 128, "ffn_dim": 256, "freq_dim": 256, "text_dim": 4096, "out_dim": 16,
+              "num_heads": 1, "num_layers": 1, "image_model": "wan2.1", "operations": comfy.ops.manual_cast,
+              "device": "cpu", "dtype": torch.float32}
+    builders = {
+        "camera": (DIFFUSION_NAME, lambda: comfy.ldm.wan.model.CameraWanModel(
+            model_type="camera", in_dim=32, in_dim_control_adapter=24, **common)),
+        "vace": (VACE_NAME, lambda: comfy.ldm.wan.model.VaceWanModel(
+            model_type="vace", in_dim=16, vace_layers=1, vace_in_dim=96, **common)),
+        "i2v": (I2V_NAME, lambda: comfy.ldm.wan.model.WanModel(model_type="i2v", in_dim=36, **common)),
+    }
     (models_dir / "diffusion_models").mkdir(parents=True, exist_ok=True)
-    save_file(_randomise(unet, 0), str(models_dir / "diffusion_models" / DIFFUSION_NAME))
-    del unet
+    for kind in kinds:
+        name, make = builders[kind]
+        unet = make()
+        save_file(_randomise(unet, 0), str(models_dir / "diffusion_models" / name))
+        del unet
     vae = comfy.ldm.wan.vae.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                                    temperal_downsample=[False, True, True], dropout=0.0)
     state = {k: v.to(torch.float16) for k, v in _randomise(vae, 1).items()}
@@ -68,5 +87,5 @@ def build(models_dir: Path) -> None:
 if __name__ == "__main__":
     comfy_dir, shims, models = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     sys.path[:0] = [p for p in (shims, comfy_dir) if p]
-    build(models)
+    build(models, tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 else ("camera",))
     print("BUILT")

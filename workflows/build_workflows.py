@@ -98,6 +98,27 @@ CORE_NODE_TYPES: dict[str, dict] = {
         "widget_types": {"width": "INT", "height": "INT", "length": "INT", "batch_size": "INT"},
         "outputs": [("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
     },
+    "WanVaceToVideo": {
+        "inputs": [("positive", "CONDITIONING", False), ("negative", "CONDITIONING", False), ("vae", "VAE", False),
+                   ("control_video", "IMAGE", True), ("control_masks", "MASK", True),
+                   ("reference_image", "IMAGE", True)],
+        "widgets": ["width", "height", "length", "batch_size", "strength"],
+        "outputs": [("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT"),
+                    ("trim_latent", "INT")],
+    },
+    "WanTrackToVideo": {
+        "inputs": [("positive", "CONDITIONING", False), ("negative", "CONDITIONING", False), ("vae", "VAE", False),
+                   ("start_image", "IMAGE", False), ("clip_vision_output", "CLIP_VISION_OUTPUT", True)],
+        "widgets": ["tracks", "width", "height", "length", "batch_size", "temperature", "topk"],
+        "widget_types": {"tracks": "STRING"},
+        "outputs": [("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
+    },
+    "TrimVideoLatent": {
+        "inputs": [("samples", "LATENT", False)],
+        "widgets": ["trim_amount"],
+        "widget_types": {"trim_amount": "INT"},
+        "outputs": [("LATENT", "LATENT")],
+    },
     "KSampler": {
         "inputs": [("model", "MODEL", False), ("positive", "CONDITIONING", False),
                    ("negative", "CONDITIONING", False), ("latent_image", "LATENT", False)],
@@ -511,15 +532,166 @@ POINT_TRACKS = Workflow(
    frame), and `reseed` starts new ones in the emptied cells.
 3. **Save Animated WEBP** writes the frames with the tracks drawn on them.
 4. `tracks` is core's TRACKS (WanMove nodes; here **Point Tracks From Text Or Core Tracks** shows its size);
-   `tracks_json` is the `{x, y}` list core's **WanTrackToVideo** reads (turn `reseed` off for it:
-   it uses the points of the first frame).
+   `tracks_json` is the per-frame `{x, y}` lists (KJNodes' layout). Core's **WanTrackToVideo**
+   reads every track as ATI's 121 samples of the whole clip, so for it use `raxel tracks --format
+   ati --no-reseed`, or template 10's **Warp A Video To A New Camera**, whose `tracks_json` is in
+   that layout.
 
 To use tracks from another tracker node, connect its TRACKS to `tracks` or paste its JSON into
 `tracks_json`: the node checks them against the video and passes them on in both formats.""")],
 )
 
+#: The real model files the re-render templates name: Wan 2.1 VACE 1.3B (ComfyUI's repackaged file) and the
+#: ATI 14B image-to-video weights (bytedance's ATI, in the single-file form ComfyUI's UNETLoader reads).
+WAN_VACE = "wan2.1_vace_1.3B_fp16.safetensors"
+WAN_ATI = "Wan2_1-I2V-ATI-14B_fp8_e4m3fn.safetensors"
+
+#: Source frames of the re-render templates: the first 81 frames (Wan's 4k + 1) at Wan's 832 x 480.
+_RERENDER_FRAMES = {"batch_index": 0, "length": 81}
+_RERENDER_SCALE = {"upscale_method": "area", "width": 832, "height": 480, "crop": "center"}
+_RERENDER_TARGET = {"target": "orbit_left", "angle_deg": 15.0, "dolly_fraction": 0.25,
+                    "depth_form": "inverse_relative", "depth_range": 1.0}
+_POSE_WIDGETS = {"focal_px": 0.0, "seed": 0, "max_frames": 0, "stride": 1, "max_image_size": 0, "pixel_aspect": 1.0}
+
+
+def _rerender_front(first_id: int) -> list[Node]:
+    """Load Video -> its frames -> the first 81 -> 832 x 480 -> Camera Path From Video: the source half of
+    both re-render templates (ids ``first_id`` ..)."""
+    i = first_id
+    return [
+        Node(i, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
+        Node(i + 1, "GetVideoComponents", (0, 360), {}, {"video": (i, 0)}, size=(300, 90)),
+        Node(i + 2, "ImageFromBatch", (0, 490), dict(_RERENDER_FRAMES), {"image": (i + 1, 0)}, size=(300, 90),
+             title="First 81 frames"),
+        Node(i + 3, "ImageScale", (0, 620), dict(_RERENDER_SCALE), {"image": (i + 2, 0)}, size=(300, 130),
+             title="To 832 x 480"),
+        Node(i + 4, "RaxelPoseFromVideo", (340, 0), dict(_POSE_WIDGETS), {"images": (i + 3, 0)}),
+    ]
+
+
+def _wan_text_and_vae(first_id: int, unet: str, x: float) -> list[Node]:
+    """UNETLoader, CLIPLoader (umt5-xxl), VAELoader and the two prompts (ids ``first_id`` .. + 4)."""
+    i = first_id
+    return [
+        Node(i, "UNETLoader", (x, 0), {"unet_name": unet, "weight_dtype": "default"}, size=(340, 90)),
+        Node(i + 1, "CLIPLoader", (x, 130), {"clip_name": WAN_TEXT_ENCODER, "type": "wan", "device": "default"},
+             size=(340, 110)),
+        Node(i + 2, "VAELoader", (x, 280), {"vae_name": WAN_VAE}, size=(340, 60)),
+        Node(i + 3, "CLIPTextEncode", (x, 380),
+             {"text": "the same scene seen from a new angle, sharp, detailed, natural light"}, {"clip": (i + 1, 0)},
+             size=(340, 140), title="Describe the scene"),
+        Node(i + 4, "CLIPTextEncode", (x, 560),
+             {"text": "blurry, distorted, low quality, flicker, watermark, text"}, {"clip": (i + 1, 0)},
+             size=(340, 140), title="What to avoid"),
+    ]
+
+
+_RERENDER_SAMPLER = {"seed": 0, "control_after_generate": "fixed", "steps": 20, "cfg": 6.0, "sampler_name": "uni_pc",
+                     "scheduler": "simple", "denoise": 1.0}
+
+RERENDER_VACE = Workflow(
+    name="raxel_rerender_wan_vace",
+    title="9. Re-render a video from a new camera with Wan VACE",
+    description=("Show a video from a new camera: warp its frames to the new view with their depth and let Wan "
+                 "VACE fill in what the warp cannot see."),
+    thumbnail=("orbit_left", {"magnitude": 15.0}),
+    nodes=[
+        *_rerender_front(1),
+        Node(6, "RaxelTrack2ViewCondition", (340, 420), dict(_RERENDER_TARGET),
+             {"images": (4, 0), "trajectory": (5, 0)}, size=(360, 330)),
+        Node(7, "PreviewImage", (340, 800), {}, {"images": (6, 3)}, size=(420, 300)),
+        *_wan_text_and_vae(8, WAN_VACE, 800),
+        Node(13, "WanVaceToVideo", (1180, 0),
+             {"width": 832, "height": 480, "length": 81, "batch_size": 1, "strength": 1.0},
+             {"positive": (11, 0), "negative": (12, 0), "vae": (10, 0), "control_video": (6, 0),
+              "control_masks": (6, 1)}, size=(320, 290)),
+        Node(14, "KSampler", (1180, 330), dict(_RERENDER_SAMPLER),
+             {"model": (8, 0), "positive": (13, 0), "negative": (13, 1), "latent_image": (13, 2)}, size=(320, 270)),
+        Node(15, "TrimVideoLatent", (1180, 640), {"trim_amount": 0}, {"samples": (14, 0), "trim_amount": (13, 3)},
+             size=(260, 60)),
+        Node(16, "VAEDecode", (1180, 740), {}, {"samples": (15, 0), "vae": (10, 0)}, size=(220, 50)),
+        Node(17, "CreateVideo", (1180, 830), {"fps": 16.0}, {"images": (16, 0), "fps": (2, 2)}, size=(260, 80)),
+        Node(18, "SaveVideo", (1540, 0), {"filename_prefix": "raxel/rerender_vace", "format": "auto",
+                                          "codec": "auto"}, {"video": (17, 0)}, size=(400, 420)),
+    ],
+    notes=[Note(30, (1540, 460), """\
+## Re-render a video from a new camera with Wan VACE
+
+1. **Load Video**: a clip with a moving camera (the depth comes from the camera's own motion).
+   Its first 81 frames (Wan takes 4k + 1) are scaled to 832 x 480 (centre crop).
+2. **Camera Path From Video** finds the camera of every frame.
+3. **Warp A Video To A New Camera** warps every frame to the new camera (`target`: orbit left /
+   right / up / down about the scene centre, dolly in / out, or a connected camera path) and marks
+   what the warp cannot see. **Preview Image** shows source | warp | mask.
+4. **WanVaceToVideo** takes the warped frames as `control_video` and the mask as `control_masks`
+   (1 = generate, 0 = keep the warp); keep its width, height and length equal to the frames'
+   (832, 480, 81). **KSampler** makes the video, **Trim Video Latent** drops what a reference
+   image adds, **VAE Decode**, **Create Video** (at the clip's frame rate) and **Save Video** write
+   it to `output/raxel/`.
+
+Model files (put them in these `ComfyUI/models/` folders): `diffusion_models/wan2.1_vace_1.3B_fp16.safetensors`
+(Wan 2.1 VACE 1.3B, ComfyUI's repackaged file; the 14B `wan2.1_vace_14B_fp16.safetensors`, a
+35 GB file, is sharper), `text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors` (6.7 GB),
+`vae/wan_2.1_vae.safetensors` (254 MB). Run at 832 x 480 (VACE 1.3B is a 480p model), 81 frames,
+20 steps. Shorter clip: set `length` to its frame count rounded down to 4k + 1 (else the frames
+past its end are generated from nothing).""", size=(400, 560))],
+)
+
+RERENDER_ATI = Workflow(
+    name="raxel_rerender_wan_ati",
+    title="10. Re-render a video from a new camera with Wan tracks (ATI)",
+    description=("Show a video from a new camera: follow points through it, move them to the new view with "
+                 "their depth, and let Wan ATI animate the first frame along those tracks."),
+    thumbnail=("orbit_left", {"magnitude": 20.0}),
+    nodes=[
+        *_rerender_front(1),
+        Node(6, "RaxelPointTracks", (340, 420),
+             {"num_points": 24, "reseed": False, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
+             {"images": (4, 0)}, size=(340, 260)),
+        Node(7, "RaxelTrack2ViewCondition", (340, 720), dict(_RERENDER_TARGET),
+             {"images": (4, 0), "trajectory": (5, 0), "tracks": (6, 0)}, size=(360, 330)),
+        Node(8, "PreviewImage", (340, 1090), {}, {"images": (7, 3)}, size=(420, 300)),
+        Node(9, "ImageFromBatch", (800, 760), {"batch_index": 0, "length": 1}, {"image": (4, 0)},
+             size=(300, 90), title="First frame"),
+        *_wan_text_and_vae(10, WAN_ATI, 800),
+        Node(15, "WanTrackToVideo", (1180, 0),
+             {"tracks": "[]", "width": 832, "height": 480, "length": 81, "batch_size": 1, "temperature": 220.0,
+              "topk": 2},
+             {"positive": (13, 0), "negative": (14, 0), "vae": (12, 0), "start_image": (9, 0), "tracks": (7, 5)},
+             size=(320, 330)),
+        Node(16, "KSampler", (1180, 370), dict(_RERENDER_SAMPLER),
+             {"model": (10, 0), "positive": (15, 0), "negative": (15, 1), "latent_image": (15, 2)},
+             size=(320, 270)),
+        Node(17, "VAEDecode", (1180, 680), {}, {"samples": (16, 0), "vae": (12, 0)}, size=(220, 50)),
+        Node(18, "CreateVideo", (1180, 770), {"fps": 16.0}, {"images": (17, 0), "fps": (2, 2)}, size=(260, 80)),
+        Node(19, "SaveVideo", (1540, 0), {"filename_prefix": "raxel/rerender_ati", "format": "auto",
+                                          "codec": "auto"}, {"video": (18, 0)}, size=(400, 420)),
+    ],
+    notes=[Note(30, (1540, 460), """\
+## Re-render a video from a new camera with Wan tracks (ATI)
+
+1. **Load Video**: a clip with a moving camera; its first 81 frames are scaled to 832 x 480.
+2. **Camera Path From Video** finds the camera of every frame; **Follow Points Through A Video**
+   follows about `num_points` points from the first frame (`reseed` off: ATI reads tracks that
+   start there; a few dozen tracks work best).
+3. **Warp A Video To A New Camera** lifts the tracks to 3D with the depth and projects them into
+   the new camera (`target`, as in template 9). Its `tracks_json` is in ATI's layout: 121 points
+   per track spanning the clip, tracks hidden in the first frame left out (the report counts them).
+4. **WanTrackToVideo** animates the **First frame** along those tracks; keep its width, height and
+   length equal to the frames' (832, 480, 81), or the tracks land in the wrong place and time.
+   **KSampler**, **VAE Decode**, **Create Video** and **Save Video** write the clip to `output/raxel/`.
+
+Model files (in these `ComfyUI/models/` folders): `diffusion_models/Wan2_1-I2V-ATI-14B_fp8_e4m3fn.safetensors`
+(ATI 14B, bytedance's fine-tune of Wan 2.1 image-to-video 14B 480p, about 16 GB in fp8; any
+single-file ATI 14B works), `text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors`, `vae/wan_2.1_vae.safetensors`.
+Add **Load CLIP Vision** (`clip_vision_h.safetensors`) and **CLIP Vision Encode** of the first
+frame into `clip_vision_output`, as Wan 2.1 image-to-video expects. Run at 832 x 480 (ATI is a
+480p model), 81 frames, 20 steps.""", size=(400, 600))],
+)
+
 #: Every workflow the pack ships, commonest task first (the number that starts each title).
-WORKFLOWS = [CAMERA_TRANSFER, POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_VIDEO, JOINT_POSE, JOINT_BOTH, POINT_TRACKS]
+WORKFLOWS = [CAMERA_TRANSFER, POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_VIDEO, JOINT_POSE, JOINT_BOTH, POINT_TRACKS,
+             RERENDER_VACE, RERENDER_ATI]
 
 
 def _check(workflow: Workflow) -> None:

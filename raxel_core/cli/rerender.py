@@ -7,7 +7,8 @@
 Writes into DIR (a new or empty folder; written to a temporary sibling and renamed into place when
 complete): ``warped/00000.png ...`` (the target-view render), ``masks/`` (white = the video model
 must generate, 5 x 5-dilated holes), ``latent_masks/`` (the same on the 8 x / 4 x latent grid),
-``tracks.json`` (target-view tracks as ``[{x, y}, ...]`` per track, with ``--tracks``),
+``tracks.json`` (target-view tracks as ``[{x, y}, ...]`` per track, one point per frame, with ``--tracks``),
+``tracks_ati.json`` (the same in ATI's 121-sample layout, what core's ``WanTrackToVideo`` reads),
 ``preview.png`` (source | warp | mask), ``target_trajectory.json`` and ``report.json``.
 """
 from __future__ import annotations
@@ -106,7 +107,7 @@ def run(args) -> int:
 
     from ..formats import read_trajectory, write_trajectory
     from ..formats.text_files import atomic_path
-    from ..interop import tracks_from_json, tracks_to_json
+    from ..interop import ati_tracks, tracks_from_json, tracks_to_json
     from ..rerender.pipeline import preview, rerender, source_depth, target_cameras
     from ..rerender.targets import PRESETS
     from ..rerender.tracks3d import check_tracks
@@ -167,8 +168,12 @@ def run(args) -> int:
         report = {"frames": n, "size": [h, w], "coverage": result.coverage, "depth": result.depth.summary(),
                   "latent_frames": int(result.latent_visible.shape[0])}
         if result.tracks is not None:
-            (tmp / "tracks.json").write_text(tracks_to_json(result.tracks.target_tracks()))
+            seen = result.tracks.target_tracks()
+            (tmp / "tracks.json").write_text(tracks_to_json(seen))
+            ati = ati_tracks(seen)
+            (tmp / "tracks_ati.json").write_text(json.dumps(ati, separators=(",", ":")))
             report["target_track_visibility"] = float(result.tracks.target_visibility.mean())
+            report["ati_tracks"] = len(ati)
         (tmp / "report.json").write_text(json.dumps(report, indent=1))
     print(f"re-rendered {n} frames {w}x{h}: coverage {result.coverage:.3f}; {result.depth.summary()}; wrote {out}")
     return 0

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from .terminal import progress_printer
 
-#: ``--format`` values: the ``{x, y}`` point lists (``WanTrackToVideo``, KJNodes) or core ``TRACKS``.
-FORMATS = ("xy", "tracks")
+#: ``--format`` values: the per-frame ``{x, y}`` point lists (KJNodes, the pack's nodes), core ``TRACKS``, or
+#: ATI's 121-sample ``{x, y}`` lists that core's ``WanTrackToVideo`` reads (:func:`raxel_core.interop.ati_tracks`).
+FORMATS = ("xy", "tracks", "ati")
 
 
 def register(sub) -> None:
@@ -18,9 +19,11 @@ def register(sub) -> None:
     s.add_argument("--fb-threshold", type=float, default=1.0,
                    help="forward-backward distance in pixels above which a track ends (default: %(default)s)")
     s.add_argument("--format", choices=FORMATS, default="xy",
-                   help="xy: a list per track of {\"x\", \"y\"} points (\"visible\": false on hidden ones), the "
-                        "layout WanTrackToVideo reads; tracks: core TRACKS {\"track_path\": [T][N][2], "
-                        "\"track_visibility\": [T][N]} (default: %(default)s)")
+                   help="xy: a list per track of {\"x\", \"y\"} points, one per frame (\"visible\": false on "
+                        "hidden ones); tracks: core TRACKS {\"track_path\": [T][N][2], \"track_visibility\": "
+                        "[T][N]}; ati: 121 {\"x\", \"y\"} points per track spanning the clip, the layout core's "
+                        "WanTrackToVideo reads (give it length = the clip's frames; tracks hidden in the first "
+                        "frame left out, each cut where it hides; use with --no-reseed) (default: %(default)s)")
     s.add_argument("--max-tracks", type=int, default=None,
                    help="cap on the total number of tracks; re-seeding stops there (default: no cap)")
     s.add_argument("--max-frames", type=int, default=None, help="track at most this many frames")
@@ -35,7 +38,7 @@ def run(args) -> int:
     import numpy as np
 
     from ..formats.text_files import parent_folder, write_text_atomic
-    from ..interop import tracks_to_json
+    from ..interop import tracks_to_ati_json, tracks_to_json
     from ..tracks import TrackerSettings, track_points
     from ..video_io import iter_video_frames, read_frame_dir, video_info
 
@@ -57,6 +60,11 @@ def run(args) -> int:
     tracks = result.tracks
     if args.format == "xy":
         text = tracks_to_json(tracks)
+    elif args.format == "ati":
+        text = tracks_to_ati_json(tracks)
+        if text == "[]":
+            raise ValueError("no track is visible in the first frame, so the ATI layout would be empty; check the "
+                             "video, or use --format xy")
     else:
         text = json.dumps({"track_path": np.round(tracks.points.astype(np.float64), 3).tolist(),
                            "track_visibility": tracks.visibility.tolist()}, separators=(",", ":"))
