@@ -145,6 +145,8 @@ CASES: tuple[Case, ...] = (
     C("prepare", "empty folder", "empty_dir", "prepared"),
     C("prepare", "bad --max-frames", "videos", "prepared", "--max-frames", "0"),
     C("prepare", "output is a file", "videos", "good.json"),
+    C("prepare", "bad --workers", "videos", "prepared", "--workers", "0"),
+    C("prepare", "unusable content (only a broken video)", "broken_videos", "prepared"),
     # run
     C("run", "missing input", "missing.json"),
     C("run", "wrong type (not JSON)", "notes.json"),
@@ -318,6 +320,8 @@ def make_inputs(folder: Path) -> None:
             Image.fromarray(mask).save(folder / name / f"{k:04d}.png")
     (folder / "videos").mkdir()
     write_video(folder / "videos" / "a.mp4", frames, fps=8.0)
+    (folder / "broken_videos").mkdir()
+    (folder / "broken_videos" / "broken.mp4").write_bytes((folder / "videos" / "a.mp4").read_bytes()[:3000])
     (folder / "poses").mkdir()
     (folder / "poses" / "a.txt").write_text((folder / "good.txt").read_text())
     (folder / "workflow.json").write_text(json.dumps({"1": {"class_type": "RaxelCameraTrajectory", "inputs": {}}}))

@@ -282,6 +282,7 @@ def estimate_trajectory(
     verbose: bool = False,
     pixel_aspect: float = 1.0,
     masks=None,
+    num_threads: int | None = None,
 ) -> PoseEstimate:
     """Estimate the camera trajectory of a video (module docstring for the method and sources).
 
@@ -317,6 +318,9 @@ def estimate_trajectory(
             is extracted inside a mask (COLMAP's mask files), so every method (SfM, rotation-only,
             static) sees only the rest; the messages give the masked share and any frame entirely
             masked (it gets no pose).
+        num_threads: threads of the feature extraction (``None``: every core); matching and mapping use
+            one thread (*Determinism*), so this caps the estimate's threads (e.g. several videos at
+            once, :func:`raxel_core.diffusion.prepare.prepare_dataset`). The features do not depend on it.
 
     Returns:
         :class:`PoseEstimate` (cameras of the registered frames, which frames, method, messages).
@@ -375,7 +379,7 @@ def estimate_trajectory(
         f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
         run.step("write_frames")
 
-        extract_features(database, image_dir, image_size, focal, max_num_features, None, mask_dir)
+        extract_features(database, image_dir, image_size, focal, max_num_features, None, mask_dir, num_threads)
         run.step("features")
 
         match_sequential(database, overlap, quadratic_overlap, seed)

@@ -66,7 +66,8 @@ def seed_options(options, seed: int, num_threads: int | None = None, depth: int 
 
 
 def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int], focal: float | None,
-                     max_num_features: int, max_image_size: int | None, mask_dir: Path | None = None) -> None:
+                     max_num_features: int, max_image_size: int | None, mask_dir: Path | None = None,
+                     num_threads: int | None = None) -> None:
     """SIFT features of every image in ``image_dir`` into the COLMAP ``database``
     (``pycolmap.extract_features``), one shared ``SIMPLE_RADIAL`` camera for the clip; a known
     ``focal`` (pixels at ``image_size = (H, W)``) is the camera's prior, principal point centred.
@@ -78,7 +79,8 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
     any thread count, so extraction keeps all threads.
 
     ``mask_dir``: COLMAP mask images (``ImageReaderOptions.mask_path``; for image ``NAME`` the file
-    ``NAME.png``, black = no features there), written by :func:`raxel_core.pose.masks.write_mask`."""
+    ``NAME.png``, black = no features there), written by :func:`raxel_core.pose.masks.write_mask`.
+    ``num_threads``: extraction threads (``None``: COLMAP's default, every core)."""
     import pycolmap
 
     h, w = image_size
@@ -92,6 +94,8 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
     extraction.sift.max_num_features = int(max_num_features)
     if max_image_size:
         extraction.max_image_size = int(max_image_size)
+    if num_threads is not None:
+        extraction.num_threads = int(num_threads)
     pycolmap.Database.open(str(database)).close()
     pycolmap.import_images(database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE, options=reader)
     pycolmap.extract_features(
