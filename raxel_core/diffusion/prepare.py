@@ -244,7 +244,8 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
     estimates its cameras; when every frame is registered ``out_dir/videos/<stem>.mp4`` and
     ``out_dir/poses/<stem>.txt`` are written (each atomically: a temporary name, then renamed). A video
     that fails (unreadable, too few frames, not every frame registered, its worker died) is reported with
-    the reason (``log``, the report, ``out_dir/prepare_report.json``) and the others go on.
+    the reason (``log``, the report, ``out_dir/prepare_report.json``) and the others go on. When no video
+    is written nothing is created in ``out_dir`` (the reasons are in the returned report and ``log``).
 
     Args:
         video_dir: folder of videos.
@@ -280,8 +281,6 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
         results = run_in_processes(videos, int(workers), options, should_stop)
     else:
         results = _run_here(videos, options, should_stop)
-    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
-    (out_dir / "poses").mkdir(parents=True, exist_ok=True)
     report = PrepareReport(out_dir=out_dir)
     order = {p.name: i for i, p in enumerate(videos)}
     stems: dict[str, str] = {}
@@ -292,6 +291,9 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
             result = dict(result, ok=False, reason=f"another video with the stem {stem!r} ({stems[stem]}) was "
                                                    "already written; rename one of them")
         if result["ok"]:
+            if not stems:                  # the folders are made with the first clip: none when all fail
+                (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+                (out_dir / "poses").mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(out_dir / "videos" / f"{stem}.mp4", result["video"])
             write_text_atomic(out_dir / "poses" / f"{stem}.txt", result["poses"])
             stems[stem] = name
@@ -310,7 +312,8 @@ def prepare_dataset(video_dir: str | Path, out_dir: str | Path, max_frames: int 
     report.videos.sort(key=lambda r: order[r["name"]])
     summary = {"written": report.written, "failed": report.failed, "videos": report.videos,
                "workers": int(workers), "ray_address": ray_address}
-    write_text_atomic(out_dir / "prepare_report.json", json.dumps(summary, indent=2) + "\n")
+    if report.written:
+        write_text_atomic(out_dir / "prepare_report.json", json.dumps(summary, indent=2) + "\n")
     return report
 
 
