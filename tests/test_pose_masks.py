@@ -76,11 +76,11 @@ def test_no_feature_is_extracted_inside_a_mask(tmp_path):
 
 def test_mask_files_are_black_where_ignored_and_never_shrink_a_mask(tmp_path):
     mask = np.zeros((64, 96), bool)
-    mask[10:13, 20:21] = True                               # a 1-pixel-wide sliver survives a 4x shrink
+    mask[9:11, 22] = True                                   # a 1-pixel-wide sliver survives a 4x shrink
     write_mask(mask, tmp_path / workspace_mask_name("000000.png"), (16, 24))
     written = np.asarray(Image.open(tmp_path / "000000.png.png"))
     assert written.shape == (16, 24) and set(np.unique(written)) == {0, 255}
-    assert (written == 0).sum() >= 1 and written[2:4, 5].min() == 0 and written[10, 10] == 255
+    assert written[2, 5] == 0 and (written == 0).sum() == 1     # the 4x4 block holding it is masked, no other
 
 
 def test_an_entirely_masked_frame_is_reported_and_left_unregistered():
@@ -131,3 +131,19 @@ def test_cli_pose_mask_folder_with_stride(tmp_path):
     m = trajectory_metrics(est, cams[::2])
     assert m["auc30"] >= 97 and m["ate_rmse"] < 0.01, m
     assert json.loads(out.read_text())                      # a complete file
+
+
+@pytest.mark.parametrize("stride, max_frames, expected", [(1, None, list(range(9))), (2, None, [0, 2, 4, 6, 8]),
+                                                          (3, 2, [0, 3]), (4, 9, [0, 4, 8])])
+def test_cli_masks_pair_mask_k_times_stride_with_trajectory_frame_k(tmp_path, stride, max_frames, expected):
+    """Mask file ``k * stride`` (natural name order: m2 before m10) goes with trajectory frame ``k``."""
+    from raxel_core.cli.pose import clip_masks
+
+    (tmp_path / "frames").mkdir(), (tmp_path / "masks").mkdir()
+    for k in range(9):
+        Image.fromarray(np.zeros((4, 16, 3), np.uint8)).save(tmp_path / "frames" / f"f{k}.png")
+        mask = np.zeros((4, 16), np.uint8)
+        mask[0, k] = 255                                    # mask k marks pixel (0, k)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"m{k}.png")
+    masks = list(clip_masks(tmp_path / "masks", tmp_path / "frames", max_frames, stride))
+    assert [int(np.argmax(m[0])) for m in masks] == expected
