@@ -79,6 +79,29 @@ def video_frames(video, what: str, max_frames: int | None, stride: int):
     return frames(), rate
 
 
+def mask_batch(mask) -> torch.Tensor:
+    """A ComfyUI ``MASK`` (``[N, H, W]``, or one ``[H, W]`` mask) as an ``[N, H, W]`` tensor.
+
+    Raises:
+        ValueError: not a tensor of 2 or 3 dimensions.
+    """
+    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a MASK [frames, height, width] (1 = ignore); got {shape}")
+    return mask[None] if mask.ndim == 2 else mask
+
+
+def video_frame_count(video, what: str) -> int:
+    """Number of frames of a core ``VIDEO``, counted by decoding its file (PyAV, no RGB conversion), or of
+    its components when it has no file behind it."""
+    from ..raxel_core.video_io import count_video_frames
+
+    source = video.get_stream_source() if hasattr(video, "get_stream_source") else None
+    if source is None:
+        return int(video_components(video, what).images.shape[0])
+    return count_video_frames(source)
+
+
 def pose_report(estimate) -> str:
     """Text shown on the node and given as its ``report`` output: method, registered frames,
     the estimator's messages and the time per stage."""
@@ -140,6 +163,10 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 io.Float.Input("pixel_aspect", default=1.0, min=0.25, max=4.0, step=0.001, optional=True,
                                tooltip="fy/fx of the frames' pixels: 1 = square. A clip squeezed from 16:9 "
                                        "to W x H without cropping has (H/W) * 16/9 (1.185 at 384x256)."),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="Moving things to ignore (people, cars, animals), e.g. from a segmentation "
+                                      "node: 1 = ignore. One mask per video frame, or one for all frames, at the "
+                                      "frames' size."),
             ],
             outputs=[
                 CameraTrajectory.Output(display_name="trajectory",
@@ -152,11 +179,12 @@ class RaxelPoseFromVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, focal_px, images=None, video=None, seed=0, max_frames=0, stride=1,
-                max_image_size=0, pixel_aspect=1.0) -> io.NodeOutput:
+                max_image_size=0, pixel_aspect=1.0, mask=None) -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
 
         from ..raxel_core.pose import estimate_trajectory
+        from ..raxel_core.pose.masks import sampled_masks
 
         if (images is None) == (video is None):
             raise ValueError(
@@ -171,6 +199,10 @@ class RaxelPoseFromVideo(io.ComfyNode):
             frames, fps = video_frames(video, "the video", limit, int(stride))
         else:
             frames, fps = image_frames(images, "the images input", limit, int(stride)), None
+        masks = None
+        if mask is not None:
+            count = int(images.shape[0]) if images is not None else video_frame_count(video, "the video")
+            masks = sampled_masks(mask_batch(mask), count, limit, int(stride))
         if fps and stride > 1:
             fps = fps / int(stride)
 
@@ -189,6 +221,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 seed=int(seed),
                 max_image_size=int(max_image_size) if max_image_size else None,
                 pixel_aspect=float(pixel_aspect),
+                masks=masks,
             )
         except Exception:
             # A stop requested by the user wins over whatever error the interrupted run gave.
@@ -205,6 +238,8 @@ class RaxelPoseFromVideo(io.ComfyNode):
             sampling.append(f"features at a longer side of at most {int(max_image_size)} px")
         if pixel_aspect != 1.0:
             sampling.append(f"pixel aspect fy/fx {float(pixel_aspect):g}")
+        if masks is not None:
+            sampling.append(f"{int(mask.shape[0])} mask(s)" + (" for every frame" if int(mask.shape[0]) == 1 else ""))
         report = f"frames used: {estimate.num_frames} ({', '.join(sampling)})\n" + report
         return io.NodeOutput(estimate.cameras, report, ui=trajectory_ui(estimate.cameras, text=(report,)))
 

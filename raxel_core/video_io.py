@@ -167,6 +167,31 @@ def video_info(path) -> dict:
     return info
 
 
+def count_video_frames(source) -> int:
+    """Number of frames of a video file or binary file object (PyAV, every frame decoded without RGB
+    conversion: exact where the container's count is wrong); a file object is rewound afterwards.
+
+    Raises:
+        ValueError: as :func:`video_info`.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return video_info(source)["num_frames"]
+    name = getattr(source, "name", "the video")
+    try:
+        with av.open(source) as container:
+            if not container.streams.video:
+                raise ValueError(f"{name} has no video stream; give a file with video in it")
+            count = sum(1 for _ in container.decode(container.streams.video[0]))
+    except _FFmpegError as err:
+        raise ValueError(f"{name} could not be decoded ({err}); check that the file plays, or re-export it") from err
+    finally:
+        if hasattr(source, "seek"):
+            source.seek(0)
+    if count == 0:
+        raise ValueError(f"{name} has a video stream but no frames could be decoded; the video is empty")
+    return count
+
+
 def iter_video_frames(source, max_frames: int | None = None, stride: int = 1):
     """Decode a video one frame at a time (PyAV): a generator of ``np.uint8 (H, W, 3)`` RGB frames,
     so a clip of any length is never held in memory as a whole.

@@ -96,6 +96,11 @@ CASES: tuple[Case, ...] = (
     C("pose", "bad --max-image-size", "clip.mp4", "--out", "out.json", "--max-image-size", "8"),
     C("pose", "NaN --pixel-aspect", "clip.mp4", "--out", "out.json", "--pixel-aspect", "nan"),
     C("pose", "unusable content (noise frames)", "clip.mp4", "--out", "out.json"),
+    # pose --mask: masks of moving things to ignore
+    C("pose", "--mask folder missing", "frames", "--out", "out.json", "--mask", "missing_masks"),
+    C("pose", "a mask of another size", "frames", "--out", "out.json", "--mask", "masks_small"),
+    C("pose", "mask count mismatched", "frames", "--out", "out.json", "--mask", "masks_three"),
+    C("pose", "every frame entirely masked", "frames", "--out", "out.json", "--mask", "masks_full"),
     # tracks
     C("tracks", "missing input", "missing.mp4", "--out", "t.json"),
     C("tracks", "wrong type (text)", "notes.txt", "--out", "t.json"),
@@ -140,6 +145,8 @@ CASES: tuple[Case, ...] = (
     C("prepare", "empty folder", "empty_dir", "prepared"),
     C("prepare", "bad --max-frames", "videos", "prepared", "--max-frames", "0"),
     C("prepare", "output is a file", "videos", "good.json"),
+    C("prepare", "bad --workers", "videos", "prepared", "--workers", "0"),
+    C("prepare", "unusable content (only a broken video)", "broken_videos", "prepared"),
     # run
     C("run", "missing input", "missing.json"),
     C("run", "wrong type (not JSON)", "notes.json"),
@@ -217,6 +224,11 @@ NODE_CASES: tuple[NodeCase, ...] = (
     NodeCase("RaxelLoadTrajectory", "outside the input folder", _load("../../etc/passwd"), stage="queue"),
     NodeCase("RaxelPoseFromVideo", "wrong type (text as video)", _pose("notes.mp4")),
     NodeCase("RaxelPoseFromVideo", "one frame", _pose("one_frame.mp4")),
+    NodeCase("RaxelPoseFromVideo", "a mask of another size", {
+        **_pose("clip.mp4"),
+        "4": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 48, "height": 32}},
+        "2": {"class_type": "RaxelPoseFromVideo", "inputs": {"video": ["1", 0], "focal_px": 0.0, "seed": 0,
+                                                              "mask": ["4", 0]}}}),
     NodeCase("RaxelPoseFromVideo", "no input connected", {
         "1": {"class_type": "RaxelPoseFromVideo", "inputs": {"focal_px": 0.0, "seed": 0}},
         "2": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["1", 0], "width": 256,
@@ -300,8 +312,16 @@ def make_inputs(folder: Path) -> None:
     (folder / "frames").mkdir()
     for k, frame in enumerate(frames):
         Image.fromarray(frame).save(folder / "frames" / f"{k:04d}.png")
+    for name, masks in (("masks_small", np.zeros((6, 32, 48), np.uint8)),
+                        ("masks_three", np.zeros((3, 64, 96), np.uint8)),
+                        ("masks_full", np.full((1, 64, 96), 255, np.uint8))):
+        (folder / name).mkdir()
+        for k, mask in enumerate(masks):
+            Image.fromarray(mask).save(folder / name / f"{k:04d}.png")
     (folder / "videos").mkdir()
     write_video(folder / "videos" / "a.mp4", frames, fps=8.0)
+    (folder / "broken_videos").mkdir()
+    (folder / "broken_videos" / "broken.mp4").write_bytes((folder / "videos" / "a.mp4").read_bytes()[:3000])
     (folder / "poses").mkdir()
     (folder / "poses" / "a.txt").write_text((folder / "good.txt").read_text())
     (folder / "workflow.json").write_text(json.dumps({"1": {"class_type": "RaxelCameraTrajectory", "inputs": {}}}))

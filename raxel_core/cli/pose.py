@@ -21,6 +21,10 @@ def register(sub) -> None:
     s.add_argument("--pixel-aspect", type=float, default=1.0,
                    help="fy/fx of the frames' pixels when they are not square (a clip squeezed from 16:9 to "
                         "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256); default: %(default)s")
+    s.add_argument("--mask", default=None, metavar="DIR",
+                   help="folder of mask images, white = moving things to ignore (no features there): one per "
+                        "frame of the clip in name order (before --stride / --max-frames), or one for all frames; "
+                        "each at the frames' size")
     s.add_argument("--seed", type=int, default=0,
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")
@@ -43,9 +47,10 @@ def run(args) -> int:
         raise ValueError(f"--max-image-size must be at least 16 pixels; got {args.max_image_size}")
     source = Path(args.input)
     fps = video_fps(source) if source.is_file() else None
+    masks = clip_masks(args.mask, source, args.max_frames, args.stride) if args.mask else None
     frames = iter_frames(source, max_frames=args.max_frames, stride=args.stride)
     result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, max_image_size=args.max_image_size,
-                                 pixel_aspect=args.pixel_aspect,
+                                 pixel_aspect=args.pixel_aspect, masks=masks,
                                  fps=fps / args.stride if fps else None, progress=progress_printer("estimating"))
     result.cameras.metadata["stride"] = args.stride
     write_trajectory(result.cameras, args.out)
@@ -55,6 +60,8 @@ def run(args) -> int:
         sampling.append(f"at most {args.max_frames} frames")
     if args.pixel_aspect != 1.0:
         sampling.append(f"pixel aspect fy/fx {args.pixel_aspect:g}")
+    if args.mask:
+        sampling.append(f"masks from {args.mask}")
     if args.max_image_size is not None:
         sampling.append(f"features at a longer side of at most {args.max_image_size} px")
     print(f"{len(result.frame_indices)}/{n} frames registered ({result.method}; {', '.join(sampling)}); "
@@ -66,3 +73,20 @@ def run(args) -> int:
     if result.unregistered:
         print(f"  frames not registered (no pose written for them): {list(result.unregistered)}")
     return 0
+
+
+def clip_masks(mask_dir, source, max_frames, stride):
+    """The masks of the frames ``raxel pose`` uses, read one at a time from ``mask_dir``: the folder holds
+    one mask per frame of the clip (counted first: the files of a frame folder, the decoded frames of a
+    video) or one for all; mask ``k * stride`` goes with trajectory frame ``k``.
+
+    Raises:
+        ValueError: the folder is missing or empty, or its mask count is neither the clip's frame count nor 1.
+    """
+    from ..pose.masks import iter_mask_files, mask_files
+    from ..video_io import frame_files, video_info
+
+    count = len(frame_files(source)) if source.is_dir() else video_info(source)["num_frames"]
+    files = mask_files(mask_dir, count)
+    used = range(0, count, stride)[:max_frames] if max_frames is not None else range(0, count, stride)
+    return iter_mask_files(files, used)

@@ -6,7 +6,8 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
 1. The frames are written as PNG to a temporary workspace (removed afterwards), one at a time as
    they arrive (:func:`write_frames`: an iterable such as :func:`raxel_core.video_io.iter_frames`
    is decoded as a stream, so a long clip is never in memory as a whole), shrunk first when
-   ``max_image_size`` is given.
+   ``max_image_size`` is given. Masks of moving things to ignore, when given, are written beside them
+   as COLMAP mask files (:mod:`raxel_core.pose.masks`): no feature is extracted inside a mask.
 2. SIFT features (``pycolmap.extract_features``) with **one shared camera** for the whole clip
    (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
    centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
@@ -78,6 +79,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from .masks import MaskStream, frame_ranges, workspace_mask_name, write_mask
 from .parallax import has_parallax, is_static, parallax_statistics
 from .rotation_only import pinhole_intrinsics, solve_rotation_only
 from .sfm import extract_features, image_name, map_frames, match_sequential, read_pairs, seed_options
@@ -186,7 +188,8 @@ def work_size(input_size: tuple[int, int], max_image_size: int | None, pixel_asp
     return max(1, round(h2)), max(1, round(w2))
 
 
-def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, pixel_aspect: float = 1.0):
+def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, pixel_aspect: float = 1.0,
+                 masks: MaskStream | None = None, mask_dir: Path | None = None):
     """Write frames one at a time as PNG into the COLMAP workspace (``image_name(k)``), each resampled
     first to :func:`work_size` (square pixels, longer side at most ``max_image_size``; ``cv2.resize``,
     ``INTER_AREA`` when shrinking, else ``INTER_LINEAR``), so that no more than one full-size frame is
@@ -199,15 +202,21 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, 
         max_image_size: longer side of the written frames in pixels, or ``None`` (full size).
         run: polled for cancellation every frame (``InterruptedError``).
         pixel_aspect: ``fy / fx`` of the input frames' pixels (1: square).
+        masks: the masks of the frames (:class:`raxel_core.pose.masks.MaskStream`), written one per frame
+            as COLMAP mask files into ``mask_dir`` (:func:`raxel_core.pose.masks.write_mask`).
+        mask_dir: existing folder for the mask files (with ``masks``).
 
     Returns:
         ``(n, input_size (H, W), work_size (H', W'))``: frames written, their size as given and as written.
 
     Raises:
-        ValueError: bad frames (shape, dtype, size changes, fewer than 2).
+        ValueError: bad frames (shape, dtype, size changes, fewer than 2); bad masks (size, count) or
+            every frame entirely masked.
     """
     if isinstance(frames, (np.ndarray, torch.Tensor)):
         frames = _check_frames(frames)
+        if masks is not None:
+            masks.check_count(len(frames))     # the count is known before any frame is written
     if max_image_size is not None and (int(max_image_size) != max_image_size or max_image_size < 16):
         raise ValueError(f"max_image_size must be None or a whole number of pixels >= 16; got {max_image_size}")
     n, first_shape, size = 0, None, None
@@ -219,6 +228,8 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, 
         if size != frame.shape[:2]:
             shrink = size[0] <= frame.shape[0] and size[1] <= frame.shape[1]
             frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        if masks is not None:
+            write_mask(masks.next(k, first_shape[:2]), mask_dir / workspace_mask_name(image_name(k)), size)
         cv2.imwrite(str(image_dir / image_name(k)), np.ascontiguousarray(frame[..., ::-1]))
         n += 1
         if run is not None:
@@ -228,6 +239,9 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, 
             f"camera trajectory estimation needs at least {MIN_REGISTERED_FRAMES} frames; got {n}. "
             "Give the whole clip (a video of several frames with some camera overlap)"
         )
+    if masks is not None:
+        masks.finish(n)
+        masks.check_not_all_masked()
     return n, tuple(first_shape[:2]), tuple(size)
 
 
@@ -267,6 +281,8 @@ def estimate_trajectory(
     seed: int = 0,
     verbose: bool = False,
     pixel_aspect: float = 1.0,
+    masks=None,
+    num_threads: int | None = None,
 ) -> PoseEstimate:
     """Estimate the camera trajectory of a video (module docstring for the method and sources).
 
@@ -296,12 +312,22 @@ def estimate_trajectory(
             from a 16:9 source to ``W x H`` without cropping (RealEstate10K's 384x256 clips) have
             ``(H / W) * 16 / 9`` (1.185). The frames are resampled to square pixels for features and
             mapping, and the returned ``K`` has ``fy = pixel_aspect * fx`` (``focal`` is ``fx``).
+        masks: what to ignore (moving things), at the frames' size, 1 / True / white = ignore: an
+            ``(N, H, W)`` array or tensor (ComfyUI ``MASK``: one per frame, or ``N = 1`` for every frame),
+            or an iterable of ``(H, W)`` masks, one per frame (:mod:`raxel_core.pose.masks`). No feature
+            is extracted inside a mask (COLMAP's mask files), so every method (SfM, rotation-only,
+            static) sees only the rest; the messages give the masked share and any frame entirely
+            masked (it gets no pose).
+        num_threads: threads of the feature extraction (``None``: every core); matching and mapping use
+            one thread (*Determinism*), so this caps the estimate's threads (e.g. several videos at
+            once, :func:`raxel_core.diffusion.prepare.prepare_dataset`). The features do not depend on it.
 
     Returns:
         :class:`PoseEstimate` (cameras of the registered frames, which frames, method, messages).
 
     Raises:
-        ValueError: bad ``frames`` (shape, dtype, fewer than 2), bad ``focal``, or fewer than
+        ValueError: bad ``frames`` (shape, dtype, fewer than 2), bad ``focal``, bad ``masks`` (a mask of
+            another size than the frames, another count, every frame entirely masked), or fewer than
             :data:`MIN_REGISTERED_FRAMES` frames registered (the message says what to try).
         InterruptedError: ``should_stop()`` returned True.
     """
@@ -322,11 +348,18 @@ def estimate_trajectory(
     if not verbose:
         pycolmap.logging.minloglevel = 2
     pycolmap.set_random_seed(seed)
+    mask_stream = MaskStream(masks) if masks is not None else None
     workspace = Path(tempfile.mkdtemp(prefix="raxel_pose_"))
     try:
         image_dir, database = workspace / "images", workspace / "database.db"
         image_dir.mkdir()
-        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run, pixel_aspect)
+        mask_dir = workspace / "masks" if mask_stream is not None else None
+        if mask_dir is not None:
+            mask_dir.mkdir()
+        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run, pixel_aspect,
+                                                 mask_stream, mask_dir)
+        if mask_stream is not None:
+            messages.extend(mask_stream.messages())
         h, w = image_size
         # work in the (square) pixels of the written frames; K is scaled back to the input size at the end
         scale_x, scale_y = input_size[1] / w, input_size[0] / h
@@ -346,7 +379,7 @@ def estimate_trajectory(
         f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
         run.step("write_frames")
 
-        extract_features(database, image_dir, image_size, focal, max_num_features, None)
+        extract_features(database, image_dir, image_size, focal, max_num_features, None, mask_dir, num_threads)
         run.step("features")
 
         match_sequential(database, overlap, quadratic_overlap, seed)
@@ -404,7 +437,7 @@ def estimate_trajectory(
     if missing:
         messages.append(
             f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
-            f"{_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
+            f"{frame_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
         )
     focal_text = f"{K[0, 0]:.1f} px" if pixel_aspect == 1.0 else f"fx {K[0, 0]:.1f} px, fy {K[1, 1]:.1f} px"
     messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {focal_text}")
@@ -421,18 +454,6 @@ def estimate_trajectory(
         cameras=cameras, frame_indices=list(reg), registered=registered, num_frames=n,
         method=method, messages=messages, timings=run.timings,
     )
-
-
-def _ranges(indices) -> str:
-    """'0-3, 7, 9-10' for [0, 1, 2, 3, 7, 9, 10]."""
-    out, start = [], None
-    for k, i in enumerate(indices):
-        if start is None:
-            start = i
-        if k + 1 == len(indices) or indices[k + 1] != i + 1:
-            out.append(f"{start}" if start == i else f"{start}-{i}")
-            start = None
-    return ", ".join(out)
 
 
 def raise_too_few(k: int, n: int, method: str):

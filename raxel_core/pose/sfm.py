@@ -66,7 +66,8 @@ def seed_options(options, seed: int, num_threads: int | None = None, depth: int 
 
 
 def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int], focal: float | None,
-                     max_num_features: int, max_image_size: int | None) -> None:
+                     max_num_features: int, max_image_size: int | None, mask_dir: Path | None = None,
+                     num_threads: int | None = None) -> None:
     """SIFT features of every image in ``image_dir`` into the COLMAP ``database``
     (``pycolmap.extract_features``), one shared ``SIMPLE_RADIAL`` camera for the clip; a known
     ``focal`` (pixels at ``image_size = (H, W)``) is the camera's prior, principal point centred.
@@ -75,7 +76,11 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
     image ``k`` of the sorted names has database id ``k + 1``. ``extract_features`` alone writes each
     image when its extraction thread finishes, so the ids (and with them the pair order of matching,
     verification and mapping) changed from run to run; the SIFT features themselves are the same for
-    any thread count, so extraction keeps all threads."""
+    any thread count, so extraction keeps all threads.
+
+    ``mask_dir``: COLMAP mask images (``ImageReaderOptions.mask_path``; for image ``NAME`` the file
+    ``NAME.png``, black = no features there), written by :func:`raxel_core.pose.masks.write_mask`.
+    ``num_threads``: extraction threads (``None``: COLMAP's default, every core)."""
     import pycolmap
 
     h, w = image_size
@@ -83,10 +88,14 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
     reader.camera_model = "SIMPLE_RADIAL"
     if focal is not None:
         reader.camera_params = f"{float(focal)},{w / 2},{h / 2},0"
+    if mask_dir is not None:
+        reader.mask_path = str(mask_dir)
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.sift.max_num_features = int(max_num_features)
     if max_image_size:
         extraction.max_image_size = int(max_image_size)
+    if num_threads is not None:
+        extraction.num_threads = int(num_threads)
     pycolmap.Database.open(str(database)).close()
     pycolmap.import_images(database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE, options=reader)
     pycolmap.extract_features(
