@@ -215,3 +215,37 @@ def test_render_target_view_gives_the_target_frames(pairs):
     frames, result = render_target_view(model, p.source_frames, p.source, p.target, p.condition, steps=2)
     assert frames.shape == (3, 32, 48, 3) and result.video.shape[0] == 6
     assert torch.allclose(result.video[:3], torch.from_numpy(p.source_frames).float() / 255, atol=1e-6)
+
+
+def test_conditioner_tokens_land_where_each_view_sees_its_tracks(pairs):
+    torch.manual_seed(0)
+    model = JointTransformer(_tiny_config())
+    _randomise_outputs(model)
+    p = pairs[3]
+    c = p.condition
+    video, _ = pair_streams(model.config, p.source_frames, p.target_frames, p.source, p.target)
+    tokens, grid = model.video.embed(video[None])
+    with torch.no_grad():
+        added = model.track_conditioner(tokens, grid, c).view(1, 6, 8, 12, -1)
+    nonzero = added.abs().sum(-1) > 0
+    # the cells a visible track reaches, by hand: the four token centres around each point
+    expected = torch.zeros(1, 6, 8, 12, dtype=torch.bool)
+    for view, (xy, vis) in enumerate(((c.source_xy, c.source_visibility), (c.target_xy, c.target_visibility))):
+        for f in range(3):
+            for (x, y), v in zip(xy[0, f].tolist(), vis[0, f].tolist(), strict=True):
+                if not v:
+                    continue
+                gx, gy = x / 4 - 0.5, y / 4 - 0.5               # 4 x 4 pixel tokens
+                for cy in {int(np.floor(gy)), int(np.floor(gy)) + 1}:
+                    for cx in {int(np.floor(gx)), int(np.floor(gx)) + 1}:
+                        wx, wy = 1 - abs(gx - cx), 1 - abs(gy - cy)
+                        if 0 <= cx < 12 and 0 <= cy < 8 and wx * wy > 1e-6:
+                            expected[0, 3 * view + f, cy, cx] = True
+    assert torch.equal(nonzero, expected)
+    # each view's depth reaches that view's tokens only: a target depth change moves the target frames alone
+    moved = TrackCondition(c.source_xy, c.target_xy, c.source_depth, c.target_depth * 1.7, c.source_visibility,
+                           c.target_visibility, c.image_size)
+    with torch.no_grad():
+        again = model.track_conditioner(tokens, grid, moved).view(1, 6, 8, 12, -1)
+    assert torch.equal(again[:, :3], added[:, :3])
+    assert (again[:, 3:] - added[:, 3:]).abs().max() > 1e-4
