@@ -1,7 +1,7 @@
 """Train the toy Track2View models of the ablation (with / without the track conditioner) on synthetic pairs.
 
-    PYTHONPATH=$PWD python benchmarks/train_track2view.py --variant tracks --steps 1300
-    PYTHONPATH=$PWD python benchmarks/train_track2view.py --variant no_tracks --steps 1300
+    PYTHONPATH=$PWD python benchmarks/train_track2view.py --variant tracks --steps 450
+    PYTHONPATH=$PWD python benchmarks/train_track2view.py --variant no_tracks --steps 450
 
 Same base network, data, batch, steps, learning rate and seed for both (raxel_core.diffusion.track2view);
 one torch thread each. Writes models/raxel-t2v-toy-<variant>/ (config.json, model.safetensors, state.json
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", choices=("tracks", "no_tracks"), required=True)
-    parser.add_argument("--steps", type=int, default=1300)
+    parser.add_argument("--steps", type=int, default=450)
     parser.add_argument("--pairs", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)

@@ -249,3 +249,19 @@ def test_conditioner_tokens_land_where_each_view_sees_its_tracks(pairs):
         again = model.track_conditioner(tokens, grid, moved).view(1, 6, 8, 12, -1)
     assert torch.equal(again[:, :3], added[:, :3])
     assert (again[:, 3:] - added[:, 3:]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("name, layers", [("raxel-t2v-toy-tracks", 2), ("raxel-t2v-toy-notracks", 0)])
+def test_bundled_toy_models_load_small_with_their_training_size(name, layers):
+    from pathlib import Path
+
+    from raxel_core.diffusion.checkpoints import training_resolution
+
+    folder = Path(__file__).resolve().parents[1] / "models" / name
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"{folder} is not in this checkout (benchmarks/train_track2view.py makes it)")
+    model = JointTransformer.from_pretrained(folder)
+    assert model.config.track_conditioner_layers == layers
+    assert (model.track_conditioner is None) == (layers == 0)
+    assert (folder / "model.safetensors").stat().st_size < 4 * 2**20
+    assert training_resolution(folder) == ((32, 48), 4)
