@@ -18,7 +18,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY_MODEL, CameraTrajectory, RaxelModel, trajectory_ui, video_components
+from .types import CATEGORY_MODEL, CameraTrajectory, RaxelModel, RaxelTrackCondition, trajectory_ui, video_components
 
 #: Name of the model folder (``folder_paths`` key and ``ComfyUI/models/<name>``).
 MODEL_FOLDER = "raxel"
@@ -394,10 +394,16 @@ class RaxelJointSampler(io.ComfyNode):
                                      "models such as raxel-tiny-v1."),
                 io.Conditioning.Input("conditioning", optional=True,
                                       tooltip="Only for text-conditioned models: the encoded prompt."),
+                RaxelTrackCondition.Input("track_condition", optional=True,
+                                          tooltip="video mode with a Track2View model: the 'condition' of Warp A "
+                                                  "Video To A New Camera (source frames, both trajectories, paired "
+                                                  "tracks). The source video is re-rendered from the target "
+                                                  "cameras; 'images', 'video' and 'trajectory' stay unconnected."),
             ],
             outputs=[
                 io.Image.Output(display_name="video",
-                                tooltip="The frames: generated (video / joint) or the input video (pose)."),
+                                tooltip="The frames: generated (video / joint; with a track condition the "
+                                        "target view only) or the input video (pose)."),
                 io.Image.Output(display_name="raxels",
                                 tooltip="One ray image per frame (half the frame size)."),
                 CameraTrajectory.Output(display_name="trajectory",
@@ -408,7 +414,7 @@ class RaxelJointSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, mode, frames, steps_video, steps_rays, seed, images=None, video=None,
-                trajectory=None, vae=None, conditioning=None) -> io.NodeOutput:
+                trajectory=None, vae=None, conditioning=None, track_condition=None) -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
 
@@ -416,6 +422,11 @@ class RaxelJointSampler(io.ComfyNode):
 
         if not isinstance(model, LoadedRaxelModel):
             raise ValueError("'model' must come from Load Video And Camera Model (RaxelModelLoader)")  # noqa: TRY004 (shown to the user)
+        if track_condition is not None:
+            return rerender_with_tracks(model, mode, steps_video, seed, track_condition,
+                                        connected=[n for n, v in (("images", images), ("video", video),
+                                                                  ("trajectory", trajectory), ("vae", vae),
+                                                                  ("conditioning", conditioning)) if v is not None])
         space = _latent_space(model, vae)
         text = _text_states(model, conditioning)
 
@@ -463,6 +474,47 @@ class RaxelJointSampler(io.ComfyNode):
                   f"({calls.get('video', 0)} video, {calls.get('rays', 0)} ray steps)")
         return io.NodeOutput(result.video.to(torch.float32), raxels, result.cameras,
                              ui=trajectory_ui(result.cameras, text=(report,)))
+
+
+def rerender_with_tracks(model: LoadedRaxelModel, mode: str, steps_video: int, seed: int, condition,
+                         connected: list[str]) -> io.NodeOutput:
+    """RaxelJointSampler with a ``RAXEL_TRACK_CONDITION``: the target view of a Track2View model
+    (:func:`raxel_core.diffusion.track2view.render_target_view`); ValueError naming the fix otherwise."""
+    import comfy.model_management
+    import comfy.utils
+
+    from ..raxel_core.diffusion.sampler import SamplerInputError, model_calls
+    from ..raxel_core.diffusion.track2view import render_target_view, track2view_inputs
+
+    if mode != "video":
+        raise ValueError(f"a track condition re-renders its source video (video mode); set mode to video, not {mode}")
+    if connected:
+        raise ValueError(f"with a track condition the source frames and both trajectories come from it; disconnect "
+                         f"{', '.join(repr(n) for n in connected)}")
+    if getattr(model.model, "track_conditioner", None) is None:
+        raise ValueError(f"{model.name} has no track conditioner (it was not trained with tracks); load a Track2View "
+                         "model such as raxel-t2v-toy-tracks/model.safetensors, or disconnect 'track_condition'")
+    source_frames, source, target, cond = track2view_inputs(condition)
+    what = "the condition's source frames"
+    check_frame_size(model, source_frames, what)
+    bar = comfy.utils.ProgressBar(max(model_calls("video", steps_video, 1), 1))
+    try:
+        frames, result = render_target_view(
+            model.model, source_frames, source, target, cond, steps=int(steps_video), seed=int(seed),
+            progress=lambda done, total: bar.update_absolute(done, total),
+            should_stop=comfy.model_management.processing_interrupted)
+    except Exception as err:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        if isinstance(err, SamplerInputError):
+            raise ValueError(sampler_error_message(err, mode, what, model.config)) from None
+        raise
+    comfy.model_management.throw_exception_if_processing_interrupted()
+    t = len(source)
+    raxels = torch.as_tensor(result.rays.to_image(), dtype=torch.float32)[t:]
+    cams = result.cameras[torch.arange(t, 2 * t)]
+    report = (f"track2view: {t} target frames from {cond.num_tracks} paired tracks, "
+              f"{result.model_calls['forward']} model calls")
+    return io.NodeOutput(frames.to(torch.float32), raxels, cams, ui=trajectory_ui(cams, text=(report,)))
 
 
 #: The node classes of this file, in menu order.

@@ -30,8 +30,9 @@ socket type                payload
                            file it came from, and its resolution: the training frame size
                            ``image_size (H, W)`` and clip length when the model folder records
                            them (``state.json``), else ``None`` (any size the patch grid takes).
-``RAXEL_TRACK_CONDITION``  a ``dict`` from ``RaxelTrack2ViewCondition`` for a learned track
-                           conditioner (Track2View, arXiv 2606.15534, Sec. 3): ``source_frames``
+``RAXEL_TRACK_CONDITION``  a ``dict`` from ``RaxelTrack2ViewCondition`` for the learned track
+                           conditioner (Track2View, arXiv 2606.15534, Sec. 3; consumed by
+                           ``RaxelJointSampler``, :mod:`raxel_core.model.track_conditioner`): ``source_frames``
                            ``(T, H, W, 3)`` float32 in [0, 1]; ``target_frames`` the warped
                            target view, same shape; ``target_mask`` ``(T, H, W)`` float32, 1 =
                            must be generated; ``source_trajectory`` / ``target_trajectory``

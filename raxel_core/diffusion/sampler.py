@@ -354,12 +354,14 @@ def prepare(model, mode: str, video=None, rays: torch.Tensor | None = None, sour
 def integrate(prepared: PreparedSample, steps_video: int = 30, steps_rays: int = 2, seed: int = 0,
               shift: float = 1.0, text: torch.Tensor | None = None,
               progress: Callable[[int, int], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+              should_stop: Callable[[], bool] | None = None,
+              track_condition=None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The Euler loop on the merged grid (module docstring) from seeded noise.
 
     Args:
         prepared: from :func:`prepare`.
-        steps_video, steps_rays, seed, shift, text, progress, should_stop: as in :func:`sample`.
+        steps_video, steps_rays, seed, shift, text, progress, should_stop, track_condition: as in
+            :func:`sample`.
     Returns:
         ``(x_video (1, C, F', h, w), x_rays (1, C, F, h', w'), calls)`` on the model's device and
         dtype, ``calls = {"forward": n, "video": Nv, "rays": Nr}``.
@@ -386,6 +388,8 @@ def integrate(prepared: PreparedSample, steps_video: int = 30, steps_rays: int =
     total = len(merged) - 1
     calls = {"forward": 0, "video": 0, "rays": 0}
 
+    extra = {} if track_condition is None else {"track_condition": track_condition}
+
     def timesteps(name: str, clean: torch.Tensor) -> torch.Tensor:
         sigma = grids[name][position[name]][1] if name in grids else 0.0
         frames = clean.shape[0]
@@ -396,7 +400,7 @@ def integrate(prepared: PreparedSample, steps_video: int = 30, steps_rays: int =
         if should_stop is not None and should_stop():
             raise InterruptedError(f"sampling stopped before model call {j + 1} of {total}")
         video_out, ray_out = model(x_video, x_rays, timesteps("video", video_clean), timesteps("rays", rays_clean),
-                                   text)
+                                   text, **extra)
         calls["forward"] += 1
         for name, x, out, clean in (("video", x_video, video_out, vc), ("rays", x_rays, ray_out, rc)):
             if name not in grids or grids[name][position[name]][0] != key:
@@ -477,6 +481,7 @@ def sample(
     cameras: Cameras | None = None,
     shift: float = 1.0,
     latent_space=None,
+    track_condition=None,
 ) -> SampleResult:
     """Run one of the paper's three tasks with a :class:`~raxel_core.model.JointTransformer`:
     :func:`prepare`, then :func:`integrate`, then :func:`decode`.
@@ -506,6 +511,10 @@ def sample(
         latent_space: where the streams live (:mod:`raxel_core.diffusion.latent_space`); default
             :class:`~raxel_core.diffusion.latent_space.PixelSpace`. Latent models need their VAE here;
             with temporal compression ``T`` the clip and the source frames have ``1 + kT`` frames.
+        track_condition: ``video`` mode with a Track2View model
+            (:class:`~raxel_core.model.track_conditioner.TrackCondition`, batch 1, ``T`` frames): the
+            ``T`` source frames are ``source_frames``, ``cameras`` the ``2 T`` source then target cameras,
+            and the generated frames ``T .. 2T-1`` the target view (:mod:`raxel_core.model.track2view`).
 
     Returns:
         :class:`SampleResult`.
@@ -521,5 +530,8 @@ def sample(
     """
     prepared = prepare(model, mode, video=video, rays=rays, source_frames=source_frames, num_frames=num_frames,
                        cameras=cameras, latent_space=latent_space)
-    x_video, x_rays, calls = integrate(prepared, steps_video, steps_rays, seed, shift, text, progress, should_stop)
+    if track_condition is not None and mode != "video":
+        raise ValueError(f"a track condition is taken in video mode only (source frames + cameras), not {mode} mode")
+    x_video, x_rays, calls = integrate(prepared, steps_video, steps_rays, seed, shift, text, progress, should_stop,
+                                       track_condition)
     return decode(prepared, x_video, x_rays, calls)

@@ -61,6 +61,9 @@ class JointModelConfig:
         ray_temporal_compression: cameras per ray latent frame; 1 = one latent per camera, as
             the paper encodes raxels (Sec. 3.2).
         raxel_downscale: raxel images are the frame size divided by this (the paper: 2).
+        track_conditioner_layers: layers of Track2View's temporal transformer along each track
+            (:mod:`raxel_core.model.track_conditioner`); 0 = no track conditioner (the default).
+        track_fourier_bands: octaves of the track conditioner's xy / depth Fourier encodings.
     """
 
     in_channels: int = 3
@@ -84,6 +87,8 @@ class JointModelConfig:
     video_temporal_compression: int = 1
     ray_temporal_compression: int = 1
     raxel_downscale: int = 2
+    track_conditioner_layers: int = 0
+    track_fourier_bands: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patch_size", _triple(self.patch_size, "patch_size"))
@@ -98,6 +103,16 @@ class JointModelConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"JointModelConfig.{name} must be a positive integer or None, got {value!r}")
+        if (not isinstance(self.track_conditioner_layers, int) or isinstance(self.track_conditioner_layers, bool)
+                or self.track_conditioner_layers < 0):
+            raise ValueError("JointModelConfig.track_conditioner_layers must be an integer >= 0 (0 = none), got "
+                             f"{self.track_conditioner_layers!r}")
+        if not isinstance(self.track_fourier_bands, int) or not 1 <= self.track_fourier_bands <= 16:
+            raise ValueError(f"JointModelConfig.track_fourier_bands must be an integer in [1, 16], got "
+                             f"{self.track_fourier_bands!r}")
+        if self.track_conditioner_layers and self.video_temporal_compression != 1:
+            raise ValueError("the track conditioner maps track frames one to one onto video frames: it needs "
+                             "video_temporal_compression=1 (a pixel-space model); set track_conditioner_layers=0")
         if self.ray_text_cross_attention and not self.text_cross_attention:
             raise ValueError("ray_text_cross_attention needs text_cross_attention=True (the text projection "
                              "lives in the video branch)")

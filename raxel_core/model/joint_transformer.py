@@ -51,6 +51,7 @@ from ..formats.text_files import atomic_path, write_text_atomic
 from .attention import attention
 from .config import JointModelConfig
 from .rope import apply_rotary, ray_frame_to_video_frame, ray_token_positions, rotary_cos_sin, video_token_positions
+from .track_conditioner import TrackCondition, TrackConditioner
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -247,6 +248,9 @@ class JointTransformer(nn.Module):
         self.text_embedder = (PixArtAlphaTextProjection(c.text_dim, c.dim, act_fn="gelu_tanh")
                               if c.text_cross_attention else None)
         self.blocks = nn.ModuleList([DSCABlock(c) for _ in range(c.num_layers)])
+        self.track_conditioner = (TrackConditioner(c.dim, c.track_conditioner_layers, c.num_attention_heads,
+                                                   c.track_fourier_bands, c.eps)
+                                  if c.track_conditioner_layers else None)
         self.attention_backend = "auto"
         self.gradient_checkpointing = False
         self.zero_init_cross_outputs()
@@ -296,7 +300,8 @@ class JointTransformer(nn.Module):
     def forward(self, video: torch.Tensor | None, rays: torch.Tensor | None,
                 video_timesteps: torch.Tensor | None, ray_timesteps: torch.Tensor | None,
                 encoder_hidden_states: torch.Tensor | None = None, *,
-                ray_frame_positions: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+                ray_frame_positions: torch.Tensor | None = None,
+                track_condition: TrackCondition | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Velocity predictions for the video and ray streams.
 
         Args:
@@ -314,6 +319,10 @@ class JointTransformer(nn.Module):
                 video latent frame that contains camera f
                 (:func:`raxel_core.model.rope.ray_frame_to_video_frame`), right for one causally
                 encoded clip. Give it when the video stream concatenates separately encoded pieces.
+            track_condition: Track2View paired tracks (:class:`~raxel_core.model.track_conditioner.TrackCondition`,
+                ``T`` frames) for a video stream ``[clean source | noised target]`` of ``2 T`` frames; the
+                track conditioner's tokens are added to the embedded video tokens. Needs a model with
+                ``config.track_conditioner_layers > 0``.
 
         Returns:
             ``(video_velocity, ray_velocity)`` with the shapes of ``video`` / ``rays`` (channels
@@ -329,6 +338,10 @@ class JointTransformer(nn.Module):
         c = self.config
         if video is None and rays is None:
             raise ValueError("forward needs at least one stream: pass video, rays or both")
+        if track_condition is not None and (self.track_conditioner is None or video is None):
+            raise ValueError("a track condition was given but " + ("there is no video stream" if video is None else
+                             "this model has no track conditioner (config.track_conditioner_layers is 0); load a "
+                             "Track2View model or leave the track condition out"))
         if video is not None and rays is not None and video.shape[0] != rays.shape[0]:
             raise ValueError(f"video batch {video.shape[0]} != rays batch {rays.shape[0]}")
         if video is not None:
@@ -357,6 +370,8 @@ class JointTransformer(nn.Module):
         v_grid = r_grid = (0, 0, 0)
         if video is not None:
             v_tokens, v_grid = self.video.embed(video)
+            if track_condition is not None:
+                v_tokens = v_tokens + self._track_tokens(v_tokens, v_grid, video, track_condition)
             v_temb, v_mod = self.video.time_embedding(video_timesteps, v_tokens)
             v_rope = rotary_cos_sin(video_token_positions(v_grid), head_dim, c.rope_theta, v_tokens.device)
         if rays is not None:
@@ -379,6 +394,15 @@ class JointTransformer(nn.Module):
         video_out = self.video.head(v_tokens, v_temb, v_grid) if video is not None else None
         rays_out = self.ray.head(r_tokens, r_temb, r_grid) if rays is not None else None
         return video_out, rays_out
+
+    def _track_tokens(self, v_tokens, v_grid, video, cond: TrackCondition) -> torch.Tensor:
+        """Track2View tokens for the video stream (checks that the condition fits the frames)."""
+        frame_size = tuple(video.shape[-2:])
+        if tuple(cond.image_size) != frame_size and self.config.in_channels == 3:
+            raise ValueError(f"the track condition is for {cond.image_size[1]}x{cond.image_size[0]} frames but the "
+                             f"video is {frame_size[1]}x{frame_size[0]} (width x height); make the tracks at the "
+                             "model's frame size")
+        return self.track_conditioner(v_tokens, v_grid, cond.to(v_tokens.device))
 
     def _ray_frame_positions(self, token_frames: int, latent_frames: int,
                              given: torch.Tensor | None) -> torch.Tensor:
