@@ -239,3 +239,37 @@ def format_memory(config, num_processes: int = 1) -> str:
                  f"joint / video only {est.total / base.total:.2f}x |")
     lines.append("Not counted: the VAE's encode working set, CUDA context and allocator slack (~1-3 GiB).")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------- compute
+def forward_flops(model_config, num_frames: int, image_size: tuple[int, int], spatial: int = WAN_VAE_SPATIAL,
+                  text_tokens: int = WAN_TEXT_TOKENS, video_only: bool = False) -> dict[str, int]:
+    """Matrix-multiply FLOPs (2 per multiply-add) of one forward pass of :class:`~raxel_core.model.JointTransformer`
+    on one clip, from the shapes: ``{"projections": ..., "attention": ..., "total": ...}``; ``video_only``:
+    the video branch alone (``rays=None``, Wan's computation).
+
+    Per DSCA block (Rays as Pixels Sec. 3.3; ``L`` tokens of a branch, ``d`` width, ``f`` FFN width,
+    ``T`` text tokens), multiply-adds: self-attention projections ``4 L d^2``, scores and values
+    ``2 L^2 d``; text cross-attention (video; rays only with ``ray_text_cross_attention``) ``2 L d^2 + 2 T d^2``
+    and ``2 L T d``; the DSCA cross-attention, each way, ``2 L_q d^2 + 2 L_kv d^2`` and ``2 L_q L_kv d``;
+    FFN ``2 L d f``. Plus the patch embedding and the output head, ``L d C p`` each. Norms, modulation,
+    RoPE and the per-frame timestep embedding are left out (< 1 % at Wan's shapes). The projections are
+    checked against ``torch.utils.flop_counter`` in ``tests/test_full_size_recipe.py``.
+    """
+    c = model_config
+    lv, lr = token_counts(c, num_frames, image_size, spatial)
+    d, t = c.dim, (text_tokens if c.text_cross_attention else 0)
+    pv = c.patch_size[0] * c.patch_size[1] * c.patch_size[2]
+    pr = c.ray_patch_size[0] * c.ray_patch_size[1] * c.ray_patch_size[2]
+    proj = c.num_layers * (4 * lv * d * d + 2 * lv * d * c.ffn_dim + (2 * lv * d * d + 2 * t * d * d if t else 0))
+    attn = c.num_layers * (2 * lv * lv * d + 2 * lv * t * d)
+    proj += lv * d * pv * (c.in_channels + c.video_out_channels)
+    if not video_only:
+        ray_text = t if c.ray_text_cross_attention else 0
+        proj += c.num_layers * (4 * lr * d * d + 2 * lr * d * c.ray_ffn_width
+                                + (2 * lr * d * d + 2 * ray_text * d * d if ray_text else 0))
+        attn += c.num_layers * (2 * lr * lr * d + 2 * lr * ray_text * d)
+        proj += c.num_layers * 2 * (2 * lv * d * d + 2 * lr * d * d)       # DSCA cross-attention, both ways
+        attn += c.num_layers * 2 * (2 * lv * lr * d)
+        proj += lr * d * pr * (c.ray_in_channels + c.rays_out_channels)
+    return {"projections": 2 * proj, "attention": 2 * attn, "total": 2 * (proj + attn)}
