@@ -130,12 +130,17 @@ def test_the_gpu_recipe_config_is_wan_1_3b_and_its_memory_estimate_fits_80_gib_o
     assert "| **total** |" in text and "joint / video only" in text
 
 
-def test_raxel_train_estimate_memory_prints_the_table(capsys):
+def test_raxel_train_estimate_memory_prints_the_table_and_missing_files_stop_before_the_model_is_built(
+        capsys, tmp_path):
     from raxel_core import cli
 
     assert cli.main(["train", str(RECIPE), "--estimate-memory", "--gpus", "8"]) == 0
     out = capsys.readouterr().out
     assert "Memory estimate per GPU" in out and "8 GPU(s), FSDP" in out and "AdamW states" in out
+    # the shipped paths do not exist here: one line, status 2, before 3 B parameters are allocated
+    assert cli.main(["train", str(RECIPE), "--steps", "1", "--checkpoint-dir", str(tmp_path / "ck")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "wan_checkpoint" in err and "does not exist" in err, err
 
 
 def test_the_flop_formula_matches_torchs_flop_counter_on_the_projections():

@@ -367,6 +367,13 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
         raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with {needs}; the model "
                          f"config has in_channels {model_config.in_channels}, out_channels "
                          f"{model_config.video_out_channels}, ray_in_channels {model_config.ray_in_channels}")
+    for name in ("wan_checkpoint", "vae", "text_embedding"):                   # before building a large model
+        if getattr(config, name) and not Path(getattr(config, name)).exists():
+            raise ValueError(f"{name} {getattr(config, name)} does not exist; fix the path in the training config "
+                             "(docs/full_size_training.md)")
+    if latent and not config.vae:
+        raise ValueError("a latent model (in_channels 16) trains on Wan 2.1 VAE latents: set vae to the VAE's "
+                         "diffusers folder (see docs/full_size_training.md)")
     if is_channel_concat(model_config) and config.fsdp:
         raise ValueError("the channel-concat ablation trains without FSDP (set fsdp to false)")
     root = Path(config.checkpoint_dir)
@@ -398,9 +405,6 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     if latent:
         from .full_size import LatentBatches, load_vae, text_states
 
-        if not config.vae:
-            raise ValueError("a latent model (in_channels 16) trains on Wan 2.1 VAE latents: set vae to the VAE's "
-                             "diffusers folder (see docs/full_size_training.md)")
         text = text_states(config.text_embedding, model_config.text_dim) if model_config.text_cross_attention else None
         to_latents = LatentBatches(load_vae(config.vae, accelerator.device, config.mixed_precision), model_config,
                                    config, text, accelerator.process_index)
