@@ -349,6 +349,13 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     from ..model import ChannelConcatModel, JointTransformer, is_channel_concat, load_wan_weights
     from ..model.channel_concat import uses_pixels
 
+    for name in ("wan_checkpoint", "vae", "text_embedding"):   # before an accelerator or a large model is built
+        if getattr(config, name) and not Path(getattr(config, name)).exists():
+            raise ValueError(f"{name} {getattr(config, name)} does not exist; fix the path in the training config "
+                             "(docs/full_size_training.md)")
+    if not uses_pixels(config.model_config()) and not config.vae:
+        raise ValueError("a latent model (in_channels 16) trains on Wan 2.1 VAE latents: set vae to the VAE's "
+                         "diffusers folder (see docs/full_size_training.md)")
     if accelerator is None:
         kwargs = {"mixed_precision": config.mixed_precision}
         if config.fsdp:
@@ -367,13 +374,6 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
         raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with {needs}; the model "
                          f"config has in_channels {model_config.in_channels}, out_channels "
                          f"{model_config.video_out_channels}, ray_in_channels {model_config.ray_in_channels}")
-    for name in ("wan_checkpoint", "vae", "text_embedding"):                   # before building a large model
-        if getattr(config, name) and not Path(getattr(config, name)).exists():
-            raise ValueError(f"{name} {getattr(config, name)} does not exist; fix the path in the training config "
-                             "(docs/full_size_training.md)")
-    if latent and not config.vae:
-        raise ValueError("a latent model (in_channels 16) trains on Wan 2.1 VAE latents: set vae to the VAE's "
-                         "diffusers folder (see docs/full_size_training.md)")
     if is_channel_concat(model_config) and config.fsdp:
         raise ValueError("the channel-concat ablation trains without FSDP (set fsdp to false)")
     root = Path(config.checkpoint_dir)
