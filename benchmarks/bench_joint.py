@@ -16,10 +16,18 @@ GPU (``--gpu``): the same comparison at Wan 2.1 1.3B shapes (:meth:`JointModelCo
 random weights: speed does not depend on them) on Wan VAE latents of a 480x832, 49-frame clip:
 video latents ``(1, 16, 13, 60, 104)``, one raxel latent per camera ``(1, 16, 49, 30, 52)``, 512
 text tokens, bf16, timing with CUDA events and ``torch.cuda.max_memory_allocated``. Needs a CUDA
-machine (none on the 2-core CI / dev box: the flag then exits with a message).
+machine (none on the 2-core CI / dev box: the flag then exits with a one-line message). It prints the
+computed figures of ``--shapes`` first.
+
+Shapes (``--shapes``, any machine): the joint vs video-only cost at the same Wan 2.1 1.3B shapes,
+computed, not timed: parameters (exact, model built on the meta device), matrix-multiply FLOPs of one
+forward pass (:func:`raxel_core.diffusion.full_size.forward_flops`) and training memory per GPU of
+``configs/train_wan1.3b.json`` (:func:`raxel_core.diffusion.full_size.estimate_memory`, 1 GPU and 8 GPUs
+with FSDP), each with its ratio (the issue's goal: <= 1.5x time and memory).
 
     python benchmarks/bench_joint.py                       # CPU, bundled model
     python benchmarks/bench_joint.py --threads 2 --repeats 5
+    python benchmarks/bench_joint.py --shapes              # computed 1.3B figures, any machine
     python benchmarks/bench_joint.py --gpu                 # CUDA only
 """
 from __future__ import annotations
@@ -181,11 +189,49 @@ def cpu_benchmark(model_dir: Path, steps_video: int, steps_rays: int, repeats: i
     return 0
 
 
+def shapes_report(frames: int, height: int, width: int) -> int:
+    """Joint vs video-only parameters, forward FLOPs and training memory at Wan 2.1 1.3B shapes, computed."""
+    from dataclasses import replace
+
+    from raxel_core.diffusion.full_size import count_parameters, estimate_memory, forward_flops
+    from raxel_core.diffusion.training import TrainConfig
+    from raxel_core.model import JointModelConfig, JointTransformer
+    from raxel_core.model.wan_weights import is_wan_parameter
+
+    config = JointModelConfig.wan21_1_3b()
+    with torch.device("meta"):
+        model = JointTransformer(config)
+    joint_params = count_parameters(config)
+    video_params = sum(p.numel() for n, p in model.named_parameters() if is_wan_parameter(n))
+    fj = forward_flops(config, frames, (height, width))
+    fv = forward_flops(config, frames, (height, width), video_only=True)
+    recipe = replace(TrainConfig.from_json(str(ROOT / "configs" / "train_wan1.3b.json")), num_frames=frames,
+                     image_size=(height, width))
+    print(f"Computed, not timed: Wan 2.1 1.3B shapes, {frames} frames {height}x{width}, 512 text tokens "
+          "(raxel_core.diffusion.full_size)")
+    print("\n| quantity | joint (video + rays, DSCA) | video only (Wan) | joint / video only |\n|---|---|---|---|")
+    print(f"| parameters | {joint_params / 1e9:.3f} B | {video_params / 1e9:.3f} B | "
+          f"{joint_params / video_params:.2f}x |")
+    for key, label in (("total", "forward TFLOPs (matmul)"), ("projections", "  of which projections + FFN"),
+                       ("attention", "  of which attention scores / values")):
+        print(f"| {label} | {fj[key] / 1e12:.1f} | {fv[key] / 1e12:.1f} | {fj[key] / fv[key]:.2f}x |")
+    for gpus, fsdp in ((1, False), (8, True)):
+        cfg = replace(recipe, fsdp=fsdp)
+        mj, mv = estimate_memory(cfg, gpus), estimate_memory(cfg, gpus, video_only=True)
+        label = f"training memory per GPU, {gpus} GPU{'s, FSDP' if gpus > 1 else ''} (GiB)"
+        print(f"| {label} | {mj.total / 2**30:.1f} | {mv.total / 2**30:.1f} | {mj.total / mv.total:.2f}x |")
+    print("\nGoal of the issue: <= 1.5x time and memory. Training time follows the FLOPs ratio "
+          "(forward + backward = 3x forward for both).")
+    return 0
+
+
 def gpu_benchmark(frames: int, height: int, width: int, repeats: int) -> int:
     if not torch.cuda.is_available():
-        print("--gpu needs a CUDA device; none here (this benchmark's GPU part runs on a CUDA machine only)",
-              file=sys.stderr)
+        print("bench_joint.py --gpu: no CUDA device on this machine; nothing was timed (the computed figures: "
+              "--shapes)", file=sys.stderr)
         return 2
+    shapes_report(frames, height, width)
+    print()
     from raxel_core.model import JointModelConfig, JointTransformer
 
     config = JointModelConfig.wan21_1_3b()
@@ -233,6 +279,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--gpu", action="store_true", help="Wan 2.1 1.3B shapes on CUDA instead of the CPU model")
+    parser.add_argument("--shapes", action="store_true",
+                        help="computed joint / video-only parameters, FLOPs and memory at Wan 2.1 1.3B shapes")
     parser.add_argument("--frames", type=int, default=49, help="--gpu: clip frames")
     parser.add_argument("--height", type=int, default=480, help="--gpu: frame height")
     parser.add_argument("--width", type=int, default=832, help="--gpu: frame width")
@@ -241,6 +289,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     if args.gpu:
         return gpu_benchmark(args.frames, args.height, args.width, args.repeats)
+    if args.shapes:
+        return shapes_report(args.frames, args.height, args.width)
     return cpu_benchmark(args.model, args.steps_video, args.steps_rays, args.repeats)
 
 

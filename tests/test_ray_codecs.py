@@ -92,10 +92,10 @@ def test_codec_for_reads_the_codec_from_the_model_config_and_the_saved_names_sta
     assert codec_for(replace(TINY, ray_in_channels=6)) == PluckerCodec(TINY.raxel_downscale)
     assert codec_for(CONCAT) == PluckerCodec(downscale=1)           # Plücker at the frame size
     assert codec_for(replace(TINY, in_channels=12, ray_in_channels=12)) == RaxelCodec(TINY.raxel_downscale)
-    assert RAY_REPRESENTATIONS == ("raxel", "plucker", "plucker_concat")
+    assert RAY_REPRESENTATIONS == ("raxel", "plucker", "plucker_concat", "camera_tokens")
     assert [ray_representation_for(c) for c in (TINY, replace(TINY, ray_in_channels=6), CONCAT)] == list(
-        RAY_REPRESENTATIONS)
-    with pytest.raises(ValueError, match="3 \\(raxel\\) or 6 \\(Plücker\\) channels"):
+        RAY_REPRESENTATIONS[:3])
+    with pytest.raises(ValueError, match="3 \\(raxel\\), 6 \\(Plücker\\) or 10 \\(camera tokens\\) channels"):
         codec_for(replace(TINY, ray_in_channels=4))
 
 

@@ -44,7 +44,44 @@ def build_parser(joint) -> argparse.ArgumentParser:
                         help="shared data folder (default $RAXEL_SHARED_DATA or ../shared/data)")
     parser.add_argument("--json", type=Path, default=None, help="also write every row here")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--codec-ablation", nargs="*", default=None, metavar="DIR",
+                        help="print only the equal-budget codec ablation (raxel / Plücker / camera tokens, one row "
+                             "each, pose mode on --synthetic clips at --pose-steps): model or checkpoint folders, "
+                             "default checkpoints/ablation_{raxel,plucker,camera_tokens} "
+                             "(configs/ablation_codec_*.json)")
     return parser
+
+
+def run_codec_ablation(args) -> int:
+    """``--codec-ablation``: the table of :mod:`raxel_core.evaluation.codec_ablation`; status 2 when a
+    model is missing or the models are not at equal budget."""
+    import torch
+
+    from ..evaluation import codec_ablation
+    from ..evaluation.joint import load_eval_clips
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    try:
+        models = codec_ablation.load_codec_models(args.codec_ablation or codec_ablation.DEFAULT_CODEC_DIRS)
+        budget = codec_ablation.check_equal_budget(models)
+        if args.synthetic < 1 or args.frames < 2 or min(args.pose_steps) < 1:
+            raise ValueError("give --synthetic of at least 1, --frames of at least 2 and --pose-steps of at least 1")
+    except ValueError as err:
+        print(f"raxel eval-joint: error: {err}", file=sys.stderr)
+        return 2
+    clips = load_eval_clips(tuple(args.size), args.frames, args.synthetic, 0, args.data,
+                            models[0].model.config.raxel_downscale)
+    rows = codec_ablation.evaluate_codecs(models, clips, tuple(args.pose_steps), args.seed,
+                                          lambda line: print(line, file=sys.stderr, flush=True))
+    command_line = getattr(args, "command_line", "raxel eval-joint").strip()
+    print(f"<!-- {command_line} ; {len(clips)} clips, {time.perf_counter() - t0:.0f} s -->")
+    print(codec_ablation.format_codec_table(rows, budget, len(clips)))
+    if args.json:
+        write_text_atomic(args.json, json.dumps({"codec_ablation": rows, "budget": budget}, indent=2,
+                                                default=str) + "\n")
+    return 0
 
 
 def run(args) -> int:
@@ -57,6 +94,10 @@ def run(args) -> int:
 
     if args.clips is not None:
         args.synthetic = args.re10k = args.clips
+    if args.codec_ablation is not None:
+        if args.json is not None:
+            check_output_file(args.json)
+        return run_codec_ablation(args)
     if args.threads:
         torch.set_num_threads(args.threads)
 

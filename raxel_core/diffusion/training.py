@@ -96,7 +96,16 @@ class TrainConfig:
             ``"plucker_concat"`` (Plücker rays at the frame size concatenated onto the video
             channels, the paper's ablation baseline; the model needs ``in_channels = 10``,
             ``out_channels = 9``, :class:`raxel_core.model.ChannelConcatModel`), see
-            :func:`raxel_core.rays.codecs.codec_for`.
+            :func:`raxel_core.rays.codecs.codec_for`; or ``"camera_tokens"`` (CamViG's camera tokens,
+            :class:`raxel_core.rays.token_codec.CameraTokenCodec`; the model needs ``ray_in_channels = 10``).
+        wan_checkpoint: a Wan 2.1 text-to-video checkpoint (safetensors, diffusers or Wan / ComfyUI layout)
+            loaded into the video branch and copied into the ray branch when training starts afresh
+            (:func:`raxel_core.model.load_wan_weights`); the full-size recipe, ``docs/full_size_training.md``.
+        vae: diffusers folder of Wan 2.1's VAE; required by a latent model (``in_channels`` 16): video and
+            raxel images are encoded on the fly (:class:`raxel_core.diffusion.full_size.LatentBatches`).
+        text_embedding: safetensors file with the text states ``(L, text_dim)`` every clip is trained with
+            (a model with text cross-attention); ``None``: one zero token
+            (:func:`raxel_core.diffusion.full_size.text_states`).
     """
 
     model: dict = field(default_factory=lambda: {"preset": "small"})
@@ -128,6 +137,9 @@ class TrainConfig:
     num_workers: int = 0
     init_from: str | None = None
     ray_representation: str = "raxel"
+    wan_checkpoint: str | None = None
+    vae: str | None = None
+    text_embedding: str | None = None
 
     def __post_init__(self):
         self.image_size = tuple(int(v) for v in self.image_size)
@@ -268,7 +280,7 @@ def batch_loss(model, batch: dict, cosine_weight: float = 0.5):
     """Per-example loss ``(B,)`` of a collated batch (on the model's device)."""
     nb = noise_batch(batch["video"], batch["rays"], batch["video_noise"], batch["ray_noise"],
                      batch["video_t"], batch["ray_t"])
-    loss, _, _ = joint_loss(model, nb, cosine_weight)
+    loss, _, _ = joint_loss(model, nb, cosine_weight, batch.get("text"))
     return loss
 
 
@@ -334,8 +346,16 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from ..model import ChannelConcatModel, JointTransformer, is_channel_concat
+    from ..model import ChannelConcatModel, JointTransformer, is_channel_concat, load_wan_weights
+    from ..model.channel_concat import uses_pixels
 
+    for name in ("wan_checkpoint", "vae", "text_embedding"):   # before an accelerator or a large model is built
+        if getattr(config, name) and not Path(getattr(config, name)).exists():
+            raise ValueError(f"{name} {getattr(config, name)} does not exist; fix the path in the training config "
+                             "(docs/full_size_training.md)")
+    if not uses_pixels(config.model_config()) and not config.vae:
+        raise ValueError("a latent model (in_channels 16) trains on Wan 2.1 VAE latents: set vae to the VAE's "
+                         "diffusers folder (see docs/full_size_training.md)")
     if accelerator is None:
         kwargs = {"mixed_precision": config.mixed_precision}
         if config.fsdp:
@@ -345,9 +365,12 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
         accelerator = Accelerator(**kwargs)
     main = accelerator.is_main_process
     model_config = config.model_config()
-    if ray_representation_for(model_config) != config.ray_representation:
+    latent = not uses_pixels(model_config)                         # Wan VAE latents: the full-size path
+    if (latent and config.ray_representation != "raxel") or (
+            not latent and ray_representation_for(model_config) != config.ray_representation):
         needs = {"raxel": "ray_in_channels 3", "plucker": "ray_in_channels 6",
-                 "plucker_concat": "in_channels 10 and out_channels 9"}[config.ray_representation]
+                 "plucker_concat": "in_channels 10 and out_channels 9",
+                 "camera_tokens": "ray_in_channels 10"}[config.ray_representation]
         raise ValueError(f"ray_representation {config.ray_representation!r} needs a model with {needs}; the model "
                          f"config has in_channels {model_config.in_channels}, out_channels "
                          f"{model_config.video_out_channels}, ray_in_channels {model_config.ray_in_channels}")
@@ -368,12 +391,23 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
         model = JointTransformer.from_pretrained(config.init_from)
     else:
         model = JointTransformer(model_config)
+        if config.wan_checkpoint:
+            layout = load_wan_weights(model, config.wan_checkpoint)
+            if main:
+                log(f"video branch from Wan checkpoint {config.wan_checkpoint} ({layout} layout), ray branch copied")
     model.gradient_checkpointing = bool(config.gradient_checkpointing)
     if is_channel_concat(model_config):
         model = ChannelConcatModel(model)
 
     clips = make_dataset(config.dataset, config.num_frames, config.image_size, model_config.raxel_downscale)
     examples = TrainingExamples(clips, config)
+    to_latents = None
+    if latent:
+        from .full_size import LatentBatches, load_vae, text_states
+
+        text = text_states(config.text_embedding, model_config.text_dim) if model_config.text_cross_attention else None
+        to_latents = LatentBatches(load_vae(config.vae, accelerator.device, config.mixed_precision), model_config,
+                                   config, text, accelerator.process_index)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=config.betas,
                                   weight_decay=config.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -406,6 +440,8 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
     step = start_step
     for batch in loader:
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        if to_latents is not None:
+            batch = to_latents(batch, step)
         for group in optimizer.param_groups:                          # linear warm-up
             group["lr"] = config.learning_rate * min(1.0, (step + 1) / max(1, config.warmup_steps))
         per_example = training_step(model, optimizer, batch, config.cosine_weight, config.grad_clip, accelerator)

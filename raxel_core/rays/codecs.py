@@ -255,17 +255,23 @@ class PluckerCodec:
 #: The saved ``ray_representation`` values (``TrainConfig``, ``configs/*.json``): raxels, Plücker
 #: rays on the ray branch, and Plücker rays concatenated channel-wise onto the video (the ablation
 #: as the paper words it; no ray branch, :class:`raxel_core.model.ChannelConcatModel`; rays at the
-#: video's size). Each is a codec on a kind of model (:func:`ray_representation_for`).
-RAY_REPRESENTATIONS = ("raxel", "plucker", "plucker_concat")
+#: video's size), and CamViG's camera tokens on the ray branch
+#: (:class:`raxel_core.rays.token_codec.CameraTokenCodec`). Each is a codec on a kind of model
+#: (:func:`ray_representation_for`).
+RAY_REPRESENTATIONS = ("raxel", "plucker", "plucker_concat", "camera_tokens")
 
 
 def _pixel_codec(config) -> RayCodec:
-    """The codec of a pixel-space two-branch model, from its ray channels (3 raxels, 6 Plücker)."""
-    for codec in (RaxelCodec(config.raxel_downscale), PluckerCodec(config.raxel_downscale)):
+    """The codec of a pixel-space two-branch model, from its ray channels (3 raxels, 6 Plücker,
+    :func:`~raxel_core.rays.token_codec.camera_token_channels` camera tokens: 10)."""
+    from .token_codec import CameraTokenCodec
+
+    for codec in (RaxelCodec(config.raxel_downscale), PluckerCodec(config.raxel_downscale),
+                  CameraTokenCodec(config.raxel_downscale)):
         if config.ray_in_channels == codec.channels and config.rays_out_channels == codec.channels:
             return codec
-    raise ValueError(f"a pixel-space ray stream has 3 (raxel) or 6 (Plücker) channels; this model has "
-                     f"{config.ray_in_channels} in / {config.rays_out_channels} out")
+    raise ValueError(f"a pixel-space ray stream has 3 (raxel), 6 (Plücker) or {CameraTokenCodec().channels} (camera "
+                     f"tokens) channels; this model has {config.ray_in_channels} in / {config.rays_out_channels} out")
 
 
 def codec_for(config) -> RayCodec:
@@ -275,7 +281,8 @@ def codec_for(config) -> RayCodec:
       frame size (``PluckerCodec(downscale=1)``);
     * a VAE-latent model (:func:`raxel_core.model.uses_pixels` false): raxels
       (its ray stream is VAE latents of raxel images);
-    * a pixel-space model: by its ray channels, 3 = raxels, 6 = Plücker rays, at ``config.raxel_downscale``.
+    * a pixel-space model: by its ray channels, 3 = raxels, 6 = Plücker rays, 10 = camera tokens
+      (:class:`~raxel_core.rays.token_codec.CameraTokenCodec`), at ``config.raxel_downscale``.
 
     Raises:
         ValueError: a pixel-space model whose ray channels are neither 3 nor 6.
@@ -293,8 +300,8 @@ def ray_representation_for(config) -> str:
     """The saved ``ray_representation`` value (:data:`RAY_REPRESENTATIONS`) of a pixel-space
     :class:`~raxel_core.model.JointModelConfig`: ``"plucker_concat"`` for a channel-concat model
     (:func:`raxel_core.model.is_channel_concat`), else its codec's name from the ray channels
-    (3 = ``"raxel"``, 6 = ``"plucker"``). ``ValueError`` for any other count (a VAE-latent model
-    has no pixel-space representation to train)."""
+    (3 = ``"raxel"``, 6 = ``"plucker"``, 10 = ``"camera_tokens"``). ``ValueError`` for any other count
+    (a VAE-latent model has no pixel-space representation to train)."""
     from ..model.channel_concat import is_channel_concat
 
     if is_channel_concat(config):
