@@ -403,15 +403,13 @@ def estimate_trajectory(
                 f"parallax found (a homography explains {100 * h_fraction:.0f}% of the matches on the "
                 "widest frame pairs); structure from motion"
             )
-            calibrated = False
             if focal is None:
                 calibration = seed_options(pycolmap.ViewGraphCalibrationOptions(), seed)
-                calibrated = bool(pycolmap.calibrate_view_graph(database, calibration))
-                if not calibrated:
+                ok = pycolmap.calibrate_view_graph(database, calibration)
+                if not ok:
                     messages.append("view-graph focal self-calibration failed; mapping from the focal prior")
-            # the calibration re-estimated every pair's relative pose: the global mapper need not decompose them
             reg, R, t, K, cam_meta, _ = map_frames(
-                database, image_dir, workspace, mapper, focal, seed, n, messages, run, decompose=not calibrated)
+                database, image_dir, workspace, mapper, focal, seed, n, messages, run)
             if len(reg) < MIN_REGISTERED_FRAMES:
                 raise_too_few(len(reg), n, "sfm")
         run.step("mapping")
