@@ -21,9 +21,9 @@ MATCHING_THREADS = 1
 #: unchanged (2.5 s for 25 frames at 576x320 on 2 cores).
 MAPPING_THREADS = 1
 #: OpenCV SIFT contrast threshold of :func:`sift_features`. COLMAP's default peak threshold (``0.02 / 3`` per
-#: scale level) is OpenCV's 0.02; 0.015 keeps a few more features, which the accuracy needed: mean AUC@30 on
-#: the 15 RealEstate10K clips 95.66 at 0.015, 95.53 at 0.02, 94.06 at 0.03 (pycolmap's own SIFT: 95.63).
-SIFT_CONTRAST_THRESHOLD = 0.015
+#: scale level) is OpenCV's 0.02; 0.0125 keeps more features, which the accuracy needed: mean AUC@30 on the 15
+#: RealEstate10K clips 95.55 at 0.015, 94.06 at 0.03 (pycolmap's own SIFT: 95.63); see notes for 0.0125.
+SIFT_CONTRAST_THRESHOLD = 0.0125
 #: Pixels to add to OpenCV SIFT's keypoint coordinates for its first-octave upscaling bias (:func:`sift_features`).
 OPENCV_UPSCALE_BIAS_PX = -0.25
 #: RANSAC of COLMAP's two-view verification in :func:`match_sequential` (``TwoViewGeometryOptions.ransac``).
@@ -84,9 +84,9 @@ def sift_features(gray: np.ndarray, max_num_features: int):
 
     OpenCV's SIFT (``cv2.SIFT_create``: Lowe, IJCV 2004; the first octave upsampled, as COLMAP's
     default ``first_octave = -1``) with a contrast threshold of :data:`SIFT_CONTRAST_THRESHOLD`: the same
-    kind and about the number of features of ``pycolmap.extract_features`` with its defaults (399 against
-    369 per 384x256 RealEstate10K frame, 679 against 645 at 576x320) in less than half its CPU time
-    (0.56 s against 1.29 s for 16 frames at 384x256, 1.67 s against 3.30 s for 25 at 576x320).
+    kind and about the number of features of ``pycolmap.extract_features`` with its defaults (430 against
+    369 per 384x256 RealEstate10K frame, 737 against 645 at 576x320) in less than half its CPU time
+    (0.57 s against 1.29 s for 16 frames at 384x256, 1.57 s against 3.30 s for 25 at 576x320).
 
     Args:
         gray: ``(H, W)`` uint8.
