@@ -63,3 +63,19 @@ def test_an_estimator_that_fails_is_reported_not_raised():
     assert out["registered"] == 0 and out["method"] == "failed" and "could be registered" in out["error"]
     with pytest.raises(ValueError, match="estimator must be one of"):
         evaluate_clip(frames, reference[:4], "vggt")
+
+
+def test_the_reference_of_a_squeezed_clip_has_the_clips_own_pixel_intrinsics():
+    """The 384x256 clips were resized from the 16:9 source without cropping (``../shared/data/README.md``),
+    so the reference K is ``fx_n W, fy_n H`` with the principal point at the centre: ``fy / fx = 1.185``.
+    The evaluation used to read them as centre crops of 16:9 (``source_aspect=16/9``), which gave
+    ``fx = fy = fx_n * 455 = 216`` px, 18.5 % too large in x. Oracle: the numbers of the file itself."""
+    from raxel_core.evaluation.pose import read_reference
+
+    path = DATA / "re10k" / "poses" / f"{CLIP}.txt"
+    fx_n, fy_n = (float(v) for v in path.read_text().splitlines()[1].split()[1:3])
+    reference = read_reference(path, (256, 384))
+    assert float(reference.fx[0]) == pytest.approx(fx_n * 384, rel=1e-12)      # 182.3 px
+    assert float(reference.fy[0]) == pytest.approx(fy_n * 256, rel=1e-12)      # 216.1 px
+    assert float(reference.cx[0]) == 192.0 and float(reference.cy[0]) == 128.0
+    assert float(reference.fy[0] / reference.fx[0]) == pytest.approx(256 / 384 * 16 / 9, rel=0.01)

@@ -2,9 +2,10 @@
 
     raxel demo [--out DIR]                         render a scene, estimate its trajectory, score it
     raxel pose VIDEO_OR_FRAME_DIR --out FILE [--focal PX] [--seed S] [--max-frames N] [--stride N]
-               [--max-image-size PX] [--pixel-aspect FY/FX]   streamed: any length in bounded memory
+               [--max-image-size PX] [--pixel-aspect FY/FX|estimate]   streamed: any length in bounded memory
     raxel tracks VIDEO_OR_FRAME_DIR --out TRACKS.json [--points N] [--no-reseed] [--format xy|tracks]
-    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline] [--seed S] [--repeats N] [--source-aspect W:H]
+    raxel eval-pose VIDEO_DIR POSE_DIR [--json] [--no-baseline] [--seed S] [--repeats N]
+               [--source-aspect W:H | --estimate-aspect]
     raxel convert IN OUT [--from FMT] [--to FMT] [--size HxW]
     raxel retime TRAJ --frames N [--nearest-4k1] [--fps-in A --fps-out B] [--smooth S] [--recentre] --out FILE
     raxel encode TRAJ --out DIR [--size HxW]       8-bit PNG raxel frames + raxels.json

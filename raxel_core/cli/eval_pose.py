@@ -19,6 +19,9 @@ def register(sub) -> None:
     e.add_argument("--source-aspect", default=None, metavar="W:H",
                    help="the clips were squeezed from a source of this aspect without cropping (e.g. 16:9 for "
                         "RealEstate10K): raxel's estimator gets each clip's pixel aspect fy/fx = (H/W) * W:H")
+    e.add_argument("--estimate-aspect", action="store_true",
+                   help="raxel's estimator estimates each clip's pixel aspect fy/fx (separate fx, fy by bundle "
+                        "adjustment; pixel_aspect=None) instead of assuming square pixels")
     e.set_defaults(func=run)
 
 
@@ -36,6 +39,16 @@ def parse_aspect(text: str | None) -> float | None:
     return value
 
 
+def aspect_options(source_aspect: str | None, estimate_aspect: bool) -> dict:
+    """Keyword arguments of :func:`raxel_core.evaluation.pose.evaluate_repeats` for ``--source-aspect`` /
+    ``--estimate-aspect`` (at most one of them); ``ValueError`` when both are given."""
+    if estimate_aspect and source_aspect is not None:
+        raise ValueError("give --source-aspect (a known pixel aspect) or --estimate-aspect, not both")
+    if estimate_aspect:
+        return {"pixel_aspect": None}
+    return {"source_aspect": parse_aspect(source_aspect)}
+
+
 def run(args) -> int:
     from ..evaluation.pose import clip_pairs, evaluate_repeats, repeats_to_json, results_to_json
     from ..evaluation.tables import format_runs
@@ -45,8 +58,9 @@ def run(args) -> int:
     clip_pairs(args.video_dir, args.pose_dir)              # bad folders fail here, before any log line
     estimators = ("raxel",) if args.no_baseline else ("raxel", "colmap_default")
     log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    options = aspect_options(args.source_aspect, args.estimate_aspect)
     runs = evaluate_repeats(args.video_dir, args.pose_dir, estimators, repeats=args.repeats, log=log,
-                            seed=args.seed, source_aspect=parse_aspect(args.source_aspect))
+                            seed=args.seed, **options)
     if args.json:
         print(json.dumps(results_to_json(runs[0]) if args.repeats == 1 else repeats_to_json(runs), indent=1))
     else:

@@ -18,9 +18,10 @@ def register(sub) -> None:
     s.add_argument("--max-image-size", type=int, default=None,
                    help="shrink frames to this longer side in pixels before features are extracted "
                         "(faster; K is still given at the clip's size); default: full size")
-    s.add_argument("--pixel-aspect", type=float, default=1.0,
+    s.add_argument("--pixel-aspect", type=parse_pixel_aspect, default=1.0,
                    help="fy/fx of the frames' pixels when they are not square (a clip squeezed from 16:9 to "
-                        "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256); default: %(default)s")
+                        "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256), or 'estimate' (separate "
+                        "fx and fy from bundle adjustment); default: 1 (square)")
     s.add_argument("--mask", default=None, metavar="DIR",
                    help="folder of mask images, white = moving things to ignore (no features there): one per "
                         "frame of the clip in name order (before --stride / --max-frames), or one for all frames; "
@@ -29,6 +30,16 @@ def register(sub) -> None:
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")
     s.set_defaults(func=run)
+
+
+def parse_pixel_aspect(text: str) -> float | None:
+    """``--pixel-aspect``: a number (``fy / fx``) or ``"estimate"`` (``None``: estimate_trajectory estimates it)."""
+    if str(text).strip().lower() == "estimate":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--pixel-aspect must be a number fy/fx (e.g. 1.185) or 'estimate'; got {text!r}") from None
 
 
 def run(args) -> int:
@@ -58,7 +69,9 @@ def run(args) -> int:
     sampling = [f"stride {args.stride}" if args.stride > 1 else "every frame"]
     if args.max_frames is not None:
         sampling.append(f"at most {args.max_frames} frames")
-    if args.pixel_aspect != 1.0:
+    if args.pixel_aspect is None:
+        sampling.append(f"pixel aspect fy/fx estimated: {result.cameras.metadata['pixel_aspect']:.4f}")
+    elif args.pixel_aspect != 1.0:
         sampling.append(f"pixel aspect fy/fx {args.pixel_aspect:g}")
     if args.mask:
         sampling.append(f"masks from {args.mask}")

@@ -1,9 +1,10 @@
 """Evaluation of camera-trajectory estimation on real clips with ground truth (RealEstate10K layout).
 
 Layout: ``video_dir/<stem>.mp4`` and ``pose_dir/<stem>.txt`` (RealEstate10K camera files; line
-``k + 1`` is frame ``k``). Ground truth is read with
-:func:`raxel_core.formats.realestate10k.read_realestate10k` at the clip's own size (source aspect
-16:9); errors come from :func:`raxel_core.evaluation.metrics.trajectory_metrics` on the registered frames
+``k + 1`` is frame ``k``). Ground truth is read by :func:`read_reference`: the clips were resized from
+the 16:9 source **without cropping** (``../shared/data/README.md``), so ``fx = fx_n * W``, ``fy = fy_n * H``
+at the clip's own size (non-square pixels on the 384x256 clips); errors come from
+:func:`raxel_core.evaluation.metrics.trajectory_metrics` on the registered frames
 (ATE after Sim(3) alignment, RPE, RRA@15 / RTA@15, AUC@30, CamI2V RotErr / TransErr).
 
 Two estimators run on the same decoded frames in the same process, each timed end to end:
@@ -22,6 +23,7 @@ aggregate figure's mean and range over the runs (``raxel eval-pose --repeats N``
 from __future__ import annotations
 
 import math
+import resource
 import shutil
 import tempfile
 import time
@@ -42,6 +44,14 @@ from ..pose import (
 from .tables import format_pose_row
 
 ESTIMATORS = ("raxel", "colmap_default")
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process (every thread) and its waited-for children, user + system
+    (``resource.getrusage``). The difference around a run is its CPU time: unlike wall time, it is not
+    stretched by other programs on a shared machine (a multi-threaded run counts every thread's time)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def colmap_default_trajectory(frames: np.ndarray, fps: float | None = None) -> PoseEstimate:
@@ -108,10 +118,24 @@ def colmap_default_trajectory(frames: np.ndarray, fps: float | None = None) -> P
     )
 
 
+def read_reference(pose_path, image_size) -> Cameras:
+    """Ground truth of a clip: :func:`raxel_core.formats.realestate10k.read_realestate10k` at the clip's size
+    ``(H, W)`` with the source aspect equal to the clip's own (a resize without a crop, as CameraCtrl made
+    these clips): ``fx = fx_n * W``, ``fy = fy_n * H``, ``(cx, cy) = (W / 2, H / 2)``. On the 384x256 clips
+    (squeezed from 16:9) that is ``fy / fx = 1.185``; reading them with ``source_aspect=16/9`` (a centre
+    crop) gave ``fx = fy = fx_n * 455`` px, 18.5 % too large in ``x``."""
+    from ..formats.realestate10k import read_realestate10k
+
+    return read_realestate10k(pose_path, image_size=tuple(image_size))
+
+
 def evaluate_clip(frames: np.ndarray, reference: Cameras, estimator: str = "raxel", **kwargs) -> dict:
     """Run one estimator on ``frames`` and score it against ``reference`` (same frame count).
 
-    Returns a flat dict: ``estimator, num_frames, registered, time_s, method`` plus every key of
+    Returns a flat dict: ``estimator, num_frames, registered``, ``focal_px`` / ``focal_y_px`` (mean ``fx``,
+    ``fy``) and ``focal_x_err`` / ``focal_y_err`` (relative to ``reference``'s), ``time_s`` (wall seconds),
+    ``cpu_s`` (CPU seconds of the process and its children, every thread: :func:`cpu_seconds`), ``method``
+    plus every key of
     :func:`raxel_core.evaluation.metrics.trajectory_metrics` on the registered frames, or ``error`` (the
     estimator's message) when it raised ``ValueError``.
     """
@@ -121,17 +145,21 @@ def evaluate_clip(frames: np.ndarray, reference: Cameras, estimator: str = "raxe
         raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}")
     reference.check_frame_count(len(frames), "the clip")
     out: dict = {"estimator": estimator, "num_frames": len(frames)}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     try:
         if estimator == "raxel":
             est = estimate_trajectory(frames, **kwargs)
         else:
             est = colmap_default_trajectory(frames)
     except ValueError as err:
-        out.update({"time_s": time.perf_counter() - t0, "registered": 0, "error": str(err), "method": "failed"})
+        out.update({"time_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0, "registered": 0,
+                    "error": str(err), "method": "failed"})
         return out
-    out.update({"time_s": time.perf_counter() - t0, "registered": len(est.frame_indices), "method": est.method,
-                "focal_px": float(est.cameras.fx.mean()), "focal_y_px": float(est.cameras.fy.mean())})
+    out.update({"time_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
+                "registered": len(est.frame_indices), "method": est.method,
+                "focal_px": float(est.cameras.fx.mean()), "focal_y_px": float(est.cameras.fy.mean()),
+                "focal_x_err": float(est.cameras.fx.mean() / reference.fx.mean() - 1),
+                "focal_y_err": float(est.cameras.fy.mean() / reference.fy.mean() - 1)})
     metrics = trajectory_metrics(est.cameras, reference[est.frame_indices])
     metrics.pop("num_frames", None)
     out.update(metrics)
@@ -180,7 +208,6 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
     Raises:
         ValueError: no clip with ground truth found.
     """
-    from ..formats.realestate10k import read_realestate10k
     from ..video_io import read_video_frames
 
     video_dir, pose_dir = Path(video_dir), Path(pose_dir)
@@ -191,7 +218,7 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
     for video in videos:
         frames = read_video_frames(video)
         h, w = frames.shape[1:3]
-        reference = read_realestate10k(pose_dir / f"{video.stem}.txt", image_size=(h, w), source_aspect=16 / 9)
+        reference = read_reference(pose_dir / f"{video.stem}.txt", (h, w))
         reference = reference[: len(frames)] if len(reference) > len(frames) else reference
         for name in estimators:
             options = dict(kwargs)
@@ -207,7 +234,7 @@ def evaluate_clips(video_dir, pose_dir, estimators=ESTIMATORS, stems=None, log=N
 
 def aggregate(results: list[dict]) -> dict:
     """Per estimator: clips, complete clips (every frame registered), failures, frames registered,
-    total time, mean / median AUC@30 over the scored clips, mean AUC@30 counting failed and
+    total wall time and CPU time, mean / median AUC@30 over the scored clips, mean AUC@30 counting failed and
     partial clips as 0, mean RRA / RTA, median RotErr (deg) / TransErr / ATE."""
     out = {}
     for name in dict.fromkeys(r["estimator"] for r in results):
@@ -229,6 +256,7 @@ def aggregate(results: list[dict]) -> dict:
             "frames_registered": sum(r["registered"] for r in rs),
             "frames": sum(r["num_frames"] for r in rs),
             "time_s": float(sum(r["time_s"] for r in rs)),
+            "cpu_s": float(sum(r.get("cpu_s", math.nan) for r in rs)),
             "auc30_mean": mean("auc30"),
             "auc30_median": median("auc30"),
             "auc30_mean_strict": float(np.mean([
@@ -244,7 +272,7 @@ def aggregate(results: list[dict]) -> dict:
 
 #: The aggregate figures of :func:`aggregate` whose spread over repeated runs :func:`spread` reports.
 SPREAD_FIGURES = ("auc30_mean", "auc30_median", "auc30_mean_strict", "rra_mean", "rta_mean",
-                  "rot_err_deg_median", "trans_err_median", "ate_rmse_median", "frames_registered", "time_s")
+                  "rot_err_deg_median", "trans_err_median", "ate_rmse_median", "frames_registered", "time_s", "cpu_s")
 
 
 def evaluate_repeats(video_dir, pose_dir, estimators=ESTIMATORS, repeats: int = 3, stems=None, log=None,
@@ -292,7 +320,7 @@ def spread(runs: list[list[dict]]) -> dict:
         for results in runs:
             for r in results:
                 if r["estimator"] == name:
-                    scored = {k: v for k, v in r.items() if k != "time_s"}
+                    scored = {k: v for k, v in r.items() if k not in ("time_s", "cpu_s")}
                     per_clip.setdefault(r["clip"], []).append(json_safe(scored))
         figures["clips"] = len(per_clip)
         figures["identical_clips"] = sum(all(v == rows[0] for v in rows) for rows in per_clip.values())

@@ -21,6 +21,10 @@ _dash = partial(format_number, missing="-")
 _na = partial(format_number, missing="n/a")
 
 
+def _ratio(baseline, ours) -> float:
+    return baseline / ours if ours and ours > 0 and math.isfinite(baseline) else math.nan
+
+
 def format_pose_row(r: dict) -> str:
     """One line of :func:`format_table`: a result dict of :func:`raxel_core.evaluation.pose.evaluate_clip`
     with ``clip`` added."""
@@ -29,9 +33,47 @@ def format_pose_row(r: dict) -> str:
         f"{r['time_s']:>6.1f} {_dash(r.get('auc30')):>6} {_dash(r.get('rra'), '.0f'):>4} "
         f"{_dash(r.get('rta'), '.0f'):>4} {_dash(r.get('rot_err_deg'), '.2f'):>7} "
         f"{_dash(r.get('trans_err'), '.2f'):>6} {_dash(r.get('ate_rmse'), '.3f'):>7} "
-        f"{_dash(r.get('rpe_rot_rmse_deg'), '.2f'):>6} {_dash(r.get('focal_px'), '.0f'):>5}"
+        f"{_dash(r.get('rpe_rot_rmse_deg'), '.2f'):>6} {_dash(r.get('focal_px'), '.0f'):>5} "
+        f"{_dash(_ratio(r.get('focal_y_px', math.nan), r.get('focal_px')), '.3f'):>6} "
+        f"{_dash(r.get('focal_x_err', math.nan) * 100, '+.1f'):>5} "
+        f"{_dash(r.get('focal_y_err', math.nan) * 100, '+.1f'):>5}"
         + (f"  ERROR: {r['error'][:60]}" if "error" in r else "")
     )
+
+
+def format_speed(results: list[dict]) -> str:
+    """The speed table of one run: per clip and in total, raxel's and colmap_default's wall time
+    (``time_s``) and CPU time (``cpu_s``: process and children, every thread), their AUC@30, and the
+    ratios colmap_default / raxel of both times (above 1: raxel faster; issue 10's target is 3). CPU time
+    is the figure to compare on a shared machine: other programs stretch wall time, not CPU time."""
+    by_clip: dict = {}
+    for r in results:
+        by_clip.setdefault(r["clip"], {})[r["estimator"]] = r
+    head = (f"{'clip':<26} {'raxel wall':>10} {'cpu':>6} {'AUC30':>6}   {'colmap wall':>11} {'cpu':>6} "
+            f"{'AUC30':>6}   {'ratio wall':>10} {'cpu':>6}")
+    lines = ["speed (colmap_default / raxel; the target is 3.00x or more)", head, "-" * len(head)]
+    totals = {"raxel": [0.0, 0.0], "colmap_default": [0.0, 0.0]}
+
+    def row(name, ours_wall, ours_cpu, ours_auc, base_wall, base_cpu, base_auc):
+        return (f"{name:<26} {ours_wall:>10.2f} {_dash(ours_cpu, '.2f'):>6} {_dash(ours_auc):>6}   "
+                f"{base_wall:>11.2f} {_dash(base_cpu, '.2f'):>6} {_dash(base_auc):>6}   "
+                f"{_dash(_ratio(base_wall, ours_wall), '.2f'):>9}x {_dash(_ratio(base_cpu, ours_cpu), '.2f'):>5}x")
+
+    for clip, pair in by_clip.items():
+        if "raxel" not in pair or "colmap_default" not in pair:
+            continue
+        ours, base = pair["raxel"], pair["colmap_default"]
+        for name, r in (("raxel", ours), ("colmap_default", base)):
+            totals[name][0] += r["time_s"]
+            totals[name][1] += r.get("cpu_s", math.nan)
+        lines.append(row(clip, ours["time_s"], ours.get("cpu_s", math.nan), ours.get("auc30"), base["time_s"],
+                         base.get("cpu_s", math.nan), base.get("auc30")))
+    from .pose import aggregate  # pose.py imports format_pose_row from here
+
+    agg = aggregate(results)
+    lines.append(row("total (AUC30: mean)", *totals["raxel"], agg["raxel"]["auc30_mean"], *totals["colmap_default"],
+                     agg["colmap_default"]["auc30_mean"]))
+    return "\n".join(lines)
 
 
 def format_table(results: list[dict], one_run_note: bool = True) -> str:
@@ -40,7 +82,8 @@ def format_table(results: list[dict], one_run_note: bool = True) -> str:
     on what one run can and cannot show (:func:`format_runs` drops it above a spread table)."""
     head = (
         f"{'clip':<26} {'estimator':<15} {'method':<13} {'reg':>7} {'time_s':>6} {'AUC30':>6} "
-        f"{'RRA':>4} {'RTA':>4} {'RotErr°':>7} {'TrErr':>6} {'ATE':>7} {'RPE°':>6} {'f_px':>5}"
+        f"{'RRA':>4} {'RTA':>4} {'RotErr°':>7} {'TrErr':>6} {'ATE':>7} {'RPE°':>6} {'f_px':>5} "
+        f"{'fy/fx':>6} {'fx%':>5} {'fy%':>5}"
     )
     lines = [head, "-" * len(head)]
     lines += [format_pose_row(r) for r in results]
@@ -64,13 +107,11 @@ def format_table(results: list[dict], one_run_note: bool = True) -> str:
             f"{_dash(a['trans_err_median'], '.2f'):>6} {_dash(a['ate_rmse_median'], '.3f'):>6}"
         )
     if "raxel" in agg and "colmap_default" in agg and agg["raxel"]["time_s"] > 0:
-        lines.append(
-            f"speed: colmap_default / raxel total time = "
-            f"{agg['colmap_default']['time_s'] / agg['raxel']['time_s']:.2f}x"
-        )
+        lines += ["", format_speed(results)]
     lines.append(
         "AUC30 'strict' counts failed or partially registered clips as 0. RotErr in degrees "
-        "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units."
+        "(CamI2V sum over frames), TrErr CamI2V (unit-extent), ATE Sim(3) RMSE in GT units; f_px the mean fx, "
+        "fx% / fy% the error of the mean fx / fy against the reference's (read_reference)."
     )
     if one_run_note:
         lines.append(
@@ -100,6 +141,7 @@ SPREAD_COLUMNS = (
     ("auc30_mean_strict", "AUC30 strict", ".1f"), ("rra_mean", "RRA", ".1f"), ("rta_mean", "RTA", ".1f"),
     ("rot_err_deg_median", "RotErr°", ".2f"), ("trans_err_median", "TrErr", ".3f"),
     ("ate_rmse_median", "ATE", ".4f"), ("frames_registered", "frames", ".0f"), ("time_s", "time_s", ".1f"),
+    ("cpu_s", "cpu_s", ".1f"),
 )
 
 

@@ -8,15 +8,17 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
    is decoded as a stream, so a long clip is never in memory as a whole), shrunk first when
    ``max_image_size`` is given. Masks of moving things to ignore, when given, are written beside them
    as COLMAP mask files (:mod:`raxel_core.pose.masks`): no feature is extracted inside a mask.
-2. SIFT features (``pycolmap.extract_features``) with **one shared camera** for the whole clip
+2. SIFT features (OpenCV's ``cv2.SIFT``, written into COLMAP's database in COLMAP's layout:
+   :func:`raxel_core.pose.sfm.sift_features`; a third of ``pycolmap.extract_features``' CPU time for
+   the same kind and number of features) with **one shared camera** for the whole clip
    (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
    centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
-   fixed).
+   fixed; ``PINHOLE``, separate ``fx`` and ``fy``, when the pixel aspect is estimated).
 3. Matching suited to video (``pycolmap.match_sequential``): every frame against its ``overlap``
    successors (optionally plus the quadratic long-range pairs ``i + 2^k``: off by default, it made
    GLOMAP lose frames on 2 of the 15 RealEstate10K clips); loop detection off. Each pair is
    verified by COLMAP (fundamental / essential / homography RANSAC).
-4. **Parallax test** on the verified pairs: a homography is fitted (``cv2.findHomography``,
+4. **Parallax test** on the widest verified pairs: a homography is fitted (``cv2.findHomography``,
    RANSAC) to each pair's epipolar inliers; when it explains almost every inlier on the widest
    pairs, the footage has no parallax (a camera that only rotates, or does not move, maps every
    image point by the homography ``H_ij = K R_j R_i^T K^-1``; Hartley & Zisserman, *Multiple View
@@ -42,10 +44,10 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
 (``tests/test_determinism.py``). What it took, with pycolmap 4.0 (measured on RealEstate10K clips, where
 two runs without it differed by up to 0.07 in ``R`` and 0.26 px in ``K``):
 
-* ``extract_features`` writes each image to the database when its thread finishes, so the image ids
-  (which order the pairs in verification and mapping) changed from run to run: the images are now
-  imported in name order first (``import_images``); extraction keeps every thread (its features do
-  not depend on the thread count).
+* ``pycolmap.extract_features`` wrote each image to the database when its thread finished, so the image
+  ids (which order the pairs in verification and mapping) changed from run to run: the images are
+  imported in name order first (``import_images``), then each image's OpenCV SIFT features are written
+  in that order, sorted by position (their order does not depend on OpenCV's thread count).
 * the default CPU SIFT matcher of ``match_sequential`` with several threads returned different
   matches for a few pairs: one matching thread (:data:`raxel_core.pose.sfm.MATCHING_THREADS`).
 * ``calibrate_view_graph`` (``ViewGraphCalibrationOptions.random_seed``) and the options nested in the
@@ -80,7 +82,7 @@ import torch
 
 from ..cameras import Cameras
 from .masks import MaskStream, frame_ranges, workspace_mask_name, write_mask
-from .parallax import has_parallax, is_static, parallax_statistics
+from .parallax import has_parallax, is_static, parallax_statistics, widest_pairs
 from .rotation_only import pinhole_intrinsics, solve_rotation_only
 from .sfm import extract_features, image_name, map_frames, match_sequential, read_pairs, seed_options
 
@@ -280,7 +282,7 @@ def estimate_trajectory(
     mapper: str = "global",
     seed: int = 0,
     verbose: bool = False,
-    pixel_aspect: float = 1.0,
+    pixel_aspect: float | None = 1.0,
     masks=None,
     num_threads: int | None = None,
 ) -> PoseEstimate:
@@ -312,6 +314,13 @@ def estimate_trajectory(
             from a 16:9 source to ``W x H`` without cropping (RealEstate10K's 384x256 clips) have
             ``(H / W) * 16 / 9`` (1.185). The frames are resampled to square pixels for features and
             mapping, and the returned ``K`` has ``fy = pixel_aspect * fx`` (``focal`` is ``fx``).
+            ``None``: estimate it. The frames keep their pixels and the camera is COLMAP's ``PINHOLE``
+            (separate ``fx``, ``fy``; principal point at the centre): the view-graph calibration gives
+            one focal length, then the mappers' bundle adjustment refines ``fx`` and ``fy`` separately
+            (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., Sec. 6.2.4: a finite camera with
+            ``alpha_x != alpha_y``); the messages give the estimated ``fy / fx``. Needs parallax and an
+            unknown ``focal``; without parallax (rotation-only, static) the aspect is not observable
+            and square pixels are used, said in the messages.
         masks: what to ignore (moving things), at the frames' size, 1 / True / white = ignore: an
             ``(N, H, W)`` array or tensor (ComfyUI ``MASK``: one per frame, or ``N = 1`` for every frame),
             or an iterable of ``(H, W)`` masks, one per frame (:mod:`raxel_core.pose.masks`). No feature
@@ -335,6 +344,12 @@ def estimate_trajectory(
 
     if focal is not None and not (np.isfinite(focal) and focal > 0):
         raise ValueError(f"focal must be a positive number of pixels or None; got {focal}")
+    estimate_aspect = pixel_aspect is None
+    if estimate_aspect:
+        if focal is not None:
+            raise ValueError("pixel_aspect=None (estimate fx and fy) needs an unknown focal; with a known focal "
+                             "give the pixel aspect too (fy / fx; square pixels: 1)")
+        pixel_aspect = 1.0
     if not (np.isfinite(pixel_aspect) and 0.25 <= pixel_aspect <= 4.0):
         raise ValueError(f"pixel_aspect (fy / fx) must be a number between 0.25 and 4; got {pixel_aspect}. "
                          "Square pixels: 1; frames squeezed from 16:9 to W x H: (H / W) * 16 / 9")
@@ -379,19 +394,22 @@ def estimate_trajectory(
         f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
         run.step("write_frames")
 
-        extract_features(database, image_dir, image_size, focal, max_num_features, None, mask_dir, num_threads)
+        extract_features(database, image_dir, image_size, focal, max_num_features, None, mask_dir, num_threads,
+                         camera_model="PINHOLE" if estimate_aspect else "SIMPLE_RADIAL")
         run.step("features")
 
         match_sequential(database, overlap, quadratic_overlap, seed)
         run.step("matching")
 
         pairs = read_pairs(database)
-        stats = parallax_statistics(pairs, image_size)
+        # the decision needs the widest pairs only; the rotation-only solver below needs every pair's homography
+        stats = parallax_statistics(widest_pairs(pairs), image_size)
         parallax, h_fraction = has_parallax(stats)
+        static, stationary = is_static(stats)
         run.step("parallax_test")
 
-        static, stationary = is_static(stats)
         if static or not parallax:
+            stats = parallax_statistics(pairs, image_size)
             method = "static" if static else "rotation_only"
             messages.append(
                 f"static camera: {100 * stationary:.0f}% of the matches on the widest frame pairs do "
@@ -401,6 +419,9 @@ def estimate_trajectory(
                 "widest frame pairs, so the camera only rotates (tripod pan / tilt); solved a "
                 "rotation-only model with every camera centre at the origin"
             )
+            if estimate_aspect:
+                messages.append("pixel aspect not estimated: without parallax fx and fy cannot be told apart; "
+                                "square pixels used (give pixel_aspect when known)")
             reg, Rs, f, _ = solve_rotation_only(
                 pairs, stats, n, image_size, focal, f_prior, messages, static=static, seed=seed)
             if Rs is None or len(reg) < MIN_REGISTERED_FRAMES:
@@ -439,6 +460,9 @@ def estimate_trajectory(
             f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
             f"{frame_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
         )
+    if estimate_aspect and method == "sfm":
+        pixel_aspect = float(K[1, 1] / K[0, 0])
+        messages.append(f"non-square pixels: fy/fx = {pixel_aspect:.4f} (estimated by bundle adjustment)")
     focal_text = f"{K[0, 0]:.1f} px" if pixel_aspect == 1.0 else f"fx {K[0, 0]:.1f} px, fy {K[1, 1]:.1f} px"
     messages.append(f"registered {len(reg)} of {n} frames ({method}), focal {focal_text}")
     cameras = Cameras(

@@ -56,10 +56,14 @@ def parallax_statistics(pairs, image_size):
     return stats
 
 
-def _widest(stats):
-    """The pairs whose frame gap is at least half the largest verified gap (most parallax)."""
-    gaps = np.array([s["j"] - s["i"] for s in stats])
-    return [s for s, g in zip(stats, gaps, strict=True) if g >= max(1, gaps.max() // 2)]
+def widest_pairs(pairs):
+    """The pairs whose frame gap ``j - i`` is at least half the largest gap (most parallax): the only
+    ones :func:`has_parallax` and :func:`is_static` look at. ``pairs`` are ``(i, j, ...)`` tuples of
+    :func:`raxel_core.pose.sfm.read_pairs` or dicts of :func:`parallax_statistics`; their order is kept."""
+    if not pairs:
+        return []
+    gaps = np.array([p["j"] - p["i"] if isinstance(p, dict) else p[1] - p[0] for p in pairs])
+    return [p for p, g in zip(pairs, gaps, strict=True) if g >= max(1, gaps.max() // 2)]
 
 
 def is_static(stats) -> tuple[bool, float]:
@@ -67,7 +71,7 @@ def is_static(stats) -> tuple[bool, float]:
     widest pairs is at least :data:`STATIC_MIN_STATIONARY_FRACTION`. Returns ``(static, fraction)``."""
     if not stats:
         return False, float("nan")
-    frac = float(np.median([np.mean(s["stationary"]) for s in _widest(stats)]))
+    frac = float(np.median([np.mean(s["stationary"]) for s in widest_pairs(stats)]))
     return frac >= STATIC_MIN_STATIONARY_FRACTION, frac
 
 
@@ -80,5 +84,5 @@ def has_parallax(stats) -> tuple[bool, float]:
     """
     if not stats:
         return True, float("nan")
-    frac = float(np.median([s["h_fraction"] for s in _widest(stats)]))
+    frac = float(np.median([s["h_fraction"] for s in widest_pairs(stats)]))
     return frac < NO_PARALLAX_MIN_H_FRACTION, frac
