@@ -1,5 +1,10 @@
 """``raxel pose``: camera trajectory from a video file or a folder of frames (decoded as a stream,
-so a clip of any length runs in bounded memory)."""
+so a clip of any length runs in bounded memory with ``--method sfm``).
+
+``--method``: ``sfm`` (pycolmap; static scenes), ``tracks4d`` (SfM as the start, then the 4D solver on
+point tracks, :mod:`raxel_core.tracks4d`: footage with moving objects; the clip is tracked in memory),
+``auto`` (both; the 4D result is kept when SfM left frames out, or when at least 10 % of the tracks
+move against the static scene SfM assumes; :mod:`raxel_core.tracks4d.pose`)."""
 from __future__ import annotations
 
 from .terminal import check_trajectory_output, progress_printer
@@ -21,6 +26,11 @@ def register(sub) -> None:
     s.add_argument("--pixel-aspect", type=float, default=1.0,
                    help="fy/fx of the frames' pixels when they are not square (a clip squeezed from 16:9 to "
                         "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256); default: %(default)s")
+    s.add_argument("--method", choices=("sfm", "tracks4d", "auto"), default="sfm",
+                   help="sfm: structure from motion (static scenes); tracks4d: SfM as a start, then the 4D "
+                        "solver on point tracks (moving people, cars, animals; holds the clip in memory); auto: "
+                        "both, keeping the 4D cameras when SfM left frames out or at least 10%% of the tracks "
+                        "move against the static scene (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0,
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")
@@ -43,6 +53,8 @@ def run(args) -> int:
         raise ValueError(f"--max-image-size must be at least 16 pixels; got {args.max_image_size}")
     source = Path(args.input)
     fps = video_fps(source) if source.is_file() else None
+    if args.method != "sfm":
+        return _run_with_tracks(args, source, fps)
     frames = iter_frames(source, max_frames=args.max_frames, stride=args.stride)
     result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, max_image_size=args.max_image_size,
                                  pixel_aspect=args.pixel_aspect,
@@ -65,4 +77,23 @@ def run(args) -> int:
         print(f"  {message}")
     if result.unregistered:
         print(f"  frames not registered (no pose written for them): {list(result.unregistered)}")
+    return 0
+
+
+def _run_with_tracks(args, source, fps) -> int:
+    from ..formats import write_trajectory
+    from ..tracks4d.pose import video_pose
+    from ..video_io import iter_frames
+
+    result = video_pose(lambda: iter_frames(source, max_frames=args.max_frames, stride=args.stride),
+                        method=args.method, seed=args.seed, focal=args.focal, pixel_aspect=args.pixel_aspect,
+                        max_image_size=args.max_image_size, fps=fps / args.stride if fps else None,
+                        progress=progress_printer("estimating"))
+    result.cameras.metadata["stride"] = args.stride
+    write_trajectory(result.cameras, args.out)
+    share = "" if result.dynamic_share is None else f"; {result.dynamic_share:.0%} of the tracks dynamic"
+    print(f"{len(result.frame_indices)}/{result.num_frames} frames posed ({result.method}, --method "
+          f"{args.method}{share}); wrote {args.out}")
+    for message in result.messages:
+        print(f"  {message}")
     return 0
