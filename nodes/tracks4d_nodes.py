@@ -12,7 +12,7 @@ import json
 import torch
 from comfy_api.latest import io
 
-from .interop_nodes import Tracks
+from .interop_nodes import Tracks, validate_tracks_json
 from .types import CATEGORY_POSE, CameraTrajectory, RaxelTracks3D, trajectory_ui
 
 DEPTH_KINDS = ("depth", "inverse depth (disparity)")
@@ -35,8 +35,12 @@ class RaxelTracksTo4D(io.ComfyNode):
                 "score. Starts from a connected camera path (e.g. Camera Path From Video) when given."
             ),
             inputs=[
-                Tracks.Input("tracks", tooltip="Core TRACKS, e.g. from Follow Points Through A Video: track_path "
-                                               "[T, N, 2] pixels, track_visibility [T, N]."),
+                Tracks.Input("tracks", optional=True,
+                             tooltip="Core TRACKS, e.g. from Follow Points Through A Video: track_path [T, N, 2] "
+                                     "pixels, track_visibility [T, N] (use this or tracks_json)."),
+                io.String.Input("tracks_json", multiline=True, default="", optional=True,
+                                tooltip="Or JSON tracks [[{\"x\": .., \"y\": ..}, ...], ...] (pixels, one point per "
+                                        "frame), or core TRACKS as JSON. Leave empty to use 'tracks'."),
                 io.Int.Input("width", default=0, min=0, max=16384,
                              tooltip="Frame width in pixels of the tracks' video; 0 = from 'images' or "
                                      "'trajectory'."),
@@ -74,15 +78,23 @@ class RaxelTracksTo4D(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, tracks, width, height, num_bases, dynamic_threshold_px, seed, images=None, trajectory=None,
-                depth=None, depth_kind="depth") -> io.NodeOutput:
+    def validate_inputs(cls, tracks_json=None):
+        return validate_tracks_json(tracks_json)
+
+    @classmethod
+    def execute(cls, width, height, num_bases, dynamic_threshold_px, seed, tracks=None, tracks_json="", images=None,
+                trajectory=None, depth=None, depth_kind="depth") -> io.NodeOutput:
         import comfy.model_management
         import comfy.utils
 
-        from ..raxel_core.interop import tracks_from_comfy
+        from ..raxel_core.interop import tracks_from_comfy, tracks_from_json
         from ..raxel_core.tracks4d import Tracks4DSettings, solve_tracks4d
 
-        given = tracks_from_comfy(tracks)
+        text = "" if tracks_json is None else str(tracks_json).strip()
+        if (tracks is None) == (not text):
+            raise ValueError("RaxelTracksTo4D needs exactly one source of tracks: connect 'tracks' (core TRACKS) or "
+                             "paste JSON into tracks_json; " + ("both are given" if text else "neither is given"))
+        given = tracks_from_comfy(tracks) if tracks is not None else tracks_from_json(text)
         if width and height:
             size = (int(height), int(width))
         elif images is not None:

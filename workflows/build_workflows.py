@@ -532,7 +532,7 @@ MOVING_SCENE_POSE = Workflow(
              {"num_points": 800, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
              {"video": (1, 0)}, size=(340, 260)),
         Node(4, "RaxelTracksTo4D", (720, 0),
-             {"width": 0, "height": 0, "num_bases": 8, "dynamic_threshold_px": 2.0, "seed": 0,
+             {"width": 0, "height": 0, "num_bases": 8, "dynamic_threshold_px": 2.0, "seed": 0, "tracks_json": "",
               "depth_kind": "depth"},
              {"tracks": (3, 0), "trajectory": (2, 0)}, size=(380, 320)),
         Node(5, "RaxelTrajectoryPreview", (1140, 0), {"width": 1024, "height": 512},

@@ -254,6 +254,15 @@ def solve_tracks4d(tracks: Tracks2D, image_size: tuple[int, int], trajectory: Ca
     # one thread: the tensors are small (T x N x 3), and torch's intra-op threads spend more time
     # synchronising than computing (measured 30x more CPU time per step with 2 threads on a busy 2-core machine)
     torch.set_num_threads(1)
+    # gradients on even where the caller runs under no_grad / inference_mode (ComfyUI runs nodes so)
+    with torch.inference_mode(False), torch.enable_grad():
+        return _solve(starts, pts, vis, depth_at, settings, messages, track_indices, (h, w), trajectory, progress,
+                      should_stop, threads)
+
+
+def _solve(starts, pts, vis, depth_at, settings, messages, track_indices, size, trajectory, progress, should_stop,
+           threads):
+    N = vis.shape[1]
     try:
         problems = []
         for k, (K0, R0, t0, note) in enumerate(starts):
@@ -277,7 +286,7 @@ def solve_tracks4d(tracks: Tracks2D, image_size: tuple[int, int], trajectory: Ca
             progress(len(starts) + 1, len(starts) + 1)
     finally:
         torch.set_num_threads(threads)
-    return problem.result(track_indices, (h, w), trajectory.fps if trajectory is not None else None, messages)
+    return problem.result(track_indices, size, trajectory.fps if trajectory is not None else None, messages)
 
 
 class _LowRankProblem:
