@@ -126,7 +126,8 @@ def synthetic_rows(fractions, seeds, frames, size, log):
             acc["lk_rank"].append(ranking_auc(lk_result.dynamic_score, on_box))
             log(f"  moving {fraction:.0%} seed {seed}: SfM AUC {acc['sfm_auc'][-1]:.1f}, "
                 f"4D exact {acc['ex_auc'][-1]:.1f}, 4D LK {acc['lk_auc'][-1]:.1f}")
-        rows.append((fraction, {k: (float(np.nanmean(v)) if v else float("nan")) for k, v in acc.items()},
+        rows.append((fraction, {k: (float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"))
+                                for k, v in acc.items()},
                      sum(acc["sfm_fail"])))
     return rows
 

@@ -96,6 +96,10 @@ CASES: tuple[Case, ...] = (
     C("pose", "bad --max-image-size", "clip.mp4", "--out", "out.json", "--max-image-size", "8"),
     C("pose", "NaN --pixel-aspect", "clip.mp4", "--out", "out.json", "--pixel-aspect", "nan"),
     C("pose", "unusable content (noise frames)", "clip.mp4", "--out", "out.json"),
+    # --method tracks4d / auto (the 4D solver on point tracks)
+    C("pose", "unknown --method", "clip.mp4", "--out", "out.json", "--method", "magic"),
+    C("pose", "one frame, --method tracks4d", "one_frame.mp4", "--out", "out.json", "--method", "tracks4d"),
+    C("pose", "unusable content, --method auto", "clip.mp4", "--out", "out.json", "--method", "auto"),
     # tracks
     C("tracks", "missing input", "missing.mp4", "--out", "t.json"),
     C("tracks", "wrong type (text)", "notes.txt", "--out", "t.json"),

@@ -58,6 +58,10 @@ from .lifting import initial_cameras, lift_with_depth, normalised, triangulate_t
 #: Fewest frames and fewest usable tracks (visible in 2+ frames inside the image) the solver accepts.
 MIN_FRAMES = 2
 MIN_TRACKS = 8
+#: Smallest share of the usable tracks that must fit one static scene under the best start (the
+#: background the cameras are measured against); below it the solver raises instead of returning cameras
+#: fitted to noise or to moving things.
+MIN_STATIC_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,8 @@ def solve_tracks4d(tracks: Tracks2D, image_size: tuple[int, int], trajectory: Ca
 
     Raises:
         ValueError: fewer than 2 frames, every point outside the frame or invisible, fewer than
-            :data:`MIN_TRACKS` usable tracks, a trajectory or depth of another size.
+            :data:`MIN_TRACKS` usable tracks, a trajectory or depth of another size, or fewer than
+            :data:`MIN_STATIC_SHARE` of the tracks fit a static scene (noise, or everything moves).
         InterruptedError: ``should_stop()`` returned true.
     """
     settings = settings or Tracks4DSettings()
@@ -281,6 +286,13 @@ def _solve(starts, pts, vis, depth_at, settings, messages, track_indices, size, 
             messages.append(f"kept start {best + 1} of {len(starts)}, the lowest robust static cost {-cost:.3f} "
                             f"(per start: {costs}); {support} of {N} tracks fit a static scene within "
                             f"{settings.dynamic_threshold_px:g} px")
+        static_share = support / max(N, 1)
+        if support < MIN_TRACKS or static_share < MIN_STATIC_SHARE:
+            raise ValueError(
+                f"only {support} of {N} tracks ({static_share:.0%}) fit one static scene under the best cameras found "
+                f"(within {settings.dynamic_threshold_px:g} px); the solver needs at least {MIN_STATIC_SHARE:.0%} "
+                "(a static background to measure the camera against). The clip looks like noise or nearly "
+                "everything in it moves: give a clip with more visible static background, or more frames")
         problem.fit_dynamic(should_stop)
         if progress is not None:
             progress(len(starts) + 1, len(starts) + 1)
