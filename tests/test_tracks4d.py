@@ -168,3 +168,17 @@ def test_depth_maps_lift_the_tracks_at_any_scale(static_clip):
     s, R, t = umeyama_alignment(result.static_points, ref)
     err = np.linalg.norm(s * result.static_points @ R.T + t - ref, axis=1)
     assert np.median(err) < 0.1, np.median(err)  # scene units; the room is 6 x 3 x 7
+
+
+def test_raxel_pose_method_auto_keeps_the_4d_cameras_on_a_moving_scene(moving_clip, tmp_path, capsys):
+    from raxel_core.cli import main
+    from raxel_core.formats import read_trajectory
+    from raxel_core.video_io import write_video
+
+    clip = moving_clip[0]
+    write_video(tmp_path / "clip.mp4", clip.frames, fps=8.0, crf=10)
+    out = tmp_path / "traj.json"
+    assert main(["pose", str(tmp_path / "clip.mp4"), "--out", str(out), "--method", "auto"]) == 0
+    printed = capsys.readouterr().out
+    assert "16/16 frames posed (tracks4d, --method auto" in printed and "kept the 4D solver's cameras" in printed
+    assert len(read_trajectory(out)) == FRAMES

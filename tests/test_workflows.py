@@ -244,7 +244,11 @@ def test_every_template_has_a_plain_title_and_a_same_name_jpeg_thumbnail(name):
 
 def test_templates_are_numbered_in_order_starting_with_camera_transfer():
     titles = [w.title for w in builder.WORKFLOWS]
-    assert [t.split(".")[0] for t in titles] == [str(k) for k in range(1, len(titles) + 1)]
+    numbers = [int(t.split(".")[0]) for t in titles]
+    # increasing from 1; 9 and 10 are reserved for templates merged from another branch (template 11,
+    # "Find the camera path of a video with moving objects", was numbered after them)
+    assert numbers[0] == 1 and all(b > a for a, b in zip(numbers, numbers[1:], strict=False)), numbers
+    assert set(range(1, max(numbers) + 1)) - set(numbers) <= {9, 10}, numbers
     assert builder.WORKFLOWS[0].name == "raxel_camera_transfer"
 
 
