@@ -201,6 +201,7 @@ def make_dynamic_clip(moving_fraction: float = 0.3, num_frames: int = 16, image_
         if abs(measured - moving_fraction) < 0.02:
             break
         half[:, :2] *= math.sqrt(moving_fraction / max(measured, 1e-3))
+    half = _clear_of_cameras(centres, _fit_inside(scene, centres, half, offsets), offsets, cameras)
     lo, hi = centres - half, centres + half
     textures = [tex for m in range(num_boxes) for tex in box_textures(lo[m], hi[m], texel_size, [seed, 1000 + m])]
     frames, depth, moving = _render(scene, lo, hi, offsets, textures, cameras, antialias)
