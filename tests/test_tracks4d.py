@@ -182,3 +182,16 @@ def test_raxel_pose_method_auto_keeps_the_4d_cameras_on_a_moving_scene(moving_cl
     printed = capsys.readouterr().out
     assert "16/16 frames posed (tracks4d, --method auto" in printed and "kept the 4D solver's cameras" in printed
     assert len(read_trajectory(out)) == FRAMES
+
+
+def test_auto_keeps_sfm_on_a_still_camera():
+    from raxel_core.synthetic.dynamic import dynamic_trajectory
+    from raxel_core.synthetic.render import make_scene, render_frames
+    from raxel_core.tracks4d.pose import video_pose
+
+    still = dynamic_trajectory(2, SIZE, seed=0)[[0] * 6]
+    frames = render_frames(make_scene(0, texel_size=0.02), still, antialias=1)
+    result = video_pose(lambda: iter(frames), method="auto")
+    assert result.method == "static" and result.dynamic_share is None
+    assert float(result.cameras.centers.abs().max()) == 0.0
+    assert any("kept the SfM cameras" in m for m in result.messages)

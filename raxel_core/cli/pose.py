@@ -3,8 +3,9 @@ so a clip of any length runs in bounded memory with ``--method sfm``).
 
 ``--method``: ``sfm`` (pycolmap; static scenes), ``tracks4d`` (SfM as the start, then the 4D solver on
 point tracks, :mod:`raxel_core.tracks4d`: footage with moving objects; the clip is tracked in memory),
-``auto`` (both; the 4D result is kept when SfM left frames out, or when at least 10 % of the tracks
-move against the static scene SfM assumes; :mod:`raxel_core.tracks4d.pose`)."""
+``auto`` (SfM's result when it finds no parallax; else both, and the 4D result is kept when SfM left
+frames out, or when at least 10 % of the tracks move against the static scene SfM assumes;
+:mod:`raxel_core.tracks4d.pose`)."""
 from __future__ import annotations
 
 from .terminal import check_trajectory_output, progress_printer
@@ -29,8 +30,9 @@ def register(sub) -> None:
     s.add_argument("--method", choices=("sfm", "tracks4d", "auto"), default="sfm",
                    help="sfm: structure from motion (static scenes); tracks4d: SfM as a start, then the 4D "
                         "solver on point tracks (moving people, cars, animals; holds the clip in memory); auto: "
-                        "both, keeping the 4D cameras when SfM left frames out or at least 10%% of the tracks "
-                        "move against the static scene (default: %(default)s)")
+                        "SfM when it finds no parallax (still / tripod camera), else both, keeping the 4D cameras "
+                        "when SfM left frames out or at least 10%% of the tracks move against the static scene "
+                        "(default: %(default)s)")
     s.add_argument("--seed", type=int, default=0,
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")

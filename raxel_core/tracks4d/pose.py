@@ -6,7 +6,9 @@
   tracks (:func:`raxel_core.tracks.track_points`) and :func:`raxel_core.tracks4d.solve_tracks4d`,
   which down-weights the tracks a static scene cannot explain (moving objects) and returns a pose for
   every frame.
-* ``auto``: runs both and keeps the 4D result when SfM left frames out or failed, or when at least
+* ``auto``: keeps SfM's result when SfM finds no parallax (``static`` / ``rotation_only``: a still or
+  tripod camera, where depth and camera travel cannot be measured from tracks); otherwise runs both
+  and keeps the 4D result when SfM left frames out or failed, or when at least
   :data:`AUTO_DYNAMIC_SHARE` of the tracks are flagged dynamic (their median static reprojection
   residual under the solved cameras exceeds the solver's threshold, 2 px by default: a share of the
   footage that SfM, which assumes a static scene, cannot explain); otherwise the SfM result.
@@ -79,6 +81,12 @@ def video_pose(frames_factory: Callable[[], object], method: str = "auto", seed:
         messages.append(f"SfM failed ({err}); the 4D solver starts from the tracks alone")
     if method == "sfm":
         return VideoPose(sfm.cameras, sfm.method, sfm.num_frames, sfm.frame_indices, None, list(sfm.messages))
+    if method == "auto" and sfm is not None and sfm.complete and sfm.method in ("static", "rotation_only"):
+        # no parallax: the 4D model cannot measure depth or camera travel there, SfM's own solver can
+        messages.append(f"auto: SfM found no parallax ({sfm.method}: every camera centre at the origin); kept the "
+                        "SfM cameras (the 4D solver needs parallax)")
+        return VideoPose(sfm.cameras, sfm.method, sfm.num_frames, sfm.frame_indices, None,
+                         list(sfm.messages) + messages)
     frames = np.stack(list(frames_factory()))
     tracks = track_points(frames, TrackerSettings(num_points=int(num_points))).tracks
     start = sfm.cameras if sfm is not None and sfm.complete else None
