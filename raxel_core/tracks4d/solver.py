@@ -17,10 +17,12 @@ fine-tuning does, without the learned prior), with torch (Adam):
 * **Losses** (Sec. 3.2), on residuals in normalised image units (pixels / ``f0``), averaged over the
   visible track points:
 
-  - robust static reprojection: ``|P_t(B0_j) - x_tj| / s_j + log s_j`` with a per-track scale
-    ``s_j`` (the paper's per-point uncertainty / motion level): a Laplace negative log-likelihood,
-    so a track the static part cannot explain (a moving point) gets a large ``s_j`` and little say
-    in the cameras;
+  - robust static reprojection ``rho(|P_t(B0_j) - x_tj|)``, Geman-McClure
+    ``rho(r) = sigma^2 r^2 / (sigma^2 + r^2)`` with ``sigma`` = :attr:`Tracks4DSettings.min_scale_px`:
+    a point the static part cannot explain (a moving one) stops pulling the cameras. The paper
+    down-weights such points by a predicted per-point uncertainty; a free per-track Laplace scale
+    (``r / s_j + log s_j``), tried first here, preferred wrong camera solutions that fit part of the
+    moving boxes on the synthetic clips, so a fixed-scale robust loss stands in for it;
   - full reprojection ``|P_t(X_j(t)) - x_tj|`` (weight :attr:`Tracks4DSettings.full_weight`; the
     paper weighs it 50 against its static term);
   - negative-depth penalty ``max(0, z_min - z)`` on every projected point;
@@ -32,7 +34,10 @@ fine-tuning does, without the learned prior), with torch (Adam):
   there unless :attr:`Tracks4DSettings.joint_cameras`).
 
 * **Start**: the given trajectory (e.g. the SfM result of :func:`raxel_core.pose.estimate_trajectory`)
-  or, without one, :func:`raxel_core.tracks4d.lifting.initial_cameras`; ``B0`` triangulated with
+  and up to :attr:`Tracks4DSettings.max_hypotheses` starts from the tracks alone
+  (:func:`raxel_core.tracks4d.lifting.initial_cameras`, one per rigid motion); each gets the static fit,
+  and the one with the lowest robust static cost is kept (a start from the tracks must beat a given
+  trajectory by :attr:`Tracks4DSettings.given_start_margin`); ``B0`` triangulated with
   those cameras (or lifted with the depth map), the scene scaled to a median depth of 1 for the
   optimisation and scaled back at the end (the output has the given trajectory's units).
 
