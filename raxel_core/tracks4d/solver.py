@@ -4,7 +4,7 @@ Source: Kasten, Lu, Maron, Chechik, "Fast Encoder-Based 3D from Casual Videos vi
 Processing" (TracksTo4D), NeurIPS 2024, arXiv 2404.07097, Sec. 3 (method). The paper trains a
 network that maps tracks to cameras and a low-rank structure and fits it with the losses below; here
 the same model and losses are **optimised directly per video** (what the paper's optional test-time
-fine-tuning does, without the learned prior), with torch (Adam):
+fine-tuning does, without the learned prior), with torch (L-BFGS):
 
 * **Model** (Sec. 3.1): every track ``j`` is a 3D point over time,
   ``X_j(t) = B0_j + sum_{k=1..K} c_k(t) B_kj``: ``B0`` the static part (the paper's static
