@@ -27,7 +27,7 @@ def register(sub) -> None:
     s.add_argument("--pixel-aspect", type=float, default=1.0,
                    help="fy/fx of the frames' pixels when they are not square (a clip squeezed from 16:9 to "
                         "W x H without cropping: (H/W) * 16/9, e.g. 1.185 at 384x256); default: %(default)s")
-    s.add_argument("--method", choices=("sfm", "tracks4d", "auto"), default="sfm",
+    s.add_argument("--method", default="sfm",
                    help="sfm: structure from motion (static scenes); tracks4d: SfM as a start, then the 4D "
                         "solver on point tracks (moving people, cars, animals; holds the clip in memory); auto: "
                         "SfM when it finds no parallax (still / tripod camera), else both, keeping the 4D cameras "
@@ -47,6 +47,8 @@ def run(args) -> int:
     from ..video_io import iter_frames, video_fps
 
     check_trajectory_output(args.out)            # before a long estimation, not after it
+    if args.method not in ("sfm", "tracks4d", "auto"):
+        raise ValueError(f"--method must be sfm, tracks4d or auto; got {args.method!r}")
     if args.stride < 1:
         raise ValueError(f"--stride must be a whole number >= 1; got {args.stride}")
     if args.max_frames is not None and args.max_frames < 2:
