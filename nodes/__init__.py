@@ -14,6 +14,7 @@ RaxelPoseDecode            raxel_nodes.py              raxel images -> trajector
 RaxelCameraEmbedding       raxel_nodes.py              Plucker maps, WAN_CAMERA_EMBEDDING
 RaxelPoseFromVideo         pose_nodes.py               camera poses of a video (pycolmap SfM)
 RaxelPointTracks           tracks_nodes.py             2D point tracks of a video (LK), TRACKS / JSON
+RaxelTracksTo4D            tracks4d_nodes.py           cameras + 3D tracks of a moving scene (TracksTo4D)
 RaxelToCameraCtrlPoses     interop_nodes.py            trajectory -> AnimateDiff CAMERACTRL_POSES
 RaxelFromCameraCtrlPoses   interop_nodes.py            CAMERACTRL_POSES -> trajectory
 RaxelToLoad3DCamera        interop_nodes.py            one camera -> core LOAD3D_CAMERA
@@ -46,13 +47,15 @@ from . import (
     raxel_nodes,
     rerender_nodes,
     token_nodes,
+    tracks4d_nodes,
     tracks_nodes,
     trajectory_nodes,
 )
 
 #: Every node of the pack, in menu order.
 NODES: list[type[io.ComfyNode]] = [
-    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *tracks_nodes.NODES, *interop_nodes.NODES,
+    *trajectory_nodes.NODES, *raxel_nodes.NODES, *pose_nodes.NODES, *tracks_nodes.NODES, *tracks4d_nodes.NODES,
+    *interop_nodes.NODES,
     *model_nodes.NODES, *rerender_nodes.NODES, *token_nodes.NODES,
 ]
 

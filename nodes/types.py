@@ -43,6 +43,12 @@ socket type                payload
                            in front of the camera, inside the frame, not occluded by the warped
                            depth). The six track entries are ``None`` when no tracks were given
                            (:class:`raxel_core.rerender.tracks3d.PairedTracks`).
+``RAXEL_TRACKS_3D``        a ``dict`` from ``RaxelTracksTo4D`` (:func:`raxel_core.tracks4d.solve_tracks4d`):
+                           ``points`` ``(T, M, 3)`` float64 world point of each kept track per
+                           frame (OpenCV world axes, the trajectory's units), ``visibility``
+                           ``(T, M)`` bool, ``static_points`` ``(M, 3)``, ``dynamic_score``
+                           ``(M,)`` float64 pixels, ``dynamic`` ``(M,)`` bool, ``track_indices``
+                           ``(M,)`` int64 (index in the input TRACKS), ``trajectory`` (``Cameras``).
 ``IMAGE`` (raxels)         core's ``IMAGE``, ``(N, h, w, 3)`` float32 in ``[0, 1]``: raxel values
                            ``d + o / scale`` in ``[-2, 2]`` mapped by ``(value + 2) / 4``
                            (:meth:`raxel_core.rays.raxel_maps.RaxelMaps.to_image`).
@@ -68,6 +74,9 @@ RaxelModel = io.Custom("RAXEL_MODEL")
 
 #: Paired source / target tracks and frames for a track conditioner: payload ``dict`` (table above).
 RaxelTrackCondition = io.Custom("RAXEL_TRACK_CONDITION")
+
+#: 3D point tracks of a moving scene: payload ``dict`` (table above).
+RaxelTracks3D = io.Custom("RAXEL_TRACKS_3D")
 
 #: Menu categories, by task: camera paths (author, load, save, fit, preview, encode), poses of videos,
 #: the joint model, and hand-over to other packs and tools.

@@ -101,6 +101,12 @@ CASES: tuple[Case, ...] = (
     C("pose", "a mask of another size", "frames", "--out", "out.json", "--mask", "masks_small"),
     C("pose", "mask count mismatched", "frames", "--out", "out.json", "--mask", "masks_three"),
     C("pose", "every frame entirely masked", "frames", "--out", "out.json", "--mask", "masks_full"),
+    # --method tracks4d / auto (the 4D solver on point tracks)
+    C("pose", "unknown --method", "clip.mp4", "--out", "out.json", "--method", "magic"),
+    C("pose", "one frame, --method tracks4d", "one_frame.mp4", "--out", "out.json", "--method", "tracks4d"),
+    C("pose", "unusable content, --method auto", "clip.mp4", "--out", "out.json", "--method", "auto"),
+    C("pose", "--mask with --method tracks4d", "frames", "--out", "out.json", "--mask", "masks_small",
+      "--method", "tracks4d"),
     # tracks
     C("tracks", "missing input", "missing.mp4", "--out", "t.json"),
     C("tracks", "wrong type (text)", "notes.txt", "--out", "t.json"),

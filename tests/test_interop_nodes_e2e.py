@@ -64,7 +64,7 @@ def test_every_pack_node_has_description_tooltips_and_a_doc_page_naming_its_sock
     for name in pack:
         node = info[name]
         expected = ("raxel/interop" if name in INTEROP_NODES
-                    else "raxel/pose" if name in ("RaxelPoseFromVideo", "RaxelPointTracks")
+                    else "raxel/pose" if name in ("RaxelPoseFromVideo", "RaxelPointTracks", "RaxelTracksTo4D")
                     else "raxel/model" if name in ("RaxelModelLoader", "RaxelJointSampler", "RaxelCameraTokens",
                                                  "RaxelTokensToCamera") else "raxel/camera")
         assert node["category"] == expected, name

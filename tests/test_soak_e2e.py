@@ -103,6 +103,8 @@ BAD = {
         lambda p: _set(p, "LoadVideo", file="one_frame.mp4"), "RaxelPointTracks", ("1 frame", "at least 2 frames")),
     "raxel_pose_from_video": (
         lambda p: _set(p, "LoadVideo", file="one_frame.mp4"), "RaxelPoseFromVideo", ("at least 2 frames", "got 1")),
+    "raxel_moving_scene_pose": (
+        lambda p: _set(p, "RaxelPointTracks", max_tracks=3), "RaxelTracksTo4D", ("needs at least 8", "tracks")),
 }
 #: The node whose work each good prompt must really do (not taken from ComfyUI's cache) in the soak.
 MAIN_NODE = {
@@ -113,6 +115,7 @@ MAIN_NODE = {
     "raxel_joint_pose_from_video": "RaxelJointSampler",
     "raxel_point_tracks": "RaxelPointTracks",
     "raxel_pose_from_video": "RaxelPoseFromVideo",
+    "raxel_moving_scene_pose": "RaxelTracksTo4D",
 }
 
 

@@ -689,9 +689,47 @@ frame into `clip_vision_output`, as Wan 2.1 image-to-video expects. Run at 832 x
 480p model), 81 frames, 20 steps.""", size=(400, 600))],
 )
 
+
+MOVING_SCENE_POSE = Workflow(
+    name="raxel_moving_scene_pose",
+    title="11. Find the camera path of a video with moving objects",
+    description=("Find where the camera was in every frame of a video where people, cars or animals move: "
+                 "point tracks and a solver that tells moving points from the static scene."),
+    thumbnail=("truck_right", {}),
+    nodes=[
+        Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
+        Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0, "max_frames": 0, "stride": 1,
+                                                 "max_image_size": 0, "pixel_aspect": 1.0}, {"video": (1, 0)}),
+        Node(3, "RaxelPointTracks", (340, 420),
+             {"num_points": 800, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
+             {"video": (1, 0)}, size=(340, 260)),
+        Node(4, "RaxelTracksTo4D", (720, 0),
+             {"width": 0, "height": 0, "num_bases": 8, "dynamic_threshold_px": 2.0, "seed": 0, "tracks_json": "",
+              "depth_kind": "depth"},
+             {"tracks": (3, 0), "trajectory": (2, 0)}, size=(380, 320)),
+        Node(5, "RaxelTrajectoryPreview", (1140, 0), {"width": 1024, "height": 512},
+             {"trajectory": (4, 0), "reference": (2, 0)}, size=(520, 360)),
+        Node(6, "RaxelSaveTrajectory", (1140, 420),
+             {"filename_prefix": "raxel/moving_scene_pose", "format": "raxel"}, {"trajectory": (4, 0)},
+             size=(320, 110)),
+    ],
+    notes=[Note(10, (0, 760), """\
+## Find the camera path of a video with moving objects
+
+1. **Load Video**: pick a clip from ComfyUI's input folder.
+2. **Camera Path From Video** finds a first camera path (structure from motion: it assumes nothing
+   moves, so large moving things can mislead it).
+3. **Follow Points Through A Video** follows points through the clip.
+4. **Solve Cameras From Point Tracks (Moving Scenes)** starts from that path and re-solves the cameras
+   from the tracks that a static scene explains; points on moving things get a high dynamic score
+   (its `dynamic_score` output) and a 3D position per frame (`tracks_3d`).
+5. **Preview Camera Path** draws the new path over the first one (grey); **Save Camera Path** writes it
+   to `output/raxel/`.""")],
+)
+
 #: Every workflow the pack ships, commonest task first (the number that starts each title).
 WORKFLOWS = [CAMERA_TRANSFER, POSE_FROM_VIDEO, ENCODE_DECODE, EXPORT, JOINT_VIDEO, JOINT_POSE, JOINT_BOTH, POINT_TRACKS,
-             RERENDER_VACE, RERENDER_ATI]
+             RERENDER_VACE, RERENDER_ATI, MOVING_SCENE_POSE]
 
 
 def _check(workflow: Workflow) -> None:
@@ -752,7 +790,7 @@ def _execution_order(workflow: Workflow) -> list[int]:
 #: Node types that carry the pack's 3D trajectory view (web/js/raxel_extension.js VIEW_NODES):
 #: the front end grows them by the view's height, so the layout reserves that room.
 VIEW_NODE_TYPES = {"RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview",
-                   "RaxelPoseDecode", "RaxelPoseFromVideo", "RaxelFromCameraCtrlPoses"}
+                   "RaxelPoseDecode", "RaxelPoseFromVideo", "RaxelFromCameraCtrlPoses", "RaxelTracksTo4D"}
 VIEW_EXTRA_HEIGHT = 360.0
 VIEW_MIN_WIDTH = 420.0
 COLUMN_GAP, ROW_GAP = 50.0, 40.0

@@ -1,5 +1,11 @@
 """``raxel pose``: camera trajectory from a video file or a folder of frames (decoded as a stream,
-so a clip of any length runs in bounded memory)."""
+so a clip of any length runs in bounded memory with ``--method sfm``).
+
+``--method``: ``sfm`` (pycolmap; static scenes), ``tracks4d`` (SfM as the start, then the 4D solver on
+point tracks, :mod:`raxel_core.tracks4d`: footage with moving objects; the clip is tracked in memory),
+``auto`` (SfM's result when it finds no parallax; else both, and the 4D result is kept when SfM left
+frames out, or when at least 10 % of the tracks move against the static scene SfM assumes;
+:mod:`raxel_core.tracks4d.pose`)."""
 from __future__ import annotations
 
 from .terminal import check_trajectory_output, progress_printer
@@ -26,6 +32,12 @@ def register(sub) -> None:
                    help="folder of mask images, white = moving things to ignore (no features there): one per "
                         "frame of the clip in name order (before --stride / --max-frames), or one for all frames; "
                         "each at the frames' size")
+    s.add_argument("--method", default="sfm",
+                   help="sfm: structure from motion (static scenes); tracks4d: SfM as a start, then the 4D "
+                        "solver on point tracks (moving people, cars, animals; holds the clip in memory); auto: "
+                        "SfM when it finds no parallax (still / tripod camera), else both, keeping the 4D cameras "
+                        "when SfM left frames out or at least 10%% of the tracks move against the static scene "
+                        "(default: %(default)s)")
     s.add_argument("--seed", type=int, default=0,
                    help="random seed of RANSAC and the mappers: the same video and seed give the same "
                         "cameras (default: %(default)s)")
@@ -50,6 +62,8 @@ def run(args) -> int:
     from ..video_io import iter_frames, video_fps
 
     check_trajectory_output(args.out)            # before a long estimation, not after it
+    if args.method not in ("sfm", "tracks4d", "auto"):
+        raise ValueError(f"--method must be sfm, tracks4d or auto; got {args.method!r}")
     if args.stride < 1:
         raise ValueError(f"--stride must be a whole number >= 1; got {args.stride}")
     if args.max_frames is not None and args.max_frames < 2:
@@ -58,6 +72,11 @@ def run(args) -> int:
         raise ValueError(f"--max-image-size must be at least 16 pixels; got {args.max_image_size}")
     source = Path(args.input)
     fps = video_fps(source) if source.is_file() else None
+    if args.method != "sfm":
+        if args.mask:
+            raise ValueError(f"--mask works with --method sfm only (the 4D solver tells moving points apart by "
+                             f"itself); drop --mask or use --method sfm; got --method {args.method}")
+        return _run_with_tracks(args, source, fps)
     masks = clip_masks(args.mask, source, args.max_frames, args.stride) if args.mask else None
     frames = iter_frames(source, max_frames=args.max_frames, stride=args.stride)
     result = estimate_trajectory(frames, focal=args.focal, seed=args.seed, max_image_size=args.max_image_size,
@@ -103,3 +122,22 @@ def clip_masks(mask_dir, source, max_frames, stride):
     files = mask_files(mask_dir, count)
     used = range(0, count, stride)[:max_frames] if max_frames is not None else range(0, count, stride)
     return iter_mask_files(files, used)
+
+
+def _run_with_tracks(args, source, fps) -> int:
+    from ..formats import write_trajectory
+    from ..tracks4d.pose import video_pose
+    from ..video_io import iter_frames
+
+    result = video_pose(lambda: iter_frames(source, max_frames=args.max_frames, stride=args.stride),
+                        method=args.method, seed=args.seed, focal=args.focal, pixel_aspect=args.pixel_aspect,
+                        max_image_size=args.max_image_size, fps=fps / args.stride if fps else None,
+                        progress=progress_printer("estimating"))
+    result.cameras.metadata["stride"] = args.stride
+    write_trajectory(result.cameras, args.out)
+    share = "" if result.dynamic_share is None else f"; {result.dynamic_share:.0%} of the tracks dynamic"
+    print(f"{len(result.frame_indices)}/{result.num_frames} frames posed ({result.method}, --method "
+          f"{args.method}{share}); wrote {args.out}")
+    for message in result.messages:
+        print(f"  {message}")
+    return 0

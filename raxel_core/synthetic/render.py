@@ -246,6 +246,19 @@ def make_scene(seed: int = 0, kind: str = "room", texel_size: float = 0.01) -> S
                  metadata={"kind": kind})
 
 
+def box_textures(box_min, box_max, texel_size: float, seed) -> list[np.ndarray]:
+    """The six face textures (:data:`FACE_NAMES` order) of a box ``[box_min, box_max]`` for a
+    :class:`Scene`: the same procedural textures and baked shading as :func:`make_scene`'s faces, drawn
+    from ``numpy.random.default_rng([seed, face])`` (``seed`` an int or a list of ints)."""
+    lo, hi = np.asarray(box_min, dtype=np.float64), np.asarray(box_max, dtype=np.float64)
+    seeds = list(seed) if isinstance(seed, (list, tuple)) else [int(seed)]
+    out = []
+    for f in range(6):
+        rows, cols, _ = _texture_shape(f // 2, lo, hi, texel_size)
+        out.append(_face_texture(np.random.default_rng([*seeds, f]), (rows, cols), _FACE_SHADE[f]))
+    return out
+
+
 # ----------------------------------------------------------------------------------- ray casting
 @dataclass
 class _Atlas:

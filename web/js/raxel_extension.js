@@ -24,7 +24,7 @@ import { UPLOAD_NODE, addPoseUpload } from "./raxel_upload.js";
 
 const VIEW_NODES = new Set([
   "RaxelCameraTrajectory", "RaxelLoadTrajectory", "RaxelTrajectoryPreview", "RaxelPoseDecode", "RaxelPoseFromVideo",
-  "RaxelFromCameraCtrlPoses",
+  "RaxelFromCameraCtrlPoses", "RaxelTracksTo4D",
 ]);
 const EDITOR_NODE = "RaxelCameraTrajectory";
 /** Nodes without a 3D view whose report text (the saved path) is shown: their report box exists from the

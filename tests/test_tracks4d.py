@@ -1,0 +1,197 @@
+"""The 4D solver from point tracks (raxel_core.tracks4d) on synthetic dynamic clips with exact cameras:
+it beats SfM where large moving objects mislead SfM, ranks moving tracks above static ones, agrees with
+SfM on a static scene, reports a still camera as still, and refuses bad input with a message."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from raxel_core.cameras import Cameras, look_at_w2c
+from raxel_core.evaluation.metrics import trajectory_metrics
+from raxel_core.geometry.rotations import rotation_angle_deg, rotation_error_deg
+from raxel_core.interop import Tracks2D
+from raxel_core.synthetic.dynamic import exact_tracks, make_dynamic_clip
+from raxel_core.tracks4d import Tracks4DSettings, solve_tracks4d
+from raxel_core.tracks4d.lifting import triangulate_tracks
+
+SIZE = (128, 192)
+FRAMES = 16
+
+
+def _clip_and_tracks(fraction: float, seed: int = 0):
+    clip = make_dynamic_clip(fraction, num_frames=FRAMES, image_size=SIZE, seed=seed, antialias=1, texel_size=0.02)
+    tracks, world, moving = exact_tracks(clip, 600, seed=seed, seed_frames=(0, 5, 10))
+    noisy = Tracks2D(tracks.points + np.random.default_rng(seed).normal(0, 0.3, tracks.points.shape),
+                     tracks.visibility)
+    return clip, noisy, world, moving
+
+
+def _sfm(frames):
+    from raxel_core.pose import estimate_trajectory
+
+    return estimate_trajectory(frames, seed=0)
+
+
+def _auc(cameras, reference) -> float:
+    return trajectory_metrics(cameras, reference)["auc30"]
+
+
+def _ranking_auc(score, positive) -> float:
+    pos, neg = score[positive], score[~positive]
+    return float((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean())
+
+
+@pytest.fixture(scope="module")
+def moving_clip():
+    clip, tracks, world, moving = _clip_and_tracks(0.5)
+    return clip, tracks, world, moving, _sfm(clip.frames)
+
+
+@pytest.fixture(scope="module")
+def static_clip():
+    clip, tracks, world, moving = _clip_and_tracks(0.0)
+    return clip, tracks, world, moving, _sfm(clip.frames)
+
+
+def test_renderer_makes_the_moving_share_asked_for(moving_clip):
+    clip, tracks, world, moving, _ = moving_clip
+    assert abs(clip.moving_fraction - 0.5) < 0.05
+    # exact correspondences: a moving track's 3D point changes over time, a static one does not
+    spread = np.linalg.norm(world - world[:1], axis=2).max(axis=0)
+    assert (spread[moving] > 0.05).mean() > 0.9 and spread[~moving].max() < 1e-9
+    # a point on a box projects where the exact track says, with its own (moving) 3D point
+    K, R, t = (v.numpy() for v in (clip.cameras.K, clip.cameras.R, clip.cameras.t))
+    k, j = FRAMES - 1, int(np.flatnonzero(moving & tracks.visibility[FRAMES - 1])[0])
+    cam = R[k] @ world[k, j] + t[k]
+    assert np.allclose(K[k, :2] @ cam / cam[2], tracks.points[k, j], atol=2.0)
+
+
+def test_4d_solver_beats_sfm_where_moving_objects_cover_half_the_frame(moving_clip):
+    clip, tracks, _, moving, sfm = moving_clip
+    assert sfm.complete
+    sfm_auc = _auc(sfm.cameras, clip.cameras)
+    result = solve_tracks4d(tracks, SIZE, trajectory=sfm.cameras)
+    four_d = _auc(result.cameras, clip.cameras)
+    assert four_d >= sfm_auc + 5.0, (four_d, sfm_auc)
+    # moving tracks rank above static ones by dynamic score
+    assert _ranking_auc(result.dynamic_score, moving[result.track_indices]) > 0.9
+
+
+def test_4d_solver_agrees_with_sfm_on_a_static_scene(static_clip):
+    clip, tracks, _, _, sfm = static_clip
+    result = solve_tracks4d(tracks, SIZE, trajectory=sfm.cameras)
+    assert abs(_auc(result.cameras, clip.cameras) - _auc(sfm.cameras, clip.cameras)) <= 1.0
+    diff = rotation_error_deg(sfm.cameras.relative_to(0).R, result.cameras.relative_to(0).R)
+    assert float(diff.max()) < 0.5
+    assert result.dynamic_share < 0.05
+
+
+def test_triangulation_recovers_known_points():
+    rng = np.random.default_rng(1)
+    X = rng.uniform([-1, -1, 3], [1, 1, 6], (50, 3))
+    eye = torch.tensor([[x, 0.1 * x, 0.0] for x in np.linspace(-0.5, 0.5, 5)], dtype=torch.float64)
+    w2c = look_at_w2c(eye, torch.tensor([[0.0, 0.0, 4.5]]).double().expand(5, 3))
+    R, t = w2c[:, :3, :3].numpy(), w2c[:, :3, 3].numpy()
+    cam = np.einsum("tij,nj->tni", R, X) + t[:, None]
+    xn = cam[..., :2] / cam[..., 2:]
+    vis = rng.random((5, 50)) > 0.2
+    vis[:2] = True
+    X_est, ok = triangulate_tracks(xn, vis, R, t)
+    assert ok.all() and np.abs(X_est - X).max() < 1e-8
+
+
+def test_still_camera_with_moving_points_reports_near_zero_motion():
+    rng = np.random.default_rng(2)
+    T, n_static, n_moving = 12, 200, 60
+    X = rng.uniform([-2, -1.5, 4], [2, 1.5, 8], (n_static + n_moving, 3))
+    world = np.repeat(X[None], T, 0)
+    world[:, n_static:] += np.linspace(0, 1, T)[:, None, None] * rng.uniform(-0.8, 0.8, (1, n_moving, 3))
+    K = np.array([[150.0, 0, 96], [0, 150.0, 64], [0, 0, 1]])
+    uv = (world @ K.T)[..., :2] / world[..., 2:]
+    uv += rng.normal(0, 0.3, uv.shape)
+    tracks = Tracks2D(uv, np.ones(uv.shape[:2], bool))
+    result = solve_tracks4d(tracks, SIZE)
+    cams = result.cameras
+    assert float(rotation_angle_deg(cams.R).max()) < 0.2
+    depth = np.median(np.linalg.norm(result.static_points - cams.centers.numpy()[0], axis=1))
+    assert np.linalg.norm(cams.centers.numpy() - cams.centers.numpy()[0], axis=1).max() < 0.02 * depth
+    assert _ranking_auc(result.dynamic_score, np.arange(n_static + n_moving) >= n_static) > 0.9
+
+
+@pytest.mark.parametrize("case, message", [
+    ("one_frame", "at least 2 frames"),
+    ("outside", "outside the 192x128 frame"),
+    ("invisible", "no track point is visible"),
+    ("few", "needs at least 8"),
+    ("trajectory", "the trajectory has 3 frames but the tracks have 4"),
+    ("depth", "the depth has shape"),
+])
+def test_bad_inputs_name_the_problem(case, message):
+    rng = np.random.default_rng(0)
+    points = rng.uniform([0, 0], [192, 128], (4, 30, 2))
+    vis = np.ones((4, 30), bool)
+    kwargs = {}
+    if case == "one_frame":
+        points, vis = points[:1], vis[:1]
+    elif case == "outside":
+        points = points + 1000
+    elif case == "invisible":
+        vis[:] = False
+    elif case == "few":
+        vis[:, 5:] = False
+    elif case == "trajectory":
+        kwargs["trajectory"] = Cameras(K=torch.eye(3), R=torch.eye(3).repeat(3, 1, 1), t=torch.zeros(3, 3),
+                                       image_size=SIZE)
+    elif case == "depth":
+        kwargs["depth"] = np.ones((4, 10, 10))
+    with pytest.raises(ValueError, match=message):
+        solve_tracks4d(Tracks2D(points, vis), SIZE, **kwargs)
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="num_bases"):
+        Tracks4DSettings(num_bases=-1)
+    with pytest.raises(ValueError, match="min_scale_px"):
+        Tracks4DSettings(min_scale_px=5.0, start_scale_px=1.0)
+
+
+def test_depth_maps_lift_the_tracks_at_any_scale(static_clip):
+    clip, tracks, world, _, _ = static_clip
+    result = solve_tracks4d(tracks, SIZE, depth=3.0 * clip.depth, focal=float(clip.cameras.fx[0]))
+    assert any("lifted with the depth map" in m for m in result.messages)
+    assert _auc(result.cameras, clip.cameras) > 90
+    # the static points agree with the exact ones after a similarity fit
+    from raxel_core.geometry.alignment import umeyama_alignment
+
+    ref = world[0, result.track_indices]
+    s, R, t = umeyama_alignment(result.static_points, ref)
+    err = np.linalg.norm(s * result.static_points @ R.T + t - ref, axis=1)
+    assert np.median(err) < 0.1, np.median(err)  # scene units; the room is 6 x 3 x 7
+
+
+def test_raxel_pose_method_auto_keeps_the_4d_cameras_on_a_moving_scene(moving_clip, tmp_path, capsys):
+    from raxel_core.cli import main
+    from raxel_core.formats import read_trajectory
+    from raxel_core.video_io import write_video
+
+    clip = moving_clip[0]
+    write_video(tmp_path / "clip.mp4", clip.frames, fps=8.0, crf=10)
+    out = tmp_path / "traj.json"
+    assert main(["pose", str(tmp_path / "clip.mp4"), "--out", str(out), "--method", "auto"]) == 0
+    printed = capsys.readouterr().out
+    assert "16/16 frames posed (tracks4d, --method auto" in printed and "kept the 4D solver's cameras" in printed
+    assert len(read_trajectory(out)) == FRAMES
+
+
+def test_auto_keeps_sfm_on_a_still_camera():
+    from raxel_core.synthetic.dynamic import dynamic_trajectory
+    from raxel_core.synthetic.render import make_scene, render_frames
+    from raxel_core.tracks4d.pose import video_pose
+
+    still = dynamic_trajectory(2, SIZE, seed=0)[[0] * 6]
+    frames = render_frames(make_scene(0, texel_size=0.02), still, antialias=1)
+    result = video_pose(lambda: iter(frames), method="auto")
+    assert result.method == "static" and result.dynamic_share is None
+    assert float(result.cameras.centers.abs().max()) == 0.0
+    assert any("kept the SfM cameras" in m for m in result.messages)
