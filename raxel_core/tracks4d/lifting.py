@@ -113,8 +113,8 @@ def initial_cameras(points: np.ndarray, visibility: np.ndarray, K: np.ndarray, s
         num_pairs: frame pairs tried (>= 1; 1: frame 0 and the frame the tracks moved most to).
 
     Returns:
-        list of ``(R (T, 3, 3), t (T, 3), note)``: poses (translation scale: unit baseline between the
-        widest pair) and a sentence on how they were found. Footage whose tracks barely move gives one
+        list of ``(R (T, 3, 3), t (T, 3), note)``: poses (translation scale: unit baseline of the
+        frame pair it came from) and a sentence on how they were found. Footage whose tracks barely move gives one
         candidate, every camera still.
     """
     cv2.setRNGSeed(int(seed))
