@@ -96,21 +96,25 @@ def lift_with_depth(xn: np.ndarray, visibility: np.ndarray, R: np.ndarray, t: np
 
 
 def initial_cameras(points: np.ndarray, visibility: np.ndarray, K: np.ndarray, seed: int = 0,
-                    max_hypotheses: int = 3) -> list[tuple[np.ndarray, np.ndarray, str]]:
+                    max_hypotheses: int = 3, num_pairs: int = 1) -> list[tuple[np.ndarray, np.ndarray, str]]:
     """World-to-camera poses from the tracks alone (module docstring), frame 0 at the origin, as up to
     ``max_hypotheses`` candidates: with moving objects the largest two-view consensus may be a moving
     object rather than the background, so after each essential-matrix fit its inliers are removed and
     the fit repeated on the rest (sequential RANSAC, one candidate per rigid motion); the caller keeps the
-    candidate the most tracks agree with over the whole clip.
+    candidate the most tracks agree with over the whole clip. With ``num_pairs > 1`` this is done for frame 0
+    paired with ``num_pairs`` frames spread over the clip (``k T // num_pairs``, ``k = 1..num_pairs``, last
+    frame for the last), not only the widest: which pair sees the background as the largest rigid motion
+    depends on where the moving objects are, so starts from several pairs cover more of the clip.
 
     Args:
         points: ``(T, N, 2)`` pixels; visibility ``(T, N)`` bool; K ``(3, 3)`` pixel intrinsics.
         seed: OpenCV's RNG seed (``cv2.setRNGSeed``) for the RANSAC steps.
-        max_hypotheses: most candidates returned (>= 1).
+        max_hypotheses: most candidates per frame pair (>= 1).
+        num_pairs: frame pairs tried (>= 1; 1: frame 0 and the frame the tracks moved most to).
 
     Returns:
-        list of ``(R (T, 3, 3), t (T, 3), note)``: poses (translation scale: unit baseline between the
-        widest pair) and a sentence on how they were found. Footage whose tracks barely move gives one
+        list of ``(R (T, 3, 3), t (T, 3), note)``: poses (translation scale: unit baseline of the
+        frame pair it came from) and a sentence on how they were found. Footage whose tracks barely move gives one
         candidate, every camera still.
     """
     cv2.setRNGSeed(int(seed))
@@ -124,18 +128,23 @@ def initial_cameras(points: np.ndarray, visibility: np.ndarray, K: np.ndarray, s
         return [(*still, f"the tracks barely move (median motion {max(motion[j], 0.0):.2f} px to the widest "
                  "frame): cameras start still")]
     out = []
-    candidates = np.flatnonzero(shared[j])
-    for _ in range(max(1, int(max_hypotheses))):
-        if len(candidates) < MIN_SHARED_TRACKS:
-            break
-        found = _two_view_and_pnp(points, visibility, K, j, candidates)
-        if found is None:
-            break
-        R, t, inliers, note = found
-        out.append((R, t, note))
-        candidates = np.setdiff1d(candidates, inliers)
+    pairs = [j] if num_pairs <= 1 else [min(T - 1, k * T // int(num_pairs)) for k in range(1, int(num_pairs) + 1)]
+    for pair in dict.fromkeys(pairs):
+        if motion[pair] < STILL_MOTION_PX:
+            continue
+        candidates = np.flatnonzero(shared[pair])
+        for _ in range(max(1, int(max_hypotheses))):
+            if len(candidates) < MIN_SHARED_TRACKS:
+                break
+            found = _two_view_and_pnp(points, visibility, K, pair, candidates)
+            if found is None:
+                break
+            R, t, inliers, note = found
+            out.append((R, t, note))
+            candidates = np.setdiff1d(candidates, inliers)
     if not out:
-        out.append((*still, f"no essential matrix between frames 0 and {j}: cameras start still"))
+        out.append((*still, f"no essential matrix between frame 0 and frames {sorted(set(pairs))}: "
+                    "cameras start still"))
     return out
 
 
