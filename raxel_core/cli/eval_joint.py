@@ -49,6 +49,8 @@ def build_parser(joint) -> argparse.ArgumentParser:
                              "each, pose mode on --synthetic clips at --pose-steps): model or checkpoint folders, "
                              "default checkpoints/ablation_{raxel,plucker,camera_tokens} "
                              "(configs/ablation_codec_*.json)")
+    parser.add_argument("--pose-only", action="store_true",
+                        help="only the pose table (skip camera following and the closed loop, which need video steps)")
     return parser
 
 
@@ -133,12 +135,13 @@ def run(args) -> int:
     log(f"{len(clips)} clips at {image_size[0]}x{image_size[1]}, {args.frames} frames "
         f"({time.perf_counter() - t0:.0f} s)")
     pose_rows = evaluate_pose(models, clips, tuple(args.pose_steps), args.seed, log)
-    follow_rows = evaluate_following(models, clips, args.steps_video, args.seed, log)
+    follow_rows = [] if args.pose_only else evaluate_following(models, clips, args.steps_video, args.seed, log)
     command_line = getattr(args, "command_line", "raxel eval-joint").strip()
     print(f"<!-- {command_line} ; {len(clips)} clips, {time.perf_counter() - t0:.0f} s -->")
     print("<!-- deterministic: the same model, --seed and --threads give the same figures (seeded noise; "
           "pycolmap seeded, single-threaded matching and mapping); only the times vary -->")
-    print(format_tables(pose_rows, follow_rows, models))
+    tables = format_tables(pose_rows, follow_rows, models)
+    print(tables.split("\n### Camera following")[0] if args.pose_only else tables)
     if args.json:
         write_text_atomic(args.json, json.dumps({"pose": pose_rows, "following": follow_rows}, indent=2,
                                                 default=str) + "\n")

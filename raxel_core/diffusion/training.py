@@ -90,7 +90,9 @@ class TrainConfig:
         fsdp: shard the model with FSDP (large configs on many GPUs; under ``accelerate launch``).
         gradient_checkpointing: recompute block activations in the backward pass.
         num_workers: DataLoader worker processes.
-        init_from: a ``save_pretrained`` directory to start from (ignored when resuming).
+        init_from: a ``save_pretrained`` directory to start from (ignored when resuming); its weights are
+            loaded into this run's model config (which must have the same parameters, e.g. another
+            ``cross_attention_locality``).
         ray_representation: ``"raxel"`` (the paper's 3-channel raxels), ``"plucker"`` (6-channel
             Plücker rays on the ray branch; the model needs ``ray_in_channels = 6``) or
             ``"plucker_concat"`` (Plücker rays at the frame size concatenated onto the video
@@ -387,8 +389,8 @@ def train(config: TrainConfig, resume: bool = True, accelerator=None, log=print)
             raise ValueError(f"checkpoint {checkpoint} holds a model with another config than {config.model}; "
                              "use a new checkpoint_dir or resume=False")
         start_step = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))["step"]
-    elif config.init_from:
-        model = JointTransformer.from_pretrained(config.init_from)
+    elif config.init_from:                  # the weights into this run's config (e.g. a new cross_attention_locality)
+        model = JointTransformer.from_pretrained(config.init_from, config=model_config)
     else:
         model = JointTransformer(model_config)
         if config.wan_checkpoint:

@@ -19,8 +19,9 @@ def xformers_available() -> bool:
     return importlib.util.find_spec("xformers") is not None
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, backend: str = "auto") -> torch.Tensor:
-    """Softmax attention ``softmax(q k^T / sqrt(D)) v`` over every key (no mask, no dropout).
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, backend: str = "auto",
+              bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax attention ``softmax(q k^T / sqrt(D) + bias) v`` over every key (no mask, no dropout).
 
     Args:
         q: (B, Lq, H, D) queries, any float dtype.
@@ -28,6 +29,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, backend: str
         v: (B, Lk, H, Dv) values.
         backend: "auto" (xformers' memory-efficient kernel for CUDA tensors when xformers is
             installed, PyTorch ``scaled_dot_product_attention`` otherwise), "sdpa" or "xformers".
+        bias: optional additive logit bias, broadcastable to (B, H, Lq, Lk) (e.g. (1, H, Lq, Lk)),
+            float; None = plain attention.
 
     Returns:
         (B, Lq, H, Dv) in the dtype of ``q``.
@@ -54,8 +57,10 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, backend: str
             raise ValueError("attention backend 'xformers' needs CUDA tensors; use backend='sdpa' on CPU")
         import xformers.ops
 
-        return xformers.ops.memory_efficient_attention(q, k, v).type_as(q)
+        attn_bias = None if bias is None else bias.to(q.dtype).expand(q.shape[0], q.shape[2], q.shape[1], k.shape[1])
+        return xformers.ops.memory_efficient_attention(q, k, v, attn_bias=attn_bias).type_as(q)
     # SDPA wants (B, H, L, D).
     out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                         attn_mask=None, dropout_p=0.0, is_causal=False)
+                                         attn_mask=None if bias is None else bias.to(q.dtype),
+                                         dropout_p=0.0, is_causal=False)
     return out.transpose(1, 2).type_as(q)

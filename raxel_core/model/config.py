@@ -8,6 +8,7 @@ Source: Rays as Pixels (arXiv 2604.09429), Sec. 3.3 (DSCA backbone on Wan 2.1) a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 #: Written into every config.json so that a foreign JSON file is recognised as such.
@@ -64,6 +65,12 @@ class JointModelConfig:
         track_conditioner_layers: layers of Track2View's temporal transformer along each track
             (:mod:`raxel_core.model.track_conditioner`); 0 = no track conditioner (the default).
         track_fourier_bands: octaves of the track conditioner's xy / depth Fourier encodings.
+        cross_attention_locality: strength ``a`` of a parameter-free locality bias on the logits of
+            the two video<->ray cross-attentions: head ``h`` adds ``-a 2^-h |p_q - p_k|^2``, with
+            ``p`` the tokens' (frame, row, column) RoPE positions in video-token units (ALiBi-like
+            slopes: head 0 sharp, the last head broad). 0 (default) = off, the paper's DSCA. A
+            small model trained from scratch does not discover the pixel-aligned partner token by
+            RoPE alone (the diagnosis in ``tests/test_joint_learning.py``); the bias gives it from the start.
     """
 
     in_channels: int = 3
@@ -89,6 +96,7 @@ class JointModelConfig:
     raxel_downscale: int = 2
     track_conditioner_layers: int = 0
     track_fourier_bands: int = 8
+    cross_attention_locality: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patch_size", _triple(self.patch_size, "patch_size"))
@@ -119,6 +127,11 @@ class JointModelConfig:
         if self.attention_head_dim % 2 or (self.attention_head_dim - 4 * (self.attention_head_dim // 6)) < 2:
             raise ValueError(f"attention_head_dim={self.attention_head_dim} must be even and >= 6 so that the "
                              "frame / row / column rotary bands are all non-empty and even")
+        locality = self.cross_attention_locality
+        if not (isinstance(locality, (int, float)) and not isinstance(locality, bool) and math.isfinite(locality)
+                and locality >= 0):
+            raise ValueError("JointModelConfig.cross_attention_locality must be a finite number >= 0 (0 = off), "
+                             f"got {self.cross_attention_locality!r}")
         if self.freq_dim % 2:
             raise ValueError(f"freq_dim must be even, got {self.freq_dim}")
         if not (self.eps > 0 and self.rope_theta > 1):

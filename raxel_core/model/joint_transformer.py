@@ -16,7 +16,8 @@ modulation: shift / scale / gate for attention and FFN, as Wan's adaLN):
    x_video += CrossAttn_video(q = LN'(x_video), kv = LN'(x_ray))   (RoPE on q and k)
    x_ray   += CrossAttn_ray(q = LN'(x_ray), kv = LN'(x_video))
    (affine LayerNorms LN', no timestep modulation; output projections zero-initialised, so the
-   joint model starts as the video-only model)
+   joint model starts as the video-only model; with ``config.cross_attention_locality > 0`` both
+   add the parameter-free locality bias of :func:`locality_bias` to their logits)
 3. text cross-attention (video branch; ray branch too if ``ray_text_cross_attention``), as Wan;
 4. feed-forward:  x_b += gate' * FFN(LN(x_b) (1 + scale') + shift').
 
@@ -62,7 +63,7 @@ Rope = tuple[torch.Tensor, torch.Tensor]
 
 
 def attend(attn: WanAttention, x: torch.Tensor, context: torch.Tensor, rope_q: Rope | None = None,
-           rope_k: Rope | None = None, backend: str = "auto") -> torch.Tensor:
+           rope_k: Rope | None = None, backend: str = "auto", bias: torch.Tensor | None = None) -> torch.Tensor:
     """Run one Wan attention layer: projections, q/k RMS norms, RoPE, :func:`attention`, output.
 
     Same arithmetic as diffusers' ``WanAttnProcessor`` (text-to-video path), but with separate
@@ -73,6 +74,7 @@ def attend(attn: WanAttention, x: torch.Tensor, context: torch.Tensor, rope_q: R
         x: (B, Lq, dim) query tokens.
         context: (B, Lk, dim) key / value tokens (``x`` itself for self-attention).
         rope_q, rope_k: ``(cos, sin)`` tables (1, L, 1, head_dim) for queries / keys, or None.
+        bias: optional (1, heads, Lq, Lk) additive logit bias (:func:`locality_bias`).
 
     Returns:
         (B, Lq, dim).
@@ -84,8 +86,25 @@ def attend(attn: WanAttention, x: torch.Tensor, context: torch.Tensor, rope_q: R
         q = apply_rotary(q, *rope_q)
     if rope_k is not None:
         k = apply_rotary(k, *rope_k)
-    out = attention(q, k, v, backend=backend).flatten(2, 3).type_as(q)
+    out = attention(q, k, v, backend=backend, bias=bias).flatten(2, 3).type_as(q)
     return attn.to_out[1](attn.to_out[0](out))
+
+
+def locality_bias(query_positions: torch.Tensor, key_positions: torch.Tensor, heads: int, strength: float,
+                  device=None) -> torch.Tensor:
+    """ALiBi-like locality bias ``-strength 2^-h |p_q - p_k|^2`` of head ``h``
+    (:attr:`JointModelConfig.cross_attention_locality`).
+
+    Args:
+        query_positions, key_positions: (Lq, 3) / (Lk, 3) (frame, row, column) token positions in
+            video-token units (:func:`raxel_core.model.rope.video_token_positions`, ``ray_token_positions``).
+        heads: attention heads; strength: ``a >= 0``.
+    Returns:
+        (1, heads, Lq, Lk) float32 on ``device``.
+    """
+    d2 = (query_positions[:, None, :] - key_positions[None, :, :]).square().sum(-1).float()
+    slopes = strength * 2.0 ** -torch.arange(heads, dtype=torch.float32)
+    return (-slopes[:, None, None] * d2[None]).unsqueeze(0).to(device)
 
 
 def _per_frame(x: torch.Tensor, frames: int) -> torch.Tensor:
@@ -156,7 +175,7 @@ class DSCABlock(nn.Module):
                                 c.ray_text_cross_attention, c.cross_attn_norm)
 
     def forward(self, video, rays, text, video_mod, ray_mod, video_rope, ray_rope, video_frames, ray_frames,
-                backend="auto"):
+                backend="auto", cross_bias=None):
         ev = self.video.modulation(video_mod) if video is not None else None
         er = self.ray.modulation(ray_mod) if rays is not None else None
         # 1. self-attention within each branch
@@ -168,8 +187,9 @@ class DSCABlock(nn.Module):
         if video is not None and rays is not None:
             v_ctx = self.video.cross_norm(video.float()).type_as(video)
             r_ctx = self.ray.cross_norm(rays.float()).type_as(rays)
-            video, rays = (video + attend(self.video.attn_cross, v_ctx, r_ctx, video_rope, ray_rope, backend),
-                           rays + attend(self.ray.attn_cross, r_ctx, v_ctx, ray_rope, video_rope, backend))
+            v_bias, r_bias = cross_bias if cross_bias is not None else (None, None)
+            video, rays = (video + attend(self.video.attn_cross, v_ctx, r_ctx, video_rope, ray_rope, backend, v_bias),
+                           rays + attend(self.ray.attn_cross, r_ctx, v_ctx, ray_rope, video_rope, backend, r_bias))
         # 3. text cross-attention, 4. feed-forward
         if video is not None:
             video = self.video.feed_forward(self.video.text_attention(video, text, backend), ev, video_frames)
@@ -368,24 +388,30 @@ class JointTransformer(nn.Module):
         head_dim = c.attention_head_dim
         v_tokens = r_tokens = v_temb = r_temb = v_mod = r_mod = v_rope = r_rope = None
         v_grid = r_grid = (0, 0, 0)
+        cross_bias = None
         if video is not None:
             v_tokens, v_grid = self.video.embed(video)
             if track_condition is not None:
                 v_tokens = v_tokens + self._track_tokens(v_tokens, v_grid, video, track_condition)
             v_temb, v_mod = self.video.time_embedding(video_timesteps, v_tokens)
-            v_rope = rotary_cos_sin(video_token_positions(v_grid), head_dim, c.rope_theta, v_tokens.device)
+            v_pos = video_token_positions(v_grid)
+            v_rope = rotary_cos_sin(v_pos, head_dim, c.rope_theta, v_tokens.device)
         if rays is not None:
             r_tokens, r_grid = self.ray.embed(rays)
             r_temb, r_mod = self.ray.time_embedding(ray_timesteps, r_tokens)
             frame_pos = self._ray_frame_positions(r_grid[0], rays.shape[2], ray_frame_positions)
-            r_rope = rotary_cos_sin(ray_token_positions(r_grid, c.ray_to_video_token_scale, frame_pos),
-                                    head_dim, c.rope_theta, r_tokens.device)
+            r_pos = ray_token_positions(r_grid, c.ray_to_video_token_scale, frame_pos)
+            r_rope = rotary_cos_sin(r_pos, head_dim, c.rope_theta, r_tokens.device)
         if video is not None and rays is not None:
             self._check_alignment(video, rays, v_grid, r_grid)
+            if c.cross_attention_locality > 0:
+                v_bias = locality_bias(v_pos, r_pos, c.num_attention_heads, c.cross_attention_locality,
+                                       v_tokens.device)
+                cross_bias = (v_bias, v_bias.transpose(-1, -2))
 
         for block in self.blocks:
             args = (v_tokens, r_tokens, text, v_mod, r_mod, v_rope, r_rope, v_grid[0], r_grid[0],
-                    self.attention_backend)
+                    self.attention_backend, cross_bias)
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 v_tokens, r_tokens = torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False)
             else:
