@@ -51,7 +51,7 @@ class RaxelTracksTo4D(io.ComfyNode):
                 io.Float.Input("dynamic_threshold_px", default=2.0, min=0.1, max=100.0, step=0.1,
                                tooltip="A track whose median distance from any fixed 3D point's projection "
                                        "exceeds this many pixels is flagged as moving."),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
                              tooltip="Seed of the random steps: the same inputs and seed give the same result."),
                 io.Image.Input("images", optional=True,
                                tooltip="The video's frames (only their size is read), when width / height are 0."),
