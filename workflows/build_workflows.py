@@ -699,7 +699,8 @@ MOVING_SCENE_POSE = Workflow(
     nodes=[
         Node(1, "LoadVideo", (0, 0), {"file": "video.mp4", "upload": "image"}, size=(300, 320)),
         Node(2, "RaxelPoseFromVideo", (340, 0), {"focal_px": 0.0, "seed": 0, "max_frames": 0, "stride": 1,
-                                                 "max_image_size": 0, "pixel_aspect": 1.0}, {"video": (1, 0)}),
+                                                 "max_image_size": 0, "pixel_aspect": 1.0}, {"video": (1, 0)},
+             size=(320.0, 260.0)),  # one input row more than the default height: the optional mask
         Node(3, "RaxelPointTracks", (340, 420),
              {"num_points": 800, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
              {"video": (1, 0)}, size=(340, 260)),
