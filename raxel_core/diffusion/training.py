@@ -80,6 +80,14 @@ class TrainConfig:
             the clip instead of frame 0 (it is moved to the front and the raxels re-encoded).
         reverse_probability: chance of time reversal.
         noise_levels, t_sampling: see :mod:`raxel_core.diffusion.flow_matching`.
+        pose_t_levels: paper times ``t`` in ``[0, 1)`` that a few-step pose sample visits (``[0, 0.5]``:
+            the 1- and 2-step samplers start their ray stream at ``t = 0`` and the 2-step one steps
+            through ``t = 0.5``); in a pose example the ray stream's ``t`` is one of these, chosen
+            uniformly, with probability :attr:`pose_t_level_probability`, and drawn by
+            :attr:`t_sampling` otherwise. Empty (the default): ``t_sampling`` always. Why: a tiny model
+            trained with uniform ``t`` did not give decodable cameras at 1-2 ray steps after 200
+            overfitting steps, one trained at the sampler's levels did (``tests/test_joint_learning.py``).
+        pose_t_level_probability: see :attr:`pose_t_levels`.
         cosine_weight: weight of the cosine term (the paper: 0.5).
         checkpoint_dir: where checkpoints and logs go.
         checkpoint_interval: save every this many steps (and at the end).
@@ -127,6 +135,8 @@ class TrainConfig:
     reverse_probability: float = 0.5
     noise_levels: str = "per_stream"
     t_sampling: str = "logit_normal"
+    pose_t_levels: tuple[float, ...] = ()
+    pose_t_level_probability: float = 0.5
     cosine_weight: float = 0.5
     checkpoint_dir: str = "checkpoints/small"
     checkpoint_interval: int = 1000
@@ -146,6 +156,12 @@ class TrainConfig:
     def __post_init__(self):
         self.image_size = tuple(int(v) for v in self.image_size)
         self.betas = tuple(float(v) for v in self.betas)
+        self.pose_t_levels = tuple(float(v) for v in self.pose_t_levels)
+        if any(not 0.0 <= v < 1.0 for v in self.pose_t_levels):
+            raise ValueError(f"pose_t_levels are paper times in [0, 1) (0 = pure noise, 1 = clean); "
+                             f"got {list(self.pose_t_levels)}")
+        if not 0.0 <= float(self.pose_t_level_probability) <= 1.0:
+            raise ValueError(f"pose_t_level_probability must be in [0, 1]; got {self.pose_t_level_probability!r}")
         if len(self.image_size) != 2 or min(self.image_size) < 1:
             raise ValueError(f"image_size must be (H, W) positive pixels; got {self.image_size}")
         for name in ("steps", "batch_size", "num_frames", "checkpoint_interval", "log_interval"):
@@ -248,6 +264,10 @@ class TrainingExamples(torch.utils.data.Dataset):
         video_clean, rays_clean = clean_masks(MODES[mode], n, n, c.num_source_frames)
         video_t = frame_times(video_clean, g, c.noise_levels, c.t_sampling)
         ray_t = frame_times(rays_clean, g, c.noise_levels, c.t_sampling)
+        if MODES[mode] == "pose" and c.pose_t_levels:   # drawn only when set: older runs replay unchanged
+            if float(torch.rand(1, generator=g)) < c.pose_t_level_probability:
+                level = c.pose_t_levels[int(torch.randint(len(c.pose_t_levels), (1,), generator=g))]
+                ray_t = torch.where(rays_clean, ray_t, torch.full_like(ray_t, level))
         video = clip.video.permute(1, 0, 2, 3).contiguous()
         rays = clip.rays.permute(1, 0, 2, 3).contiguous()
         return {
