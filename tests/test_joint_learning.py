@@ -250,3 +250,65 @@ def test_the_locality_bias_favours_the_pixel_aligned_partner_and_is_off_by_defau
     t0, t1 = torch.zeros(1, 2), torch.full((1, 2), 1000.0)
     with torch.no_grad():
         assert (model(video, rays, t0, t1)[1] - plain(video, rays, t0, t1)[1]).abs().max() > 1e-3
+
+
+def test_source_heads_centre_the_ray_to_video_bias_on_the_source_frame():
+    """``cross_attention_source_heads``: the last heads of the ray -> video cross-attention are local
+    around the source frame (frame 0) at the ray token's own row and column; the other heads are
+    unchanged. Oracle: the squared distances written out by hand for a (3 frames, 2 rows, 2 columns) grid."""
+    from raxel_core.model.joint_transformer import locality_bias
+    from raxel_core.model.rope import ray_token_positions, video_token_positions
+
+    grid = (3, 2, 2)
+    rays, video = ray_token_positions(grid, (1.0, 1.0)), video_token_positions(grid)
+    plain = locality_bias(rays, video, 4, 1.0)
+    mixed = locality_bias(rays, video, 4, 1.0, source_heads=2)
+    torch.testing.assert_close(mixed[0, :2], plain[0, :2])        # heads 0, 1: as before
+    index = {(f, y, x): (f * 2 + y) * 2 + x for f in range(3) for y in range(2) for x in range(2)}
+    query = index[(2, 1, 0)]                                       # a ray token of frame 2
+    for (f, y, x), k in index.items():
+        d2 = f**2 + (y - 1) ** 2 + x**2                            # distance to the source frame's partner
+        assert float(mixed[0, 2, query, k]) == -d2
+        assert float(mixed[0, 3, query, k]) == -d2 / 2
+    assert float(mixed[0, 2, query].max()) == 0.0 and int(mixed[0, 2, query].argmax()) == index[(0, 1, 0)]
+    assert int(plain[0, 0, query].argmax()) == index[(2, 1, 0)]
+    with pytest.raises(ValueError, match="source_heads"):
+        locality_bias(rays, video, 4, 1.0, source_heads=4)
+    with pytest.raises(ValueError, match="cross_attention_source_heads"):
+        JointModelConfig.tiny(cross_attention_source_heads=2)              # needs the locality bias
+    with pytest.raises(ValueError, match="cross_attention_source_heads"):
+        JointModelConfig.tiny(cross_attention_locality=1.0, cross_attention_source_heads=4)
+    assert JointModelConfig.tiny().cross_attention_source_heads == 0
+
+
+def test_absolute_position_embedding_is_a_fixed_sine_cosine_table_of_row_and_column():
+    """``absolute_position_embedding``: ``a sin / cos(p w_i)`` with ``w_i = 10000^(-i / (D/4))`` for the
+    row in the first half of the channels and the column in the second; nothing for the frame; no
+    parameters; off by default. Oracle: the formula in numpy."""
+    import numpy as np
+
+    from raxel_core.model.rope import absolute_position_embedding
+
+    positions = torch.tensor([[0.0, 2.0, 5.0], [3.0, 2.0, 5.0], [0.0, 0.5, 1.5]])
+    table = absolute_position_embedding(positions, 16, 0.5).numpy()
+    w = 10000.0 ** -(np.arange(4) / 4)
+    for row, (_, y, x) in zip(table, positions.numpy()):
+        expected = 0.5 * np.concatenate([np.sin(y * w), np.cos(y * w), np.sin(x * w), np.cos(x * w)])
+        np.testing.assert_allclose(row, expected, atol=1e-6)
+    np.testing.assert_array_equal(table[0], table[1])                    # frames share the table
+    with pytest.raises(ValueError, match="divisible by 4"):
+        absolute_position_embedding(positions, 18, 1.0)
+    assert JointModelConfig.tiny().absolute_position_embedding == 0.0
+    with pytest.raises(ValueError, match="absolute_position_embedding"):
+        JointModelConfig.tiny(absolute_position_embedding=-1.0)
+    # on: both streams change; the same weights with it off compute as before
+    torch.manual_seed(0)
+    on = JointTransformer(JointModelConfig.from_dict({**MODEL.to_dict(), "absolute_position_embedding": 0.5}))
+    off = JointTransformer(JointModelConfig.from_dict({**MODEL.to_dict(), "absolute_position_embedding": 0.0}))
+    off.load_state_dict(on.state_dict())
+    assert sum(p.numel() for p in on.parameters()) == sum(p.numel() for p in off.parameters())
+    video, rays = torch.rand(1, 3, 2, 32, 48) * 2 - 1, torch.randn(1, 3, 2, 16, 24)
+    t = torch.full((1, 2), 500.0)
+    with torch.no_grad():
+        for a, b in zip(on(video, rays, t, t), off(video, rays, t, t)):
+            assert (a - b).abs().max() > 1e-4

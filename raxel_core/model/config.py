@@ -71,6 +71,16 @@ class JointModelConfig:
             slopes: head 0 sharp, the last head broad). 0 (default) = off, the paper's DSCA. A
             small model trained from scratch does not discover the pixel-aligned partner token by
             RoPE alone (the diagnosis in ``tests/test_joint_learning.py``); the bias gives it from the start.
+        cross_attention_source_heads: with the locality bias on, this many of the last heads of the
+            ray -> video cross-attention are local around the *source* frame (frame 0, whose camera the
+            raxels are expressed in) instead of the ray token's own frame, so each ray token reads the
+            same image region in its own frame and in the source frame, the two views its camera is
+            relative to. 0 (default) = every head local around its own frame.
+        absolute_position_embedding: amplitude of a fixed (parameter-free) sine-cosine table of each
+            token's row and column added to both branches' tokens after the patch embedding
+            (:func:`raxel_core.model.rope.absolute_position_embedding`): with RoPE alone an attention
+            output cannot say *where* the matched token was, so motion between frames is not in it.
+            0 (default) = off, as in Wan 2.1 and the paper.
     """
 
     in_channels: int = 3
@@ -97,6 +107,8 @@ class JointModelConfig:
     track_conditioner_layers: int = 0
     track_fourier_bands: int = 8
     cross_attention_locality: float = 0.0
+    cross_attention_source_heads: int = 0
+    absolute_position_embedding: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patch_size", _triple(self.patch_size, "patch_size"))
@@ -132,6 +144,19 @@ class JointModelConfig:
                 and locality >= 0):
             raise ValueError("JointModelConfig.cross_attention_locality must be a finite number >= 0 (0 = off), "
                              f"got {self.cross_attention_locality!r}")
+        source = self.cross_attention_source_heads
+        if isinstance(source, bool) or not isinstance(source, int) or not 0 <= source < self.num_attention_heads:
+            raise ValueError(f"JointModelConfig.cross_attention_source_heads must be an integer in "
+                             f"[0, {self.num_attention_heads - 1}] (fewer than the heads); got {source!r}")
+        if source and not self.cross_attention_locality:
+            raise ValueError("JointModelConfig.cross_attention_source_heads needs cross_attention_locality > 0 "
+                             "(it changes which frame the locality bias centres on)")
+        ape = self.absolute_position_embedding
+        if not (isinstance(ape, (int, float)) and not isinstance(ape, bool) and math.isfinite(ape) and ape >= 0):
+            raise ValueError("JointModelConfig.absolute_position_embedding must be a finite number >= 0 (0 = off), "
+                             f"got {ape!r}")
+        if ape and self.dim % 4:
+            raise ValueError(f"absolute_position_embedding needs a model width divisible by 4; got {self.dim}")
         if self.freq_dim % 2:
             raise ValueError(f"freq_dim must be even, got {self.freq_dim}")
         if not (self.eps > 0 and self.rope_theta > 1):

@@ -51,7 +51,14 @@ from torch import nn
 from ..formats.text_files import atomic_path, write_text_atomic
 from .attention import attention
 from .config import JointModelConfig
-from .rope import apply_rotary, ray_frame_to_video_frame, ray_token_positions, rotary_cos_sin, video_token_positions
+from .rope import (
+    absolute_position_embedding,
+    apply_rotary,
+    ray_frame_to_video_frame,
+    ray_token_positions,
+    rotary_cos_sin,
+    video_token_positions,
+)
 from .track_conditioner import TrackCondition, TrackConditioner
 
 CONFIG_NAME = "config.json"
@@ -91,20 +98,37 @@ def attend(attn: WanAttention, x: torch.Tensor, context: torch.Tensor, rope_q: R
 
 
 def locality_bias(query_positions: torch.Tensor, key_positions: torch.Tensor, heads: int, strength: float,
-                  device=None) -> torch.Tensor:
+                  device=None, source_heads: int = 0) -> torch.Tensor:
     """ALiBi-like locality bias ``-strength 2^-h |p_q - p_k|^2`` of head ``h``
     (:attr:`JointModelConfig.cross_attention_locality`).
+
+    With ``source_heads = n > 0`` the last ``n`` heads look at the *source* frame instead of the query's
+    own frame: their frame term is ``(f_k - f_src)^2`` (``f_src`` the smallest key frame position, the
+    source frame the raxels are expressed in) and their slopes restart at ``strength``
+    (:attr:`JointModelConfig.cross_attention_source_heads`).
 
     Args:
         query_positions, key_positions: (Lq, 3) / (Lk, 3) (frame, row, column) token positions in
             video-token units (:func:`raxel_core.model.rope.video_token_positions`, ``ray_token_positions``).
-        heads: attention heads; strength: ``a >= 0``.
+        heads: attention heads; strength: ``a >= 0``; source_heads: ``0 <= n < heads``.
     Returns:
         (1, heads, Lq, Lk) float32 on ``device``.
+    Raises:
+        ValueError: ``source_heads`` outside ``[0, heads - 1]``.
     """
-    d2 = (query_positions[:, None, :] - key_positions[None, :, :]).square().sum(-1).float()
-    slopes = strength * 2.0 ** -torch.arange(heads, dtype=torch.float32)
-    return (-slopes[:, None, None] * d2[None]).unsqueeze(0).to(device)
+    if not 0 <= source_heads < heads:
+        raise ValueError(f"source_heads must be in [0, {heads - 1}] for {heads} heads; got {source_heads}")
+    diff = (query_positions[:, None, :] - key_positions[None, :, :]).float()
+    spatial = diff[..., 1:].square().sum(-1)
+    local = heads - source_heads
+    slopes = strength * 2.0 ** -torch.arange(local, dtype=torch.float32)
+    bias = -slopes[:, None, None] * (spatial + diff[..., 0].square())[None]
+    if source_heads:
+        key_frames = key_positions[:, 0].float()
+        to_source = (key_frames - key_frames.min()).square()[None, :] + spatial
+        source_slopes = strength * 2.0 ** -torch.arange(source_heads, dtype=torch.float32)
+        bias = torch.cat([bias, -source_slopes[:, None, None] * to_source[None]], 0)
+    return bias.unsqueeze(0).to(device)
 
 
 def _per_frame(x: torch.Tensor, frames: int) -> torch.Tensor:
@@ -393,21 +417,31 @@ class JointTransformer(nn.Module):
             v_tokens, v_grid = self.video.embed(video)
             if track_condition is not None:
                 v_tokens = v_tokens + self._track_tokens(v_tokens, v_grid, video, track_condition)
-            v_temb, v_mod = self.video.time_embedding(video_timesteps, v_tokens)
             v_pos = video_token_positions(v_grid)
+            if c.absolute_position_embedding:
+                v_tokens = v_tokens + absolute_position_embedding(v_pos, c.dim, c.absolute_position_embedding).to(
+                    v_tokens)
+            v_temb, v_mod = self.video.time_embedding(video_timesteps, v_tokens)
             v_rope = rotary_cos_sin(v_pos, head_dim, c.rope_theta, v_tokens.device)
         if rays is not None:
             r_tokens, r_grid = self.ray.embed(rays)
             r_temb, r_mod = self.ray.time_embedding(ray_timesteps, r_tokens)
             frame_pos = self._ray_frame_positions(r_grid[0], rays.shape[2], ray_frame_positions)
             r_pos = ray_token_positions(r_grid, c.ray_to_video_token_scale, frame_pos)
+            if c.absolute_position_embedding:
+                r_tokens = r_tokens + absolute_position_embedding(r_pos, c.dim, c.absolute_position_embedding).to(
+                    r_tokens)
             r_rope = rotary_cos_sin(r_pos, head_dim, c.rope_theta, r_tokens.device)
         if video is not None and rays is not None:
             self._check_alignment(video, rays, v_grid, r_grid)
             if c.cross_attention_locality > 0:
                 v_bias = locality_bias(v_pos, r_pos, c.num_attention_heads, c.cross_attention_locality,
                                        v_tokens.device)
-                cross_bias = (v_bias, v_bias.transpose(-1, -2))
+                r_bias = v_bias.transpose(-1, -2)
+                if c.cross_attention_source_heads:      # the ray stream also reads the source frame
+                    r_bias = locality_bias(r_pos, v_pos, c.num_attention_heads, c.cross_attention_locality,
+                                           v_tokens.device, c.cross_attention_source_heads)
+                cross_bias = (v_bias, r_bias)
 
         for block in self.blocks:
             args = (v_tokens, r_tokens, text, v_mod, r_mod, v_rope, r_rope, v_grid[0], r_grid[0],

@@ -182,3 +182,32 @@ def ray_token_positions(grid: tuple[int, int, int], spatial_scale: tuple[float, 
     rows = (torch.arange(h, dtype=torch.float64) + 0.5) * s_rows - 0.5
     cols = (torch.arange(w, dtype=torch.float64) + 0.5) * s_cols - 0.5
     return grid_positions(frame_positions.cpu(), rows, cols)
+
+
+def absolute_position_embedding(positions: torch.Tensor, dim: int, amplitude: float) -> torch.Tensor:
+    """Fixed 2D sine-cosine embedding of the tokens' (row, column) positions, times ``amplitude``
+    (:attr:`raxel_core.model.JointModelConfig.absolute_position_embedding`): half the channels
+    encode the row, half the column (diffusers' ``get_1d_sincos_pos_embed_from_grid``, the ViT / DiT
+    table, at any real position, so fractional ray-token positions get their own values).
+
+    RoPE alone tells attention only *relative* positions, and an attention output is a blend of
+    *values*, which carry no position; with this table in the tokens, a video token that attends to
+    its match in another frame gets the match's position back, so the displacement (the motion the
+    camera is read from) is in its output. Not in Wan 2.1 or the paper: an addition for small models.
+
+    Args:
+        positions: (L, 3) float (frame, row, column) token positions (frames are ignored).
+        dim: model width, divisible by 4. amplitude: scale of the table (0 = off).
+    Returns:
+        (L, dim) float32.
+    Raises:
+        ValueError: ``dim`` not divisible by 4.
+    """
+    from diffusers.models.embeddings import get_1d_sincos_pos_embed_from_grid
+
+    if dim % 4:
+        raise ValueError(f"the absolute position embedding needs a width divisible by 4; got {dim}")
+    pos = positions.double()
+    rows = get_1d_sincos_pos_embed_from_grid(dim // 2, pos[:, 1], dtype=torch.float64)
+    cols = get_1d_sincos_pos_embed_from_grid(dim // 2, pos[:, 2], dtype=torch.float64)
+    return (amplitude * torch.cat([rows, cols], dim=1)).float()
