@@ -292,7 +292,7 @@ def test_absolute_position_embedding_is_a_fixed_sine_cosine_table_of_row_and_col
     positions = torch.tensor([[0.0, 2.0, 5.0], [3.0, 2.0, 5.0], [0.0, 0.5, 1.5]])
     table = absolute_position_embedding(positions, 16, 0.5).numpy()
     w = 10000.0 ** -(np.arange(4) / 4)
-    for row, (_, y, x) in zip(table, positions.numpy()):
+    for row, (_, y, x) in zip(table, positions.numpy(), strict=True):
         expected = 0.5 * np.concatenate([np.sin(y * w), np.cos(y * w), np.sin(x * w), np.cos(x * w)])
         np.testing.assert_allclose(row, expected, atol=1e-6)
     np.testing.assert_array_equal(table[0], table[1])                    # frames share the table
@@ -310,5 +310,5 @@ def test_absolute_position_embedding_is_a_fixed_sine_cosine_table_of_row_and_col
     video, rays = torch.rand(1, 3, 2, 32, 48) * 2 - 1, torch.randn(1, 3, 2, 16, 24)
     t = torch.full((1, 2), 500.0)
     with torch.no_grad():
-        for a, b in zip(on(video, rays, t, t), off(video, rays, t, t)):
+        for a, b in zip(on(video, rays, t, t), off(video, rays, t, t), strict=True):
             assert (a - b).abs().max() > 1e-4
