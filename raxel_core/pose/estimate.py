@@ -29,6 +29,10 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
       global SfM (``pycolmap.global_mapping``, GLOMAP: Pan et al., ECCV 2024). When that leaves
       frames out, incremental SfM (``pycolmap.incremental_mapping``; Schonberger & Frahm, CVPR
       2016) runs on the same matches and the model with more registered frames is kept.
+      With non-square pixels (a given or estimated pixel aspect) the kept model gets a final bundle
+      adjustment without distortion (:func:`raxel_core.pose.sfm.refine_without_distortion`: the
+      ``SIMPLE_RADIAL`` camera becomes ``SIMPLE_PINHOLE``, Cauchy loss), so the focal length is not
+      traded against ``k1`` (mean AUC@30 on the five squeezed RealEstate10K clips 96.8 -> 97.7).
    b. **Rotation only** (no parallax): rotations chained from the pairwise homographies with a
       focal length from the homographies' orthogonality (``K^-1 H K`` must be a rotation), then
       all rotations and the focal length refined jointly by robust least squares on the matched
@@ -442,7 +446,8 @@ def estimate_trajectory(
                 if not ok:
                     messages.append("view-graph focal self-calibration failed; mapping from the focal prior")
             reg, R, t, K, cam_meta, _ = map_frames(
-                database, image_dir, workspace, mapper, focal, seed, n, messages, run)
+                database, image_dir, workspace, mapper, focal, seed, n, messages, run,
+                final_pinhole=estimate_aspect or pixel_aspect != 1.0)
             if len(reg) < MIN_REGISTERED_FRAMES:
                 raise_too_few(len(reg), n, "sfm")
         run.step("mapping")
