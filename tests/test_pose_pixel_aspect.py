@@ -123,6 +123,24 @@ def test_estimated_pixel_aspect_recovers_the_squeeze_of_the_realestate10k_clip()
     assert trajectory_metrics(est.cameras, gt)["auc30"] > 98.0
 
 
+@pytest.mark.shared_data(f"re10k/videos/{CLIP}.mp4")
+def test_estimated_pixel_aspect_outside_the_range_falls_back_to_square_pixels_saying_so(monkeypatch):
+    """An estimate outside ESTIMATED_ASPECT_RANGE is rejected, never silently: the range is narrowed here so
+    that this clip's estimate (fy/fx 1.21 measured) falls outside it."""
+    from raxel_core.pose import sfm
+    from raxel_core.video_io import read_video_frames
+
+    monkeypatch.setattr(sfm, "ESTIMATED_ASPECT_RANGE", (0.8, 1.1))
+    est = estimate_trajectory(read_video_frames(DATA / "re10k" / "videos" / f"{CLIP}.mp4"), pixel_aspect=None)
+    assert est.complete and est.method == "sfm"
+    assert np.allclose(est.cameras.fx.numpy(), est.cameras.fy.numpy())        # square pixels
+    camera = est.cameras.metadata["camera"]
+    assert camera["model"] == "SIMPLE_PINHOLE" and 1.15 < camera["aspect_fallback"]["estimated"] < 1.3
+    assert est.cameras.metadata["pixel_aspect"] == 1.0
+    assert any("is outside 0.8-1.1" in m and "fell back to square pixels" in m for m in est.messages)
+    assert not any("(estimated by bundle adjustment)" in m for m in est.messages)
+
+
 def test_estimated_pixel_aspect_with_a_known_focal_raises():
     frames = np.zeros((3, 32, 32, 3), np.uint8)
     with pytest.raises(ValueError, match="pixel_aspect=None .* needs an unknown focal"):

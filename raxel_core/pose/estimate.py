@@ -324,7 +324,9 @@ def estimate_trajectory(
             (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., Sec. 6.2.4: a finite camera with
             ``alpha_x != alpha_y``); the messages give the estimated ``fy / fx``. Needs parallax and an
             unknown ``focal``; without parallax (rotation-only, static) the aspect is not observable
-            and square pixels are used, said in the messages.
+            and square pixels are used, said in the messages. An estimate outside
+            :data:`raxel_core.pose.sfm.ESTIMATED_ASPECT_RANGE` (0.5-2) is a failed one: square pixels again,
+            said in the messages (never silently).
         masks: what to ignore (moving things), at the frames' size, 1 / True / white = ignore: an
             ``(N, H, W)`` array or tensor (ComfyUI ``MASK``: one per frame, or ``N = 1`` for every frame),
             or an iterable of ``(H, W)`` masks, one per frame (:mod:`raxel_core.pose.masks`). No feature
@@ -465,7 +467,7 @@ def estimate_trajectory(
             f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
             f"{frame_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
         )
-    if estimate_aspect and method == "sfm":
+    if estimate_aspect and method == "sfm" and "aspect_fallback" not in cam_meta:
         pixel_aspect = float(K[1, 1] / K[0, 0])
         messages.append(f"non-square pixels: fy/fx = {pixel_aspect:.4f} (estimated by bundle adjustment)")
     focal_text = f"{K[0, 0]:.1f} px" if pixel_aspect == 1.0 else f"fx {K[0, 0]:.1f} px, fy {K[1, 1]:.1f} px"

@@ -39,6 +39,10 @@ GLOBAL_SKIP_RETRIANGULATION = False
 #: Scale in pixels of the Cauchy loss of the final bundle adjustment without distortion
 #: (:func:`refine_without_distortion`): residuals well above it (outlier matches) weigh little.
 FINAL_BA_LOSS_SCALE_PX = 1.0
+#: Pixel aspects ``fy / fx`` an estimate may take (:func:`map_frames`); video pixels lie within it (square 1, 16:9
+#: squeezed to 3:2 1.185, PAL widescreen 1.42, 2x anamorphic 2.0, NTSC 4:3 DV 0.91). An estimate outside it is a
+#: failed estimate: the camera falls back to square pixels, said in the messages.
+ESTIMATED_ASPECT_RANGE = (0.5, 2.0)
 
 
 def image_name(i: int) -> str:
@@ -254,11 +258,12 @@ def poses_from_model(model):
     return poses
 
 
-def refine_without_distortion(model, refine_focal: bool = True) -> dict:
+def refine_without_distortion(model, refine_focal: bool = True, square: bool = False) -> dict:
     """Final bundle adjustment of a pycolmap reconstruction with its shared camera made distortion-free.
 
     A ``SIMPLE_RADIAL`` camera becomes ``SIMPLE_PINHOLE`` (its ``k1`` dropped; focal and principal point
-    kept as start values); a ``PINHOLE`` camera stays. Then ``pycolmap.bundle_adjustment`` refines every
+    kept as start values); a ``PINHOLE`` camera stays (with ``square``, it becomes ``SIMPLE_PINHOLE`` with the
+    focal ``sqrt(fx fy)``: square pixels). Then ``pycolmap.bundle_adjustment`` refines every
     pose, every 3D point and (``refine_focal``) the focal length(s), principal point and distortion held
     (none left), with a Cauchy loss of scale :data:`FINAL_BA_LOSS_SCALE_PX` (robust to the matches the
     mappers kept as inliers at a few pixels) on one thread (bit-identical in every run).
@@ -274,6 +279,7 @@ def refine_without_distortion(model, refine_focal: bool = True) -> dict:
     Args:
         model: ``pycolmap.Reconstruction`` with one camera; changed in place.
         refine_focal: refine the focal length(s) (False: a known focal stays fixed).
+        square: make a ``PINHOLE`` camera square-pixelled (one focal length) first.
 
     Returns:
         ``{"model_before", "params_before", "model", "params"}`` of the camera (params as lists of floats).
@@ -290,6 +296,11 @@ def refine_without_distortion(model, refine_focal: bool = True) -> dict:
         f, cx, cy = (float(v) for v in camera.params[:3])
         camera.model = pycolmap.CameraModelId.SIMPLE_PINHOLE
         camera.params = [f, cx, cy]
+        model.cameras[camera_id] = camera
+    elif camera.model_name == "PINHOLE" and square:
+        fx, fy, cx, cy = (float(v) for v in camera.params)
+        camera.model = pycolmap.CameraModelId.SIMPLE_PINHOLE
+        camera.params = [float(np.sqrt(fx * fy)), cx, cy]
         model.cameras[camera_id] = camera
     elif camera.model_name not in ("PINHOLE", "SIMPLE_PINHOLE"):
         raise ValueError(f"refine_without_distortion takes SIMPLE_RADIAL / PINHOLE cameras; got {camera.model_name}")
@@ -309,7 +320,9 @@ def refine_without_distortion(model, refine_focal: bool = True) -> dict:
 def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages, run, final_pinhole=False):
     """Run the mappers (global, then incremental when frames are left out; or incremental only);
     keep the model with the most registered frames; with ``final_pinhole``, adjust it once more without
-    distortion (:func:`refine_without_distortion`; the focal stays fixed when ``focal`` is given).
+    distortion (:func:`refine_without_distortion`; the focal stays fixed when ``focal`` is given). An estimated
+    pixel aspect (a ``PINHOLE`` camera) outside :data:`ESTIMATED_ASPECT_RANGE` is rejected: the model is adjusted
+    again with square pixels, said in the messages and in the camera dict (``"aspect_fallback"``).
 
     Returns ``(registered frames, R (M, 3, 3), t (M, 3), K (3, 3), camera dict, number of models)``;
     ``([], None, None, None, None, 0)`` when no model was built. ``run.check()`` is polled between
@@ -353,6 +366,15 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
             f"({best.num_reg_images()} frames), frames only in the others ({sizes} frames) are unregistered"
         )
     final = refine_without_distortion(best, refine_focal=focal is None) if final_pinhole else None
+    fallback = None
+    if final is not None and final["model"] == "PINHOLE":
+        aspect, (low, high) = final["params"][1] / final["params"][0], ESTIMATED_ASPECT_RANGE
+        if not low <= aspect <= high:
+            fallback = aspect
+            refine_without_distortion(best, refine_focal=focal is None, square=True)
+            messages.append(f"estimated pixel aspect fy/fx = {aspect:.4f} is outside {low:g}-{high:g} (no video "
+                            "has such pixels: the estimate failed); fell back to square pixels (one focal length, "
+                            "adjusted again). Give pixel_aspect when it is known")
     poses = poses_from_model(best)
     reg = sorted(poses)
     R = np.stack([poses[i][0] for i in reg]) if reg else None
@@ -360,6 +382,8 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
     camera = best.cameras[next(iter(best.cameras))]
     K, cam_meta = camera_from_colmap(camera)
     cam_meta["mapper"] = name
+    if fallback is not None:
+        cam_meta["aspect_fallback"] = {"estimated": fallback, "range": list(ESTIMATED_ASPECT_RANGE)}
     if final is not None:
         cam_meta["mapped_as"] = {"model": final["model_before"], "params": final["params_before"]}
         was = final["params_before"]
