@@ -29,6 +29,10 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
       global SfM (``pycolmap.global_mapping``, GLOMAP: Pan et al., ECCV 2024). When that leaves
       frames out, incremental SfM (``pycolmap.incremental_mapping``; Schonberger & Frahm, CVPR
       2016) runs on the same matches and the model with more registered frames is kept.
+      With non-square pixels (a given or estimated pixel aspect) the kept model gets a final bundle
+      adjustment without distortion (:func:`raxel_core.pose.sfm.refine_without_distortion`: the
+      ``SIMPLE_RADIAL`` camera becomes ``SIMPLE_PINHOLE``, Cauchy loss), so the focal length is not
+      traded against ``k1`` (mean AUC@30 on the five squeezed RealEstate10K clips 96.8 -> 97.7).
    b. **Rotation only** (no parallax): rotations chained from the pairwise homographies with a
       focal length from the homographies' orthogonality (``K^-1 H K`` must be a rotation), then
       all rotations and the focal length refined jointly by robust least squares on the matched
@@ -320,7 +324,9 @@ def estimate_trajectory(
             (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., Sec. 6.2.4: a finite camera with
             ``alpha_x != alpha_y``); the messages give the estimated ``fy / fx``. Needs parallax and an
             unknown ``focal``; without parallax (rotation-only, static) the aspect is not observable
-            and square pixels are used, said in the messages.
+            and square pixels are used, said in the messages. An estimate outside
+            :data:`raxel_core.pose.sfm.ESTIMATED_ASPECT_RANGE` (0.5-2) is a failed one: square pixels again,
+            said in the messages (never silently).
         masks: what to ignore (moving things), at the frames' size, 1 / True / white = ignore: an
             ``(N, H, W)`` array or tensor (ComfyUI ``MASK``: one per frame, or ``N = 1`` for every frame),
             or an iterable of ``(H, W)`` masks, one per frame (:mod:`raxel_core.pose.masks`). No feature
@@ -442,7 +448,8 @@ def estimate_trajectory(
                 if not ok:
                     messages.append("view-graph focal self-calibration failed; mapping from the focal prior")
             reg, R, t, K, cam_meta, _ = map_frames(
-                database, image_dir, workspace, mapper, focal, seed, n, messages, run)
+                database, image_dir, workspace, mapper, focal, seed, n, messages, run,
+                final_pinhole=estimate_aspect or pixel_aspect != 1.0)
             if len(reg) < MIN_REGISTERED_FRAMES:
                 raise_too_few(len(reg), n, "sfm")
         run.step("mapping")
@@ -460,7 +467,7 @@ def estimate_trajectory(
             f"{len(missing)} of {n} frames could not be registered and have no pose: frames "
             f"{frame_ranges(missing)} (too little overlap or texture, motion blur, or a cut)"
         )
-    if estimate_aspect and method == "sfm":
+    if estimate_aspect and method == "sfm" and "aspect_fallback" not in cam_meta:
         pixel_aspect = float(K[1, 1] / K[0, 0])
         messages.append(f"non-square pixels: fy/fx = {pixel_aspect:.4f} (estimated by bundle adjustment)")
     focal_text = f"{K[0, 0]:.1f} px" if pixel_aspect == 1.0 else f"fx {K[0, 0]:.1f} px, fy {K[1, 1]:.1f} px"

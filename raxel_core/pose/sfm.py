@@ -36,6 +36,13 @@ VERIFICATION_DETECT_WATERMARK = True
 #: and whether it re-triangulates and adjusts again at the end (``skip_retriangulation``).
 GLOBAL_BA_NUM_ITERATIONS = 3
 GLOBAL_SKIP_RETRIANGULATION = False
+#: Scale in pixels of the Cauchy loss of the final bundle adjustment without distortion
+#: (:func:`refine_without_distortion`): residuals well above it (outlier matches) weigh little.
+FINAL_BA_LOSS_SCALE_PX = 1.0
+#: Pixel aspects ``fy / fx`` an estimate may take (:func:`map_frames`); video pixels lie within it (square 1, 16:9
+#: squeezed to 3:2 1.185, PAL widescreen 1.42, 2x anamorphic 2.0, NTSC 4:3 DV 0.91). An estimate outside it is a
+#: failed estimate: the camera falls back to square pixels, said in the messages.
+ESTIMATED_ASPECT_RANGE = (0.5, 2.0)
 
 
 def image_name(i: int) -> str:
@@ -251,9 +258,71 @@ def poses_from_model(model):
     return poses
 
 
-def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages, run):
+def refine_without_distortion(model, refine_focal: bool = True, square: bool = False) -> dict:
+    """Final bundle adjustment of a pycolmap reconstruction with its shared camera made distortion-free.
+
+    A ``SIMPLE_RADIAL`` camera becomes ``SIMPLE_PINHOLE`` (its ``k1`` dropped; focal and principal point
+    kept as start values); a ``PINHOLE`` camera stays (with ``square``, it becomes ``SIMPLE_PINHOLE`` with the
+    focal ``sqrt(fx fy)``: square pixels). Then ``pycolmap.bundle_adjustment`` refines every
+    pose, every 3D point and (``refine_focal``) the focal length(s), principal point and distortion held
+    (none left), with a Cauchy loss of scale :data:`FINAL_BA_LOSS_SCALE_PX` (robust to the matches the
+    mappers kept as inliers at a few pixels) on one thread (bit-identical in every run).
+
+    Why: on short, small-baseline clips the mappers' shared ``SIMPLE_RADIAL`` camera trades focal length
+    against ``k1`` (the two change the image of a small field of view in nearly the same way), so the focal
+    came out 3-8 % low on 4 of the 5 squeezed RealEstate10K clips; :class:`raxel_core.cameras.Cameras` is
+    pinhole, so ``k1`` was dropped afterwards anyway. Mapping with ``SIMPLE_PINHOLE`` from the start lost
+    frames (11 of 16 on one clip), so the distortion term is kept for mapping and removed only here.
+    Bundle adjustment: Triggs et al., *Bundle Adjustment - A Modern Synthesis*, 1999; COLMAP's camera
+    models and ``BundleAdjustmentOptions`` (Schonberger & Frahm, CVPR 2016).
+
+    Args:
+        model: ``pycolmap.Reconstruction`` with one camera; changed in place.
+        refine_focal: refine the focal length(s) (False: a known focal stays fixed).
+        square: make a ``PINHOLE`` camera square-pixelled (one focal length) first.
+
+    Returns:
+        ``{"model_before", "params_before", "model", "params"}`` of the camera (params as lists of floats).
+
+    Raises:
+        ValueError: a camera model other than ``SIMPLE_RADIAL`` / ``PINHOLE`` / ``SIMPLE_PINHOLE``.
+    """
+    import pycolmap
+
+    camera_id = next(iter(model.cameras))
+    camera = model.cameras[camera_id]
+    before = {"model_before": camera.model_name, "params_before": [float(v) for v in camera.params]}
+    if camera.model_name == "SIMPLE_RADIAL":
+        f, cx, cy = (float(v) for v in camera.params[:3])
+        camera.model = pycolmap.CameraModelId.SIMPLE_PINHOLE
+        camera.params = [f, cx, cy]
+        model.cameras[camera_id] = camera
+    elif camera.model_name == "PINHOLE" and square:
+        fx, fy, cx, cy = (float(v) for v in camera.params)
+        camera.model = pycolmap.CameraModelId.SIMPLE_PINHOLE
+        camera.params = [float(np.sqrt(fx * fy)), cx, cy]
+        model.cameras[camera_id] = camera
+    elif camera.model_name not in ("PINHOLE", "SIMPLE_PINHOLE"):
+        raise ValueError(f"refine_without_distortion takes SIMPLE_RADIAL / PINHOLE cameras; got {camera.model_name}")
+    options = pycolmap.BundleAdjustmentOptions()
+    options.print_summary = False
+    options.refine_focal_length = bool(refine_focal)
+    options.refine_principal_point = False
+    options.refine_extra_params = False
+    options.ceres.loss_function_type = pycolmap.LossFunctionType.CAUCHY
+    options.ceres.loss_function_scale = FINAL_BA_LOSS_SCALE_PX
+    options.ceres.solver_options.num_threads = MAPPING_THREADS
+    pycolmap.bundle_adjustment(model, options)
+    camera = model.cameras[camera_id]
+    return {**before, "model": camera.model_name, "params": [float(v) for v in camera.params]}
+
+
+def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages, run, final_pinhole=False):
     """Run the mappers (global, then incremental when frames are left out; or incremental only);
-    keep the model with the most registered frames.
+    keep the model with the most registered frames; with ``final_pinhole``, adjust it once more without
+    distortion (:func:`refine_without_distortion`; the focal stays fixed when ``focal`` is given). An estimated
+    pixel aspect (a ``PINHOLE`` camera) outside :data:`ESTIMATED_ASPECT_RANGE` is rejected: the model is adjusted
+    again with square pixels, said in the messages and in the camera dict (``"aspect_fallback"``).
 
     Returns ``(registered frames, R (M, 3, 3), t (M, 3), K (3, 3), camera dict, number of models)``;
     ``([], None, None, None, None, 0)`` when no model was built. ``run.check()`` is polled between
@@ -296,6 +365,16 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
             f"{name} SfM split the clip into {len(models)} models; kept the largest "
             f"({best.num_reg_images()} frames), frames only in the others ({sizes} frames) are unregistered"
         )
+    final = refine_without_distortion(best, refine_focal=focal is None) if final_pinhole else None
+    fallback = None
+    if final is not None and final["model"] == "PINHOLE":
+        aspect, (low, high) = final["params"][1] / final["params"][0], ESTIMATED_ASPECT_RANGE
+        if not low <= aspect <= high:
+            fallback = aspect
+            refine_without_distortion(best, refine_focal=focal is None, square=True)
+            messages.append(f"estimated pixel aspect fy/fx = {aspect:.4f} is outside {low:g}-{high:g} (no video "
+                            "has such pixels: the estimate failed); fell back to square pixels (one focal length, "
+                            "adjusted again). Give pixel_aspect when it is known")
     poses = poses_from_model(best)
     reg = sorted(poses)
     R = np.stack([poses[i][0] for i in reg]) if reg else None
@@ -303,9 +382,20 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
     camera = best.cameras[next(iter(best.cameras))]
     K, cam_meta = camera_from_colmap(camera)
     cam_meta["mapper"] = name
+    if fallback is not None:
+        cam_meta["aspect_fallback"] = {"estimated": fallback, "range": list(ESTIMATED_ASPECT_RANGE)}
+    if final is not None:
+        cam_meta["mapped_as"] = {"model": final["model_before"], "params": final["params_before"]}
+        was = final["params_before"]
+        mapped = (f"focal {was[0]:.1f} px, k1 = {was[3]:.4f}" if final["model_before"] == "SIMPLE_RADIAL"
+                  else f"fx {was[0]:.1f} px, fy {was[1]:.1f} px")
+        messages.append(f"{name} SfM mapped with {final['model_before']} ({mapped}); final bundle adjustment "
+                        f"without distortion ({final['model']}, Cauchy loss {FINAL_BA_LOSS_SCALE_PX:g} px)")
     if cam_meta["model"] == "SIMPLE_RADIAL":
         messages.append(f"{name} SfM: focal {camera.params[0]:.1f} px, radial distortion k1 = "
                         f"{camera.params[3]:.4f} (dropped: Cameras is pinhole)")
     elif cam_meta["model"] == "PINHOLE":
         messages.append(f"{name} SfM: fx {camera.params[0]:.1f} px, fy {camera.params[1]:.1f} px")
+    elif cam_meta["model"] == "SIMPLE_PINHOLE":
+        messages.append(f"{name} SfM: focal {camera.params[0]:.1f} px")
     return reg, R, t, K, cam_meta, len(models)
