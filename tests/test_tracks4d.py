@@ -67,39 +67,15 @@ def test_renderer_makes_the_moving_share_asked_for(moving_clip):
     assert np.allclose(K[k, :2] @ cam / cam[2], tracks.points[k, j], atol=2.0)
 
 
-@pytest.fixture(scope="module")
-def moving_result(moving_clip):
-    return solve_tracks4d(moving_clip[1], SIZE, trajectory=moving_clip[4].cameras)
-
-
-def test_4d_solver_beats_sfm_where_moving_objects_cover_half_the_frame(moving_clip, moving_result):
+def test_4d_solver_beats_sfm_where_moving_objects_cover_half_the_frame(moving_clip):
     clip, tracks, _, moving, sfm = moving_clip
     assert sfm.complete
     sfm_auc = _auc(sfm.cameras, clip.cameras)
-    result = moving_result
+    result = solve_tracks4d(tracks, SIZE, trajectory=sfm.cameras)
     four_d = _auc(result.cameras, clip.cameras)
     assert four_d >= sfm_auc + 5.0, (four_d, sfm_auc)
     # moving tracks rank above static ones by dynamic score
     assert _ranking_auc(result.dynamic_score, moving[result.track_indices]) > 0.9
-
-
-def test_moving_tracks_stay_in_front_of_the_background(moving_clip, moving_result):
-    # a moving point's depth is not observable from its track (its rays do not meet); near-parallel rays
-    # triangulated it hundreds of room units away, which made the moving tracks' 3D error tens of units
-    from raxel_core.geometry.alignment import umeyama_alignment
-
-    clip, _, world, moving, _ = moving_clip
-    result = moving_result
-    vis, mov = result.visibility, moving[result.track_indices]
-    R, t = clip.cameras.R.numpy(), clip.cameras.t.numpy()
-    ref = world[:, result.track_indices]  # (T, M, 3) exact points
-    s, Ra, ta = umeyama_alignment(result.points[:, ~mov][vis[:, ~mov]], ref[:, ~mov][vis[:, ~mov]])
-    aligned = s * result.points @ Ra.T + ta
-    z = np.einsum("tij,tnj->tni", R, aligned)[..., 2] + t[:, None, 2]  # depth in the exact cameras
-    z_room = np.einsum("tij,tnj->tni", R, ref)[..., 2] + t[:, None, 2]
-    assert z[:, mov][vis[:, mov]].max() < 1.5 * z_room[vis].max()
-    err = np.linalg.norm(aligned - ref, axis=2)[:, mov][vis[:, mov]]
-    assert np.sqrt((err ** 2).mean()) < 3.0, np.sqrt((err ** 2).mean())  # room units; the room is 6 x 3 x 7
 
 
 def test_4d_solver_agrees_with_sfm_on_a_static_scene(static_clip):
@@ -141,6 +117,31 @@ def test_still_camera_with_moving_points_reports_near_zero_motion():
     depth = np.median(np.linalg.norm(result.static_points - cams.centers.numpy()[0], axis=1))
     assert np.linalg.norm(cams.centers.numpy() - cams.centers.numpy()[0], axis=1).max() < 0.02 * depth
     assert _ranking_auc(result.dynamic_score, np.arange(n_static + n_moving) >= n_static) > 0.9
+
+
+def test_moving_points_stay_in_front_of_the_background():
+    # points that travel with the camera (95 % of its velocity, bobbing so they are flagged dynamic): their rays
+    # are near-parallel, so a static triangulation puts them tens of units behind the room (measured before the
+    # bound: median depth 46, max 131, against the room's 8.4); the solver must keep them in front of it
+    rng = np.random.default_rng(3)
+    T, n_static, n_moving = 12, 200, 60
+    centres = np.c_[np.linspace(0, 1.1, T), np.zeros(T), np.zeros(T)]  # R = I: camera z = world z - 0
+    X = rng.uniform([-2, -1.5, 4], [2, 1.5, 8], (n_static, 3))
+    Y = rng.uniform([-1, -0.8, 2], [1, 0.8, 3], (n_moving, 3))
+    bob = np.c_[np.zeros(T), 0.3 * np.sin(np.linspace(0, 2 * np.pi, T)), np.zeros(T)]
+    world = np.concatenate([np.repeat(X[None], T, 0), Y[None] + (0.95 * centres + bob)[:, None]], 1)
+    K = np.array([[150.0, 0, 96], [0, 150.0, 64], [0, 0, 1]])
+    cam = world - centres[:, None]
+    uv = (cam @ K.T)[..., :2] / cam[..., 2:] + rng.normal(0, 0.3, (T, n_static + n_moving, 2))
+    start = Cameras(K=torch.tensor(K).repeat(T, 1, 1), R=torch.eye(3, dtype=torch.float64).repeat(T, 1, 1),
+                    t=torch.tensor(-centres), image_size=SIZE)
+    result = solve_tracks4d(Tracks2D(uv, np.ones((T, n_static + n_moving), bool)), SIZE, trajectory=start)
+    mov = result.track_indices >= n_static
+    assert result.dynamic[mov].mean() > 0.9
+    depth = result.points[..., 2]  # world z = camera z of the exact cameras
+    assert depth[:, mov].max() < 1.5 * X[:, 2].max(), depth[:, mov].max()
+    err = np.linalg.norm(result.points - world[:, result.track_indices], axis=2)[:, mov]
+    assert np.sqrt((err ** 2).mean()) < 15.0  # the depth of a moving point stays ambiguous along its ray
 
 
 @pytest.mark.parametrize("case, message", [
