@@ -308,6 +308,10 @@ def _solve(starts, pts, vis, depth_at, settings, messages, track_indices, size, 
                 f"(within {settings.dynamic_threshold_px:g} px); the solver needs at least {MIN_STATIC_SHARE:.0%} "
                 "(a static background to measure the camera against). The clip looks like noise or nearly "
                 "everything in it moves: give a clip with more visible static background, or more frames")
+        moved = problem.bound_dynamic_depth()
+        if moved:
+            messages.append(f"{moved} tracks that no static point explains had a static part farther than the farthest "
+                            "static point (near-parallel rays of a moving point): moved to that depth")
         problem.fit_dynamic(should_stop)
         if progress is not None:
             progress(len(starts) + 1, len(starts) + 1)
@@ -432,6 +436,37 @@ class _LowRankProblem:
         st = self.settings
         for sigma in np.geomspace(st.start_scale_px, st.min_scale_px, st.robust_levels) / self.f_scale:
             self._run(self.camera_params + [self.B0], False, float(sigma), should_stop)
+
+    def bound_dynamic_depth(self) -> int:
+        """Move the static part ``B0`` of each dynamic track (median static residual over the threshold) whose
+        median camera depth exceeds the farthest static track's (99th percentile of their depths) back along
+        its first visible ray to that depth; returns how many moved.
+
+        A moving point has no depth of its own in the static fit: its multi-view triangulation is of rays that
+        do not meet, and where they are near-parallel it lands tens to hundreds of scene units away; the
+        sparsity term then keeps ``X(t)`` near that ``B0`` (measured: one moving track at 572 room units made the
+        moving tracks' 3D RMSE 30 units against a median error of 0.94). The bound is the background: a
+        moving thing is seen in front of it."""
+        with torch.no_grad():
+            R, t, _ = self.cameras()
+            z = (self.B0 @ R.transpose(1, 2) + t[:, None])[..., 2].numpy()  # (T, N)
+        score = np.nanmedian(np.where(self.vis, self.static_residual_px(), np.nan), axis=0)
+        static = score <= self.settings.dynamic_threshold_px
+        z_vis = np.where(self.vis, z, np.nan)
+        if static.sum() < MIN_TRACKS:
+            return 0
+        z_far = float(np.nanpercentile(z_vis[:, static], 99))
+        far = ~static & (np.nanmedian(z_vis, axis=0) > z_far)
+        if not far.any():
+            return 0
+        idx = np.flatnonzero(far)
+        first = np.argmax(self.vis[:, idx], axis=0)
+        with torch.no_grad():
+            Rf, tf = R[first], t[first]  # (n, 3, 3), (n, 3)
+            cam = torch.einsum("nij,nj->ni", Rf, self.B0[idx]) + tf
+            cam = cam / cam[:, 2:3].clamp(min=1e-9) * z_far  # on the same ray, at the farthest static depth
+            self.B0[idx] = torch.einsum("nji,nj->ni", Rf, cam - tf)
+        return len(idx)
 
     def fit_dynamic(self, should_stop=None):
         """The dynamic part alone (cameras and ``B0`` held), then every term together (the cameras too when
