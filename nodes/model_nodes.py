@@ -34,6 +34,13 @@ MODE_LABELS = {
     "video": "images + camera -> video",
     "joint": "image -> video + camera",
 }
+#: Bytes per frame pixel of decoding a core VIDEO for the sampler: ComfyUI's list of float32 RGB frames, their
+#: stacked copy (``get_components``) and the node's clamped float32 copy.
+DECODE_BYTES_PER_PIXEL = 3 * 12
+#: Peak memory of :func:`raxel_core.diffusion.sampler.sample` per frame pixel (frames x height x width), a floor:
+#: 260 bytes measured (peak RSS growth, 33 -> 129 frames of 64x96, video mode) with a one-layer test model;
+#: larger models take more, so the guard refuses only what cannot fit.
+SAMPLER_BYTES_PER_PIXEL = 256
 
 
 def register_model_folders() -> None:
@@ -193,9 +200,42 @@ class RaxelModelLoader(io.ComfyNode):
 
 
 # ----------------------------------------------------------------------------------------- sampler
+def video_header(value) -> tuple[int | None, int, int] | None:
+    """``(stated frames or None, H, W)`` of a core VIDEO backed by a file (its header, nothing decoded);
+    None for anything else (an IMAGE batch, a VIDEO built from frames already in memory)."""
+    from ..raxel_core.video_io import probe_video
+
+    source = value.get_stream_source() if hasattr(value, "get_stream_source") else None
+    if source is None:
+        return None
+    try:
+        info = probe_video(source)
+    except ValueError:
+        return None               # not a readable video: get_components says so in the node's words
+    return (info["num_frames"], *info["image_size"])
+
+
+def check_sampler_memory(frames: int, size: tuple[int, int], fix: str) -> None:
+    """``ValueError`` naming the estimate and the limit when sampling ``frames`` frames of ``size`` (H, W)
+    would take more than the memory limit (:data:`SAMPLER_BYTES_PER_PIXEL`,
+    :func:`raxel_core.resources.check_memory`)."""
+    from ..raxel_core.resources import check_memory
+
+    h, w = size
+    check_memory(SAMPLER_BYTES_PER_PIXEL * frames * h * w, f"sampling {frames} frames of {w}x{h}", fix)
+
+
 def _frames_of(value, what: str) -> torch.Tensor:
-    """An IMAGE batch or a core VIDEO -> IMAGE ``[F, H, W, 3]`` float32 on the CPU."""
+    """An IMAGE batch or a core VIDEO -> IMAGE ``[F, H, W, 3]`` float32 on the CPU; a VIDEO whose decoded
+    frames would exceed the memory limit is refused before decoding (the count its file states)."""
     if hasattr(value, "get_components"):
+        header = video_header(value)
+        if header is not None and header[0] is not None:
+            from ..raxel_core.resources import check_memory
+
+            n, h, w = header
+            check_memory(DECODE_BYTES_PER_PIXEL * n * h * w, f"decoding {n} frames of {w}x{h} from {what}",
+                         "give a shorter or smaller video (trim or scale the file)")
         value = video_components(value, what).images
     if not isinstance(value, torch.Tensor) or value.ndim != 4 or value.shape[-1] not in (3, 4):
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
@@ -248,6 +288,27 @@ def sampler_error_message(err, mode: str, what: str, config) -> str:
                 f"heights that are multiples of {mult_h} (its patch grid, raxels at 1/{config.raxel_downscale} size); "
                 f"resize with core Upscale Image (ImageScale) to e.g. width {fix_w}, height {fix_h}")
     return str(err)
+
+
+def run_sampler(run, mode: str, what: str, config):
+    """``run()`` (a sampling call polling ComfyUI's interrupt flag) and its result, with the errors a
+    user sees: a stop requested by the user wins over whatever the interrupted run raised (ComfyUI's
+    ``InterruptProcessingException``, also when the run finished), and a
+    :class:`raxel_core.diffusion.sampler.SamplerInputError` becomes a ``ValueError`` in the node's
+    words (:func:`sampler_error_message`; ``mode``, ``what`` and ``config`` as there)."""
+    import comfy.model_management
+
+    from ..raxel_core.diffusion.sampler import SamplerInputError
+
+    try:
+        result = run()
+    except Exception as err:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        if isinstance(err, SamplerInputError):
+            raise ValueError(sampler_error_message(err, mode, what, config)) from None
+        raise
+    comfy.model_management.throw_exception_if_processing_interrupted()
+    return result
 
 
 def _text_states(payload: LoadedRaxelModel, conditioning) -> torch.Tensor | None:
@@ -418,7 +479,7 @@ class RaxelJointSampler(io.ComfyNode):
         import comfy.model_management
         import comfy.utils
 
-        from ..raxel_core.diffusion.sampler import SamplerInputError, model_calls, sample
+        from ..raxel_core.diffusion.sampler import model_calls, sample
 
         if not isinstance(model, LoadedRaxelModel):
             raise ValueError("'model' must come from Load Video And Camera Model (RaxelModelLoader)")  # noqa: TRY004 (shown to the user)
@@ -431,6 +492,11 @@ class RaxelJointSampler(io.ComfyNode):
         text = _text_states(model, conditioning)
 
         # the inputs as the sampler takes them; the sampler says what a mode misses or cannot take
+        fix = ("give fewer frames ('frames' in joint mode, a shorter video or trajectory) at the size the model "
+               "was trained on")
+        header = video_header(video) if mode == "pose" else None
+        if header is not None and header[0] is not None:     # every frame is sampled: refuse before decoding
+            check_sampler_memory(header[0], header[1:], fix)
         clip = _frames_of(video, "the video") if video is not None else None
         if mode == "pose":
             kwargs = {"video": clip, "source_frames": images, "cameras": trajectory}
@@ -455,19 +521,16 @@ class RaxelJointSampler(io.ComfyNode):
             kwargs = {"source_frames": source, "cameras": trajectory,
                       "num_frames": int(frames) if mode == "joint" else None}
 
+        frames_in = kwargs.get("video") if mode == "pose" else kwargs["source_frames"]
+        count = {"pose": len(clip) if clip is not None else 0, "joint": int(frames),
+                 "video": len(trajectory) if trajectory is not None else 0}[mode]
+        if frames_in is not None:
+            check_sampler_memory(count, tuple(frames_in.shape[1:3]), fix)
         bar = comfy.utils.ProgressBar(max(model_calls(mode, steps_video, steps_rays), 1))
-        try:
-            result = sample(model.model, mode, steps_video=int(steps_video), steps_rays=int(steps_rays),
-                            seed=int(seed), text=text, latent_space=space,
-                            progress=lambda done, total: bar.update_absolute(done, total),
-                            should_stop=comfy.model_management.processing_interrupted, **kwargs)
-        except Exception as err:
-            # a stop requested by the user wins over whatever the interrupted run raised
-            comfy.model_management.throw_exception_if_processing_interrupted()
-            if isinstance(err, SamplerInputError):
-                raise ValueError(sampler_error_message(err, mode, what, model.config)) from None
-            raise
-        comfy.model_management.throw_exception_if_processing_interrupted()
+        result = run_sampler(lambda: sample(
+            model.model, mode, steps_video=int(steps_video), steps_rays=int(steps_rays), seed=int(seed), text=text,
+            latent_space=space, progress=lambda done, total: bar.update_absolute(done, total),
+            should_stop=comfy.model_management.processing_interrupted, **kwargs), mode, what, model.config)
         raxels = torch.as_tensor(result.rays.to_image(), dtype=torch.float32)
         calls = result.model_calls
         report = (f"{mode} ({MODE_LABELS[mode]}): {len(result.cameras)} frames, {calls.get('forward', 0)} model calls "
@@ -483,7 +546,7 @@ def rerender_with_tracks(model: LoadedRaxelModel, mode: str, steps_video: int, s
     import comfy.model_management
     import comfy.utils
 
-    from ..raxel_core.diffusion.sampler import SamplerInputError, model_calls
+    from ..raxel_core.diffusion.sampler import model_calls
     from ..raxel_core.diffusion.track2view import render_target_view, track2view_inputs
 
     if mode != "video":
@@ -497,18 +560,13 @@ def rerender_with_tracks(model: LoadedRaxelModel, mode: str, steps_video: int, s
     source_frames, source, target, cond = track2view_inputs(condition)
     what = "the condition's source frames"
     check_frame_size(model, source_frames, what)
+    # the source and the target view are sampled together: twice the source's frames
+    check_sampler_memory(2 * len(source), tuple(source_frames.shape[1:3]), "give a shorter source video")
     bar = comfy.utils.ProgressBar(max(model_calls("video", steps_video, 1), 1))
-    try:
-        frames, result = render_target_view(
-            model.model, source_frames, source, target, cond, steps=int(steps_video), seed=int(seed),
-            progress=lambda done, total: bar.update_absolute(done, total),
-            should_stop=comfy.model_management.processing_interrupted)
-    except Exception as err:
-        comfy.model_management.throw_exception_if_processing_interrupted()
-        if isinstance(err, SamplerInputError):
-            raise ValueError(sampler_error_message(err, mode, what, model.config)) from None
-        raise
-    comfy.model_management.throw_exception_if_processing_interrupted()
+    frames, result = run_sampler(lambda: render_target_view(
+        model.model, source_frames, source, target, cond, steps=int(steps_video), seed=int(seed),
+        progress=lambda done, total: bar.update_absolute(done, total),
+        should_stop=comfy.model_management.processing_interrupted), mode, what, model.config)
     t = len(source)
     raxels = torch.as_tensor(result.rays.to_image(), dtype=torch.float32)[t:]
     cams = result.cameras[torch.arange(t, 2 * t)]

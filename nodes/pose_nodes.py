@@ -102,6 +102,21 @@ def video_frame_count(video, what: str) -> int:
     return count_video_frames(source)
 
 
+def input_frame_size(images, video) -> tuple[int, int]:
+    """``(H, W)`` of the frames of an ``IMAGE`` batch or of a core ``VIDEO`` (its file's header, nothing
+    decoded; a ``VIDEO`` without a file: its components). Errors as :func:`frames_to_uint8`."""
+    from ..raxel_core.video_io import probe_video
+
+    if images is not None:
+        frames_to_uint8(images[:1], "the images input")
+        return int(images.shape[1]), int(images.shape[2])
+    what = "the video"
+    source = video.get_stream_source() if hasattr(video, "get_stream_source") else None
+    if source is None:
+        return tuple(int(n) for n in video_components(video, what).images.shape[1:3])
+    return probe_video(source)["image_size"]
+
+
 def pose_report(estimate) -> str:
     """Text shown on the node and given as its ``report`` output: method, registered frames,
     the estimator's messages and the time per stage."""
@@ -184,6 +199,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
         import comfy.utils
 
         from ..raxel_core.pose import estimate_trajectory
+        from ..raxel_core.pose.estimate import check_frame_memory
         from ..raxel_core.pose.masks import sampled_masks
 
         if (images is None) == (video is None):
@@ -199,6 +215,8 @@ class RaxelPoseFromVideo(io.ComfyNode):
             frames, fps = video_frames(video, "the video", limit, int(stride))
         else:
             frames, fps = image_frames(images, "the images input", limit, int(stride)), None
+        # memory guard before a frame is decoded (frames stream: one frame's peak, whatever their count)
+        check_frame_memory(input_frame_size(images, video), int(max_image_size) or None, pixel_aspect)
         masks = None
         if mask is not None:
             count = int(images.shape[0]) if images is not None else video_frame_count(video, "the video")

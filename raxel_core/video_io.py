@@ -258,6 +258,42 @@ def video_fps(source) -> float | None:
     return rate
 
 
+def probe_video(source) -> dict:
+    """Frame size and stated frame count of a video file or binary file object, read from the container
+    header without decoding a frame (for memory guards before decoding); a file object is rewound.
+
+    Returns:
+        dict: ``image_size`` ``(H, W)``, ``num_frames``: the count the container states (``stream.frames``,
+        else its duration times its frame rate, rounded up), ``None`` where it states neither.
+
+    Raises:
+        ValueError: as :func:`read_video` for a missing file, one that is not a video or has no video stream.
+    """
+    def describe(container) -> dict:
+        stream = container.streams.video[0]
+        count = int(stream.frames or 0)
+        rate = stream.average_rate or stream.guessed_rate
+        if not count and container.duration and rate:
+            count = -(-int(container.duration) * int(rate.numerator) // (av.time_base * int(rate.denominator)))
+        return {"image_size": (int(stream.codec_context.height), int(stream.codec_context.width)),
+                "num_frames": count or None}
+
+    if isinstance(source, (str, os.PathLike)):
+        with _open_video(Path(source)) as container:
+            return describe(container)
+    name = getattr(source, "name", "the video")
+    try:
+        with av.open(source) as container:
+            if not container.streams.video:
+                raise ValueError(f"{name} has no video stream; give a file with video in it")
+            return describe(container)
+    except _FFmpegError as err:
+        raise ValueError(f"{name} is not a readable video ({err}); give a file that ffmpeg decodes") from err
+    finally:
+        if hasattr(source, "seek"):
+            source.seek(0)
+
+
 def frame_files(path: Path, max_frames: int | None = None, stride: int = 1) -> list[Path]:
     """The image files of a frame folder, in natural name order (``frame_2`` before ``frame_10``), every
     ``stride``-th, at most ``max_frames``.

@@ -25,6 +25,8 @@ TABLE = Path(__file__).with_name("BAD_INPUT.md")
 #: Memory limit the resource-guard cases run under (``RAXEL_MEMORY_LIMIT_MB``, MiB), so that the small
 #: clip of :func:`make_inputs` is "too big" without a machine running out of memory to show it.
 SMALL_LIMIT_MB = "0.1"
+#: The node cases' video of frames too large to decode (:func:`write_huge_video`): name, frames, side in pixels.
+HUGE_VIDEO, HUGE_VIDEO_FRAMES, HUGE_VIDEO_SIDE = "huge_frames.mov", 16, 16000
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,9 @@ CASES: tuple[Case, ...] = (
     C("pose", "negative --focal", "clip.mp4", "--out", "out.json", "--focal", "-5"),
     C("pose", "output folder missing", "clip.mp4", "--out", "nodir/out.json"),
     C("pose", "output suffix unknown", "clip.mp4", "--out", "out.xyz"),
-    # pose streams its frames (bounded memory whatever the length): no memory guard to hit; its sampling options
+    # pose streams its frames (bounded memory whatever the length): the guard is one frame's peak; its sampling options
+    C("pose", "oversized frames (memory guard)", "clip.mp4", "--out", "out.json",
+      env={"RAXEL_MEMORY_LIMIT_MB": SMALL_LIMIT_MB}),
     C("pose", "bad --stride", "clip.mp4", "--out", "out.json", "--stride", "0"),
     C("pose", "bad --max-frames", "clip.mp4", "--out", "out.json", "--max-frames", "1"),
     C("pose", "bad --max-image-size", "clip.mp4", "--out", "out.json", "--max-image-size", "8"),
@@ -235,6 +239,7 @@ NODE_CASES: tuple[NodeCase, ...] = (
         "4": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 48, "height": 32}},
         "2": {"class_type": "RaxelPoseFromVideo", "inputs": {"video": ["1", 0], "focal_px": 0.0, "seed": 0,
                                                               "mask": ["4", 0]}}}),
+    NodeCase("RaxelPoseFromVideo", "oversized frames (memory guard)", _pose(HUGE_VIDEO)),
     NodeCase("RaxelPoseFromVideo", "no input connected", {
         "1": {"class_type": "RaxelPoseFromVideo", "inputs": {"focal_px": 0.0, "seed": 0}},
         "2": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["1", 0], "width": 256,
@@ -267,6 +272,27 @@ def make_node_inputs(folder: Path) -> None:
     """The files the node cases read, written into ComfyUI's input folder ``folder``."""
     make_inputs(folder)
     (folder / "notes.mp4").write_text("meeting notes\n")
+    write_huge_video(folder / HUGE_VIDEO)
+
+
+def write_huge_video(path: Path, frames: int = HUGE_VIDEO_FRAMES, side: int = HUGE_VIDEO_SIDE) -> Path:
+    """A real video whose frames no machine decodes into memory: ``frames`` grey ``side`` x ``side`` PNG frames
+    in a QuickTime file (a few MB; about half a minute, one frame is encoded and its packet muxed ``frames``
+    times). ffmpeg decodes frames up to about 268 M pixels (``av_image_check_size``): 16000 x 16000 is one."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("png", rate=8)
+        stream.width, stream.height, stream.pix_fmt = side, side, "gray"
+        frame = av.VideoFrame.from_ndarray(np.full((side, side), 128, np.uint8), format="gray")
+        (packet,) = [*stream.encode(frame), *stream.encode()]
+        data, time_base = bytes(packet), packet.time_base
+        for k in range(frames):
+            copy = av.Packet(data)
+            copy.stream, copy.pts, copy.dts, copy.time_base, copy.is_keyframe = stream, k, k, time_base, True
+            container.mux(copy)
+    return path
 
 
 def make_inputs(folder: Path) -> None:

@@ -73,6 +73,9 @@ WIDGET_DEFAULTS = {
     "RaxelSaveTrajectory": {"filename_prefix": "raxel/e2e", "format": "raxel"},
     "RaxelLoadTrajectory": {"width": 384, "height": 256},
     "RaxelPoseFromVideo": {"focal_px": 0.0},
+    "RaxelPointTracks": {"num_points": 300, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0, "tracks_json": ""},
+    "RaxelTracksTo4D": {"width": 0, "height": 0, "num_bases": 8, "dynamic_threshold_px": 2.0, "seed": 0,
+                        "tracks_json": "", "depth_kind": "depth"},
 }
 
 
@@ -121,6 +124,12 @@ class Server:
     def interrupt(self) -> None:
         """Cancel the prompt that runs now (the UI's cancel button: POST /interrupt)."""
         self.post_json("/interrupt", {})
+
+    def help_page(self, node_id: str) -> str:
+        """The pack's help page of ``node_id`` as the server serves it (``web/docs/<node_id>.md``)."""
+        with urllib.request.urlopen(f"{self.url}/extensions/{PACK_NAME}/docs/{node_id}.md", timeout=30) as r:
+            assert r.status == 200, r.status
+            return r.read().decode()
 
     def post_prompt(self, prompt: dict) -> tuple[int, dict]:
         """Queue an API-format ``prompt``; the HTTP status and the decoded body (also on 400)."""

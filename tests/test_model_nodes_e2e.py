@@ -235,6 +235,43 @@ def test_a_frame_size_the_model_cannot_take_fails_naming_the_size(server, models
     server.assert_healthy()
 
 
+@pytest.fixture(scope="module")
+def huge_video(server) -> str:
+    """A real video of 16 frames of 16000x16000 in the input folder (tests/bad_input_cases.py)."""
+    from bad_input_cases import HUGE_VIDEO, write_huge_video
+
+    if not (server.input / HUGE_VIDEO).is_file():
+        write_huge_video(server.input / HUGE_VIDEO)
+    return HUGE_VIDEO
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("joint frames", "sampling 1024 frames of 2048x2048 needs about 1.0 TiB of memory, over the limit of "),
+    ("pose video", "sampling 16 frames of 16000x16000 needs about 976.6 GiB of memory, over the limit of "),
+    ("joint video", "decoding 16 frames of 16000x16000 from the video needs about 137.3 GiB of memory, over the "
+                    "limit of "),
+])
+def test_frames_over_the_memory_limit_are_refused_before_allocating(server, models, huge_video, case, expected):
+    # tiny_any takes any frame size its patch grid takes; the guards refuse before the frames are decoded
+    # (the video) or the sampler allocates (1024 frames); the fix is named
+    prompt = {"1": _loader("tiny_any/model.safetensors"),
+              "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}}}
+    if case == "joint frames":
+        prompt["2"] = {"class_type": "EmptyImage", "inputs": {"width": 2048, "height": 2048, "batch_size": 1,
+                                                              "color": 0}}
+        prompt["3"] = _sampler("joint", model=["1", 0], images=["2", 0], frames=1024)
+        fix = "; give fewer frames ('frames' in joint mode, a shorter video or trajectory) at the size"
+    else:
+        prompt["2"] = {"class_type": "LoadVideo", "inputs": {"file": huge_video}}
+        prompt["3"] = _sampler(case.split()[0], model=["1", 0], video=["2", 0])
+        fix = "; give fewer frames" if case == "pose video" else "; give a shorter or smaller video (trim or scale"
+    error = server.run_error(prompt)
+    message = error["exception_message"]
+    assert error["node_type"] == "RaxelJointSampler", error
+    assert expected in message and fix in message and "\n" not in message.strip(), message
+    server.assert_healthy()
+
+
 def _pose_prompt(model_name: str, inputs: dict) -> dict:
     return {
         "1": _loader(model_name),

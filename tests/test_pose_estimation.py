@@ -136,8 +136,16 @@ def test_black_frame_is_reported_unregistered(re10k_frames):
     (np.zeros((0, 64, 64, 3), np.uint8), "at least 2 frames"),
     (np.zeros((1, 64, 64, 3), np.uint8), "at least 2 frames"),
     (np.zeros((4, 64, 64), np.uint8), r"\(N, H, W, 3\)"),
-    (np.zeros((4, 64, 64, 3), np.float32), "uint8"),
-])
+    (np.zeros((4, 64, 64, 3), np.float32), r"^frames must be uint8 \(0-255\); got float32\. Convert float images"),
+    (np.zeros((4, 8, 64, 3), np.uint8), r"^frames of 64x8 pixels are too small for features"),
+    # the same checks on a stream of frames, each frame named
+    (iter(np.zeros((4, 64, 64, 3), np.float32)), r"^frame 0 must be uint8 \(0-255\); got float32\. Convert"),
+    (iter([np.zeros((64, 64, 3), np.uint8), np.zeros((64, 32, 3), np.uint8)]),
+     r"^frame 1 is 32x64 but frame 0 is 64x64 \(W x H\)"),
+    (iter([np.zeros((64, 64), np.uint8)] * 2), r"^frame 0 must be an \(H, W, 3\) RGB array"),
+    (iter([np.zeros((64, 8, 3), np.uint8)] * 2), r"^frames of 8x64 pixels are too small for features"),
+], ids=["no frames", "one frame", "no channels", "float", "too small", "stream float", "stream size change",
+        "stream no channels", "stream too small"])
 def test_bad_input_raises_a_clear_error(frames, match):
     with pytest.raises(ValueError, match=match):
         estimate_trajectory(frames)

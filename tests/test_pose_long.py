@@ -17,6 +17,7 @@ from shared_data import DATA
 
 from raxel_core.geometry.rotations import rotation_angle_deg
 from raxel_core.pose import estimate_trajectory
+from raxel_core.pose.estimate import check_frame_memory, frame_memory_bytes
 from raxel_core.pose.rotation_only import RotationProblem
 from raxel_core.video_io import iter_frames, iter_video_frames, read_video_frames, video_fps
 
@@ -123,3 +124,22 @@ def test_raxel_pose_stride_max_frames_max_image_size_on_a_static_clip(tmp_path):
                              timeout=900)
         assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr, run.stderr
         assert not (tmp_path / "bad.json").exists()
+
+
+def test_frames_over_the_memory_limit_are_refused_before_any_is_written_naming_max_image_size(monkeypatch, tmp_path):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 64, 96, 3), dtype=np.uint8)
+    # one frame's peak (frames stream): decoded RGB + YUV 4:2:0 (4.5 B/px) at 96x64, then its RGB copy (3 B/px)
+    # and OpenCV's SIFT (300 B/px) at the size features are extracted on
+    assert frame_memory_bytes((64, 96), None) == int(4.5 * 64 * 96 + 303 * 64 * 96)
+    assert frame_memory_bytes((64, 96), 32) == int(4.5 * 64 * 96 + 303 * 21 * 32)       # 96x64 -> 32x21
+    assert frame_memory_bytes((64, 96), None, 2.0) == int(4.5 * 64 * 96 + 303 * 64 * 192)  # stretched to square
+    assert frame_memory_bytes((64, 96), None, None) == frame_memory_bytes((64, 96), None)  # estimated: as 1
+    monkeypatch.setenv("RAXEL_MEMORY_LIMIT_MB", "1")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with pytest.raises(ValueError, match=r"^estimating cameras on 96x64 frames \(features at 96x64\) needs about "
+                                         r"1\.8 MiB of memory, over the limit of 1\.0 MiB \(RAXEL_MEMORY_LIMIT_MB=1\); "
+                                         r"set max_image_size \(raxel pose --max-image-size\), e\.g\. 1920"):
+        estimate_trajectory(iter(frames))
+    assert list(tmp_path.iterdir()) == []          # the workspace is removed, no frame left behind
+    check_frame_memory((64, 96), 32)               # the fix it names: features on smaller frames fit

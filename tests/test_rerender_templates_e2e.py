@@ -6,7 +6,7 @@ Each template runs as shipped (``workflows/api/raxel_rerender_wan_*.json``) with
 tiny random-weight model files built with ComfyUI's own classes (tests/wan_tiny_models.py: a Wan 2.1 VACE
 model that ComfyUI detects as ``WAN21_Vace``, a Wan 2.1 image-to-video model, ATI's architecture, detected
 as ``WAN21_I2V``, and the Wan 2.1 VAE), a real RealEstate10K clip cut to 5 frames of 192 x 128, 2 sampler
-steps, and the text encoder's stand-in of tests/test_camera_transfer_e2e.py (umt5-xxl does not fit this
+steps, and the text encoder's stand-in of tests/wan_tiny_models.py (umt5-xxl does not fit this
 machine). A probe node (test only) sits on the wires into and out of the core Wan node and writes what
 passes to the output folder, so the test reads what core's node received and what it handed the model.
 """
@@ -30,29 +30,14 @@ RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
 FRAMES, WIDTH, HEIGHT = 5, 192, 128
 
 _TEST_NODES = textwrap.dedent('''
-    """Test nodes: a stand-in for Wan's text encoder (umt5-xxl does not fit the test machine) and a probe
-    that passes its inputs on unchanged and writes them to output/probe/<name>.safetensors / .json."""
+    """Test node: a probe that passes its inputs on unchanged and writes them to
+    output/probe/<name>.safetensors / .json."""
     import json
     import os
-    import zlib
 
     import folder_paths
     import torch
     from safetensors.torch import save_file
-
-
-    class RaxelTestTextConditioning:
-        CATEGORY = "testing"
-        RETURN_TYPES = ("CONDITIONING",)
-        FUNCTION = "encode"
-
-        @classmethod
-        def INPUT_TYPES(cls):
-            return {"required": {"text": ("STRING", {"multiline": True}), "tokens": ("INT", {"default": 8})}}
-
-        def encode(self, text, tokens):
-            generator = torch.Generator().manual_seed(zlib.crc32(text.encode()))
-            return ([[torch.randn(1, tokens, 4096, generator=generator), {}]],)
 
 
     class RaxelTestProbe:
@@ -91,8 +76,7 @@ _TEST_NODES = textwrap.dedent('''
             return (conditioning, mask, text, images)
 
 
-    NODE_CLASS_MAPPINGS = {"RaxelTestTextConditioning": RaxelTestTextConditioning,
-                           "RaxelTestProbe": RaxelTestProbe}
+    NODE_CLASS_MAPPINGS = {"RaxelTestProbe": RaxelTestProbe}
 ''')
 
 
@@ -103,11 +87,14 @@ def server(tmp_path_factory, shared_file):
     reason = comfyui_skip_reason("run the re-render templates")
     if reason:
         pytest.skip(reason)
-    test_nodes = tmp_path_factory.mktemp("nodes") / "raxel_test_rerender_nodes"
+    from wan_tiny_models import write_text_stand_in
+
+    nodes = tmp_path_factory.mktemp("nodes")
+    test_nodes = nodes / "raxel_test_rerender_nodes"
     test_nodes.mkdir()
     (test_nodes / "__init__.py").write_text(_TEST_NODES)
     with start_comfyui(tmp_path_factory.mktemp("comfyui"), COMFYUI_DIR, SHIMS,
-                       extra_custom_nodes=(test_nodes,)) as srv:
+                       extra_custom_nodes=(write_text_stand_in(nodes), test_nodes)) as srv:
         built = subprocess.run(
             [sys.executable, str(ROOT / "tests" / "wan_tiny_models.py"), str(Path(COMFYUI_DIR).resolve()),
              SHIMS or "", str(srv.base / "models"), "vace,i2v"],

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.request
 
 import numpy as np
 import pytest
-from comfyui_server import PACK_NAME, ROOT
+from comfyui_server import ROOT
 from comfyui_server import api_node as _node
 
 from raxel_core.video_io import read_video_frames
@@ -23,14 +22,10 @@ CLIP = "re10k/videos/0bf152ef84195293.mp4"
 pytestmark = pytest.mark.comfyui("run the 4D solver node inside a real ComfyUI server")
 
 
-def _solver(**inputs) -> dict:
-    return _node("RaxelTracksTo4D", **{"width": 0, "height": 0, "num_bases": 8, "dynamic_threshold_px": 2.0,
-                                       "seed": 0, "tracks_json": "", "depth_kind": "depth", **inputs})
-
-
 def _alone(**inputs) -> dict:
-    """A prompt of the solver and a PreviewAny of its scores (a prompt needs an output node)."""
-    return {"1": _solver(**inputs), "2": _node("PreviewAny", source=["1", 2])}
+    """A prompt of the solver (its widgets: comfyui_server.WIDGET_DEFAULTS) and a PreviewAny of its scores (a
+    prompt needs an output node)."""
+    return {"1": _node("RaxelTracksTo4D", **inputs), "2": _node("PreviewAny", source=["1", 2])}
 
 
 def test_node_loads_with_tooltips_and_help_page(server):
@@ -41,8 +36,7 @@ def test_node_loads_with_tooltips_and_help_page(server):
         for name, spec in node["input"].get(group, {}).items():
             assert len(spec) > 1 and spec[1].get("tooltip"), name
     assert node["output"] == ["CAMERA_TRAJECTORY", "RAXEL_TRACKS_3D", "STRING"] and all(node["output_tooltips"])
-    with urllib.request.urlopen(f"{server.url}/extensions/{PACK_NAME}/docs/RaxelTracksTo4D.md", timeout=30) as r:
-        assert r.status == 200 and r.read().decode().startswith("# Solve Cameras From Point Tracks (Moving Scenes)")
+    assert server.help_page("RaxelTracksTo4D").startswith("# Solve Cameras From Point Tracks (Moving Scenes)")
 
 
 def test_template_gives_the_librarys_result(server, shared_file):

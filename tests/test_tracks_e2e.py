@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.request
 
 import numpy as np
 import pytest
-from comfyui_server import PACK_NAME, ROOT
+from comfyui_server import ROOT
 from comfyui_server import api_node as _node
 from PIL import Image
 
@@ -24,12 +23,6 @@ CLIP = "re10k/videos/0bf152ef84195293.mp4"
 pytestmark = pytest.mark.comfyui("run the point-tracks node inside a real ComfyUI server")
 
 
-def _tracks_node(**inputs) -> dict:
-    return _node("RaxelPointTracks", **{"num_points": 300, "reseed": True, "fb_threshold": 1.0, "max_tracks": 0,
-                                        "tracks_json": "",
-                                        **inputs})
-
-
 def test_node_loads_with_tooltips_and_help_page(server):
     node = server.object_info["RaxelPointTracks"]
     assert node["category"] == "raxel/pose" and len(node["description"]) > 40
@@ -37,8 +30,7 @@ def test_node_loads_with_tooltips_and_help_page(server):
         for name, spec in node["input"].get(group, {}).items():
             assert len(spec) > 1 and spec[1].get("tooltip"), name
     assert node["output"] == ["TRACKS", "STRING", "IMAGE"] and all(node["output_tooltips"])
-    with urllib.request.urlopen(f"{server.url}/extensions/{PACK_NAME}/docs/RaxelPointTracks.md", timeout=30) as r:
-        assert r.status == 200 and r.read().decode().startswith("# Follow Points Through A Video")
+    assert server.help_page("RaxelPointTracks").startswith("# Follow Points Through A Video")
 
 
 def test_point_tracks_template_gives_the_librarys_tracks(server, shared_file):
@@ -66,7 +58,7 @@ def test_json_tracks_pass_through_and_reach_core_tracks(server, shared_file):
     points[1][3]["visible"] = False
     entry = server.run_ok({
         "1": {"class_type": "LoadVideo", "inputs": {"file": "clip.mp4"}},
-        "2": _tracks_node(video=["1", 0], tracks_json=json.dumps(points)),
+        "2": _node("RaxelPointTracks", video=["1", 0], tracks_json=json.dumps(points)),
         "3": _node("RaxelTracksFromJSON", tracks_json="", tracks=["2", 0]),
         "4": _node("RaxelTracksFromJSON", tracks_json=["2", 1]),
     })
@@ -78,7 +70,7 @@ def test_json_tracks_pass_through_and_reach_core_tracks(server, shared_file):
 def _prompt_with(tracks_json: str, video: str = "clip.mp4") -> dict:
     return {
         "1": {"class_type": "LoadVideo", "inputs": {"file": video}},
-        "2": _tracks_node(video=["1", 0], tracks_json=tracks_json),
+        "2": _node("RaxelPointTracks", video=["1", 0], tracks_json=tracks_json),
         "3": _node("RaxelTracksFromJSON", tracks_json="", tracks=["2", 0]),
     }
 
@@ -122,7 +114,7 @@ def test_malformed_json_is_rejected_before_running(server):
 
 
 def test_no_frames_fails_naming_both_inputs(server):
-    error = server.run_error({"1": _tracks_node(), "3": _node("RaxelTracksFromJSON", tracks_json="",
+    error = server.run_error({"1": _node("RaxelPointTracks"), "3": _node("RaxelTracksFromJSON", tracks_json="",
                                                              tracks=["1", 0])})
     assert "exactly one source" in error["exception_message"]
     server.assert_healthy()

@@ -1,5 +1,6 @@
 """Reading real videos and image folders into RGB frames, writing video, and the errors a user
 sees for bad inputs."""
+import io
 import os
 from fractions import Fraction
 
@@ -12,6 +13,7 @@ from shared_data import DATA
 
 from raxel_core.video_io import (
     iter_video_frames,
+    probe_video,
     read_frame_dir,
     read_frames,
     read_video,
@@ -58,6 +60,24 @@ def test_static_camera_videos_frame_counts_and_sizes():
     assert info["num_frames"] == 455 and info["image_size"] == (480, 640)
     assert info["fps"] == pytest.approx(29.97, abs=0.05)
     assert video_info(STATIC / "tree.avi")["num_frames"] == 68
+
+
+@needs_static
+def test_probe_reads_the_size_and_the_stated_count_without_decoding(tmp_path):
+    # the headers' counts: box.mp4 states 456 (455 decode), tree.avi 444 (68 decode; video_info counts them)
+    assert probe_video(STATIC / "box.mp4") == {"image_size": (480, 640), "num_frames": 456}
+    assert probe_video(STATIC / "tree.avi") == {"image_size": (240, 320), "num_frames": 444}
+    frames = np.zeros((7, 32, 48, 3), np.uint8)
+    write_video(tmp_path / "clip.mkv", frames, fps=8.0)
+    with av.open(str(tmp_path / "clip.mkv")) as container:
+        assert container.streams.video[0].frames == 0      # Matroska states no count: duration x rate
+    assert probe_video(tmp_path / "clip.mkv") == {"image_size": (32, 48), "num_frames": 7}
+    data = io.BytesIO((STATIC / "box.mp4").read_bytes())
+    assert probe_video(data)["num_frames"] == 456 and data.tell() == 0
+    with pytest.raises(ValueError, match="not a video|not a readable video"):
+        probe_video(io.BytesIO(b"meeting notes"))
+    with pytest.raises(ValueError, match="missing.mp4"):
+        probe_video(tmp_path / "missing.mp4")
 
 
 @needs_static

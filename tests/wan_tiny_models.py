@@ -22,16 +22,57 @@ classes so that ComfyUI's loaders detect them as the real thing (``comfy/model_d
 Run as a script inside ComfyUI's folder (``python wan_tiny_models.py COMFYUI_DIR SHIMS MODELS_DIR
 [camera,vace,i2v]``, default ``camera``; the VAE is always written): the
 test process itself does not import ComfyUI. Weights: normal(0, 0.02), norm scales 1, biases 0, seed 0.
+
+The text encoder is the one stand-in (:func:`write_text_stand_in`): umt5-xxl, Wan's text encoder, has a
+fixed 5.7 B-parameter layout in ComfyUI (``comfy/text_encoders/umt5_config_xxl.json``) that does not fit
+the test machine even with random weights, so the tests replace its two nodes (CLIPLoader ->
+CLIPTextEncode) by a test node that returns a conditioning of the same shape.
 """
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 DIFFUSION_NAME = "wan21_fun_camera_tiny.safetensors"
 VAE_NAME = "wan21_vae_random.safetensors"
 VACE_NAME = "wan21_vace_tiny.safetensors"
 I2V_NAME = "wan21_i2v_tiny.safetensors"
+
+#: The text stand-in, a ComfyUI custom node package (``__init__.py``): ``RaxelTestTextConditioning``.
+TEXT_STAND_IN = textwrap.dedent('''
+    """Test stand-in for Wan's text encoder (umt5-xxl does not fit the test machine): a conditioning of
+    the shape umt5-xxl gives, (1, tokens, 4096), with values seeded by the text."""
+    import zlib
+
+    import torch
+
+
+    class RaxelTestTextConditioning:
+        CATEGORY = "testing"
+        RETURN_TYPES = ("CONDITIONING",)
+        FUNCTION = "encode"
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"text": ("STRING", {"multiline": True}), "tokens": ("INT", {"default": 8})}}
+
+        def encode(self, text, tokens):
+            generator = torch.Generator().manual_seed(zlib.crc32(text.encode()))
+            return ([[torch.randn(1, tokens, 4096, generator=generator), {}]],)
+
+
+    NODE_CLASS_MAPPINGS = {"RaxelTestTextConditioning": RaxelTestTextConditioning}
+''')
+
+
+def write_text_stand_in(folder: Path) -> Path:
+    """Write :data:`TEXT_STAND_IN` as the custom node package ``folder/raxel_test_text_stand_in`` (for
+    ``start_comfyui(extra_custom_nodes=...)``); returns that package folder."""
+    package = Path(folder) / "raxel_test_text_stand_in"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(TEXT_STAND_IN)
+    return package
 
 
 def _randomise(module, seed: int) -> dict:

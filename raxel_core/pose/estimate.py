@@ -85,6 +85,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..resources import check_memory
 from .masks import MaskStream, frame_ranges, workspace_mask_name, write_mask
 from .parallax import has_parallax, is_static, parallax_statistics, widest_pairs
 from .rotation_only import pinhole_intrinsics, solve_rotation_only
@@ -95,6 +96,11 @@ MIN_REGISTERED_FRAMES = 2
 #: COLMAP's default focal-length prior when nothing is known: ``1.2 * max(H, W)``.
 DEFAULT_FOCAL_FACTOR = 1.2
 METHODS = ("sfm", "rotation_only", "static")
+#: Peak memory of OpenCV's SIFT (:func:`raxel_core.pose.sfm.sift_features`, first octave upsampled) per
+#: pixel of the frame it runs on: 344 and 264 bytes measured (peak RSS growth, 8192 features) at
+#: 1920x1080 and 3840x2160; the Gaussian and difference-of-Gaussian pyramids of the 2x upsampled float32
+#: image alone are 16 * (6 + 5) * 4 / 3 = 235.
+SIFT_BYTES_PER_PIXEL = 300
 
 
 @dataclass
@@ -135,6 +141,8 @@ class PoseEstimate:
 
 
 def _check_frames(frames) -> np.ndarray:
+    """An ``(N, H, W, 3)`` uint8 array of ``N >= 2`` frames; frame 0 gets :func:`_check_frame`'s checks
+    (dtype, size), which the stream loop of :func:`write_frames` then gives every frame."""
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu().numpy()
     frames = np.asarray(frames)
@@ -143,24 +151,21 @@ def _check_frames(frames) -> np.ndarray:
             f"frames must be an (N, H, W, 3) RGB array; got shape {frames.shape}. Read a video "
             "with raxel_core.video_io.read_frames"
         )
-    if frames.dtype != np.uint8:
-        raise ValueError(
-            f"frames must be uint8 (0-255); got {frames.dtype}. Convert float images in [0, 1] "
-            "with (x * 255).round().astype(np.uint8)"
-        )
+    if len(frames):
+        _check_frame(frames[0], 0, None, what="frames")
     n = frames.shape[0]
     if n < MIN_REGISTERED_FRAMES:
         raise ValueError(
             f"camera trajectory estimation needs at least {MIN_REGISTERED_FRAMES} frames; got {n}. "
             "Give the whole clip (a video of several frames with some camera overlap)"
         )
-    if min(frames.shape[1:3]) < 16:
-        raise ValueError(f"frames of {frames.shape[1]}x{frames.shape[2]} pixels are too small for features")
     return frames
 
 
-def _check_frame(frame, k: int, first_shape) -> np.ndarray:
-    """One frame of a frame iterable: ``np.uint8 (H, W, 3)`` of the first frame's size."""
+def _check_frame(frame, k: int, first_shape, what: str | None = None) -> np.ndarray:
+    """One frame of a frame iterable: ``np.uint8 (H, W, 3)`` of the first frame's size; ``what`` names it
+    in the errors (default ``frame k``)."""
+    what = what or f"frame {k}"
     if isinstance(frame, torch.Tensor):
         frame = frame.detach().cpu().numpy()
     frame = np.asarray(frame)
@@ -170,7 +175,10 @@ def _check_frame(frame, k: int, first_shape) -> np.ndarray:
             "frames or an iterable of (H, W, 3) frames (raxel_core.video_io.iter_frames)"
         )
     if frame.dtype != np.uint8:
-        raise ValueError(f"frame {k} must be uint8 (0-255); got {frame.dtype}")
+        raise ValueError(
+            f"{what} must be uint8 (0-255); got {frame.dtype}. Convert float images in [0, 1] "
+            "with (x * 255).round().astype(np.uint8)"
+        )
     if first_shape is not None and frame.shape != first_shape:
         raise ValueError(
             f"frame {k} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is {first_shape[1]}x{first_shape[0]} "
@@ -192,6 +200,34 @@ def work_size(input_size: tuple[int, int], max_image_size: int | None, pixel_asp
         scale = max_image_size / max(h2, w2)
         h2, w2 = h2 * scale, w2 * scale
     return max(1, round(h2)), max(1, round(w2))
+
+
+def frame_memory_bytes(input_size: tuple[int, int], max_image_size: int | None,
+                       pixel_aspect: float | None = 1.0) -> int:
+    """Bytes one frame takes at its peak in :func:`estimate_trajectory` (frames stream one at a time, so
+    this does not grow with their count): the decoded frame (RGB 3 bytes / pixel, and the decoder's
+    YUV 4:2:0 1.5 bytes / pixel) at ``input_size`` ``(H, W)``, its RGB copy at :func:`work_size`, and
+    SIFT on that copy, :data:`SIFT_BYTES_PER_PIXEL`. ``pixel_aspect=None`` (estimated) counts as 1."""
+    h, w = input_size
+    wh, ww = work_size((h, w), max_image_size, 1.0 if pixel_aspect is None else float(pixel_aspect))
+    return int(4.5 * h * w + (3 + SIFT_BYTES_PER_PIXEL) * wh * ww)
+
+
+def check_frame_memory(input_size: tuple[int, int], max_image_size: int | None,
+                       pixel_aspect: float | None = 1.0) -> None:
+    """Refuse frames of ``input_size`` ``(H, W)`` whose :func:`frame_memory_bytes` exceed the memory limit
+    (:func:`raxel_core.resources.check_memory`), before any frame is decoded.
+
+    Raises:
+        ValueError: ``"estimating cameras on WxH frames (features at W'xH') needs about X of memory, over
+            the limit of Y (SOURCE); set max_image_size ...``.
+    """
+    h, w = input_size
+    wh, ww = work_size((h, w), max_image_size, 1.0 if pixel_aspect is None else float(pixel_aspect))
+    check_memory(frame_memory_bytes((h, w), max_image_size, pixel_aspect),
+                 f"estimating cameras on {w}x{h} frames (features at {ww}x{wh})",
+                 "set max_image_size (raxel pose --max-image-size), e.g. 1920, to extract features on smaller "
+                 "frames, or give a smaller video")
 
 
 def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, pixel_aspect: float = 1.0,
@@ -217,7 +253,8 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, 
 
     Raises:
         ValueError: bad frames (shape, dtype, size changes, fewer than 2); bad masks (size, count) or
-            every frame entirely masked.
+            every frame entirely masked; frames of a size over the memory limit (:func:`check_frame_memory`,
+            checked on the first frame, before it is written).
     """
     if isinstance(frames, (np.ndarray, torch.Tensor)):
         frames = _check_frames(frames)
@@ -230,6 +267,7 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, 
         frame = _check_frame(frame, k, first_shape)
         if first_shape is None:
             first_shape = frame.shape
+            check_frame_memory(frame.shape[:2], max_image_size, pixel_aspect)
             size = work_size(frame.shape[:2], max_image_size, pixel_aspect)
         if size != frame.shape[:2]:
             shrink = size[0] <= frame.shape[0] and size[1] <= frame.shape[1]
@@ -341,7 +379,8 @@ def estimate_trajectory(
         :class:`PoseEstimate` (cameras of the registered frames, which frames, method, messages).
 
     Raises:
-        ValueError: bad ``frames`` (shape, dtype, fewer than 2), bad ``focal``, bad ``masks`` (a mask of
+        ValueError: bad ``frames`` (shape, dtype, fewer than 2, a size over the memory limit:
+            :func:`check_frame_memory`), bad ``focal``, bad ``masks`` (a mask of
             another size than the frames, another count, every frame entirely masked), or fewer than
             :data:`MIN_REGISTERED_FRAMES` frames registered (the message says what to try).
         InterruptedError: ``should_stop()`` returned True.
