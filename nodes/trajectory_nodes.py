@@ -97,18 +97,21 @@ class RaxelCameraTrajectory(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, keyframes):
-        # ComfyUI reports a validation error once per input named here: name only 'keyframes', so a bad
-        # keyframes text is refused once, on that input (preset and frames get ComfyUI's own checks). The
-        # preset is not known here: a keyframes text is checked whatever the preset, except an empty list
-        # (the other presets' usual value); the keys' range needs frames and is checked when the node runs.
-        if keyframes is None or keyframes.strip() in ("", "[]"):     # None: linked from another node
-            return True
-        from ..raxel_core.authoring.keyframes import parse_keyframes_json
-        try:
-            parse_keyframes_json(keyframes)
-        except ValueError as err:
-            return str(err)
+    def validate_inputs(cls, preset, keyframes, frames):
+        # Naming an input here makes ComfyUI skip its own check of it: check the preset and frames too.
+        if preset not in (*PRESET_NAMES, KEYFRAMES):
+            return f"unknown preset {preset!r}; choose one of {', '.join((*PRESET_NAMES, KEYFRAMES))}"
+        if frames is not None and not (isinstance(frames, int) and not isinstance(frames, bool)
+                                       and 1 <= frames <= 4096):
+            return f"frames must be a whole number from 1 to 4096; got {frames!r}"
+        if preset == KEYFRAMES and keyframes is not None:  # None: linked from another node
+            from ..raxel_core.authoring.keyframes import check_keyframes_in_range, parse_keyframes_json
+            try:
+                keys = parse_keyframes_json(keyframes)
+                if frames is not None:
+                    check_keyframes_in_range(keys, frames)
+            except ValueError as err:
+                return str(err)
         return True
 
     @classmethod
@@ -117,13 +120,12 @@ class RaxelCameraTrajectory(io.ComfyNode):
         size = (int(height), int(width))
         if preset == KEYFRAMES:
             from ..raxel_core.authoring.keyframes import (
-                check_keyframes_in_range,
                 parse_keyframes_json,
                 trajectory_from_keyframes,
             )
-            keys = parse_keyframes_json(keyframes)
-            check_keyframes_in_range(keys, frames)
-            cameras = trajectory_from_keyframes(keys, frames, image_size=size, fov_y_deg=fov)
+            cameras = trajectory_from_keyframes(
+                parse_keyframes_json(keyframes), frames, image_size=size, fov_y_deg=fov
+            )
         else:
             from ..raxel_core.authoring.trajectory_presets import make_preset
             cameras = make_preset(preset, frames, magnitude=magnitude or None, easing=easing,

@@ -5,11 +5,10 @@ takes their own size, Fit Camera Path and the keyframe range check stop with err
 The template runs as shipped (``workflows/api/raxel_camera_transfer.json``) with small changes a test
 needs: tiny random-weight model files (tests/wan_tiny_models.py, built with ComfyUI's own classes and
 detected by its loaders as Wan 2.1 Fun Camera and the Wan 2.1 VAE), 5 frames of 32x32, 2 sampler steps,
-and one stand-in (tests/wan_tiny_models.py ``write_text_stand_in``): umt5-xxl, Wan's text encoder, has a
-fixed 5.7 B-parameter layout in ComfyUI (``comfy/text_encoders/umt5_config_xxl.json``) that does not fit this
-machine even with random weights, so its two nodes (CLIPLoader -> CLIPTextEncode) are replaced by a test node
-that returns a conditioning of the same shape (tokens x 4096), seeded by the prompt text. Everything after it
-is core ComfyUI.
+and one stand-in: umt5-xxl, Wan's text encoder, has a fixed 5.7 B-parameter layout in ComfyUI
+(``comfy/text_encoders/umt5_config_xxl.json``) that does not fit this machine even with random weights,
+so its two nodes (CLIPLoader -> CLIPTextEncode) are replaced by a test node that returns a conditioning of
+the same shape (tokens x 4096), seeded by the prompt text. Everything after it is core ComfyUI.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -32,6 +32,32 @@ RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
 RE10K_POSES = "re10k/poses/0bf152ef84195293.txt"
 TEMPLATE = ROOT / "workflows" / "api" / "raxel_camera_transfer.json"
 
+_TEXT_STAND_IN = textwrap.dedent('''
+    """Test stand-in for Wan's text encoder (umt5-xxl does not fit the test machine): a conditioning of
+    the shape umt5-xxl gives, (1, tokens, 4096), with values seeded by the text."""
+    import zlib
+
+    import torch
+
+
+    class RaxelTestTextConditioning:
+        CATEGORY = "testing"
+        RETURN_TYPES = ("CONDITIONING",)
+        FUNCTION = "encode"
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"text": ("STRING", {"multiline": True}), "tokens": ("INT", {"default": 8})}}
+
+        def encode(self, text, tokens):
+            generator = torch.Generator().manual_seed(zlib.crc32(text.encode()))
+            return ([[torch.randn(1, tokens, 4096, generator=generator), {}]],)
+
+
+    NODE_CLASS_MAPPINGS = {"RaxelTestTextConditioning": RaxelTestTextConditioning}
+''')
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A ComfyUI server with this pack and the text stand-in, and the tiny Wan model files in its
@@ -39,9 +65,9 @@ def server(tmp_path_factory):
     reason = comfyui_skip_reason("run the camera-transfer template")
     if reason:
         pytest.skip(reason)
-    from wan_tiny_models import write_text_stand_in
-
-    stand_in = write_text_stand_in(tmp_path_factory.mktemp("nodes"))
+    stand_in = tmp_path_factory.mktemp("nodes") / "raxel_test_text_stand_in"
+    stand_in.mkdir()
+    (stand_in / "__init__.py").write_text(_TEXT_STAND_IN)
     with start_comfyui(tmp_path_factory.mktemp("comfyui"), COMFYUI_DIR, SHIMS,
                        extra_custom_nodes=(stand_in,)) as srv:
         built = subprocess.run(
@@ -194,17 +220,15 @@ def test_load_camera_path_refuses_what_is_not_in_the_input_or_output_folder(serv
     server.assert_healthy()
 
 
-def test_a_keyframe_past_the_last_frame_fails_naming_the_key_and_the_fix(server):
-    # refused when the node runs: the range needs 'frames', and validate_inputs names only 'keyframes'
-    # (ComfyUI repeats a validation error once per input it names)
+def test_a_keyframe_past_the_last_frame_is_refused_before_the_run(server):
     keys = ('[{"frame": 0, "position": [0, 0, 0], "look_at": [0, 0, 4]},'
             ' {"frame": 48, "position": [1, 0, 1], "look_at": [0, 0, 4]}]')
-    error = server.run_error({
+    code, body = server.post_prompt({
         "1": _node("RaxelCameraTrajectory", preset="keyframes", frames=25, keyframes=keys),
         "2": _node("RaxelTrajectoryPreview", trajectory=["1", 0])})
-    assert error["node_type"] == "RaxelCameraTrajectory", error
-    text = error["exception_message"]
-    assert "keyframe at frame 48 is outside the path's frames 0..24 (frames = 25); set frames to at least 49" in text
+    assert code == 400, body
+    text = json.dumps(body["node_errors"])
+    assert "keyframe at frame 48 is outside the path's frames 0..24 (frames = 25)" in text, text
     assert server.run_ok({
         "1": _node("RaxelCameraTrajectory", preset="keyframes", frames=49, keyframes=keys),
         "2": _node("RaxelTrajectoryPreview", trajectory=["1", 0])})

@@ -282,9 +282,6 @@ def test_invalid_keyframes_are_rejected_before_running(server):
     assert code == 400, body
     details = json.dumps(body["node_errors"])
     assert "keyframe" in details and "position" in details, details
-    # once, on the keyframes input (ComfyUI repeats the error for every input validate_inputs names)
-    errors = body["node_errors"]["1"]["errors"]
-    assert [e["extra_info"]["input_name"] for e in errors] == ["keyframes"], errors
     server.assert_healthy()
 
 
