@@ -139,6 +139,10 @@ def pose_report(estimate) -> str:
     return "\n".join(lines)
 
 
+#: Given pixel aspects (fy/fx) the node accepts; 0 means "estimate".
+PIXEL_ASPECT_RANGE = (0.25, 4.0)
+
+
 class RaxelPoseFromVideo(io.ComfyNode):
     """Estimate the camera trajectory of a video (frames as IMAGE, or a VIDEO)."""
 
@@ -175,9 +179,11 @@ class RaxelPoseFromVideo(io.ComfyNode):
                              tooltip="Shrink frames to this longer side in pixels before features are "
                                      "extracted (faster on large video; K stays at the frames' size); "
                                      "0 = full size."),
-                io.Float.Input("pixel_aspect", default=1.0, min=0.25, max=4.0, step=0.001, optional=True,
+                io.Float.Input("pixel_aspect", default=1.0, min=0.0, max=4.0, step=0.001, optional=True,
                                tooltip="fy/fx of the frames' pixels: 1 = square. A clip squeezed from 16:9 "
-                                       "to W x H without cropping has (H/W) * 16/9 (1.185 at 384x256)."),
+                                       "to W x H without cropping has (H/W) * 16/9 (1.185 at 384x256). "
+                                       "0 = estimate fy/fx from the video (needs focal_px 0 and camera "
+                                       "motion with parallax; the report gives the value)."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="Moving things to ignore (people, cars, animals), e.g. from a segmentation "
                                       "node: 1 = ignore. One mask per video frame, or one for all frames, at the "
@@ -216,7 +222,15 @@ class RaxelPoseFromVideo(io.ComfyNode):
         else:
             frames, fps = image_frames(images, "the images input", limit, int(stride)), None
         # memory guard before a frame is decoded (frames stream: one frame's peak, whatever their count)
-        check_frame_memory(input_frame_size(images, video), int(max_image_size) or None, pixel_aspect)
+        if 0 < float(pixel_aspect) < PIXEL_ASPECT_RANGE[0] or float(pixel_aspect) > PIXEL_ASPECT_RANGE[1]:
+            raise ValueError(f"pixel_aspect {float(pixel_aspect):g} is outside {PIXEL_ASPECT_RANGE[0]:g}-"
+                             f"{PIXEL_ASPECT_RANGE[1]:g}: give fy/fx of the frames' pixels (1 = square), "
+                             "or 0 to estimate it from the video")
+        aspect = None if float(pixel_aspect) == 0 else float(pixel_aspect)     # None: estimated
+        if aspect is None and focal_px > 0:
+            raise ValueError("pixel_aspect 0 (estimate fy/fx) needs focal_px 0: with a known focal length give "
+                             "the pixel aspect too (1 = square)")
+        check_frame_memory(input_frame_size(images, video), int(max_image_size) or None, aspect)
         masks = None
         if mask is not None:
             count = int(images.shape[0]) if images is not None else video_frame_count(video, "the video")
@@ -238,7 +252,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
                 fps=fps,
                 seed=int(seed),
                 max_image_size=int(max_image_size) if max_image_size else None,
-                pixel_aspect=float(pixel_aspect),
+                pixel_aspect=aspect,
                 masks=masks,
             )
         except Exception:
@@ -254,8 +268,10 @@ class RaxelPoseFromVideo(io.ComfyNode):
             sampling.append(f"at most {limit} frames")
         if max_image_size:
             sampling.append(f"features at a longer side of at most {int(max_image_size)} px")
-        if pixel_aspect != 1.0:
-            sampling.append(f"pixel aspect fy/fx {float(pixel_aspect):g}")
+        if aspect is None:
+            sampling.append("pixel aspect fy/fx estimated")
+        elif aspect != 1.0:
+            sampling.append(f"pixel aspect fy/fx {aspect:g}")
         if masks is not None:
             sampling.append(f"{int(mask.shape[0])} mask(s)" + (" for every frame" if int(mask.shape[0]) == 1 else ""))
         report = f"frames used: {estimate.num_frames} ({', '.join(sampling)})\n" + report

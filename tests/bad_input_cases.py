@@ -240,6 +240,14 @@ NODE_CASES: tuple[NodeCase, ...] = (
         "2": {"class_type": "RaxelPoseFromVideo", "inputs": {"video": ["1", 0], "focal_px": 0.0, "seed": 0,
                                                               "mask": ["4", 0]}}}),
     NodeCase("RaxelPoseFromVideo", "oversized frames (memory guard)", _pose(HUGE_VIDEO)),
+    NodeCase("RaxelPoseFromVideo", "pixel aspect 0.1 (neither 0 = estimate nor 0.25-4)", {
+        **_pose("clip.mp4"),
+        "2": {"class_type": "RaxelPoseFromVideo", "inputs": {"video": ["1", 0], "focal_px": 0.0, "seed": 0,
+                                                              "pixel_aspect": 0.1}}}),
+    NodeCase("RaxelPoseFromVideo", "pixel aspect estimated with a known focal", {
+        **_pose("clip.mp4"),
+        "2": {"class_type": "RaxelPoseFromVideo", "inputs": {"video": ["1", 0], "focal_px": 300.0, "seed": 0,
+                                                              "pixel_aspect": 0.0}}}),
     NodeCase("RaxelPoseFromVideo", "no input connected", {
         "1": {"class_type": "RaxelPoseFromVideo", "inputs": {"focal_px": 0.0, "seed": 0}},
         "2": {"class_type": "RaxelTrajectoryPreview", "inputs": {"trajectory": ["1", 0], "width": 256,

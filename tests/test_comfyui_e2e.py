@@ -141,6 +141,25 @@ def test_pose_from_video_workflow_agrees_with_the_library(server, shared_file):
     assert_agree(read_trajectory(server.output / _saved_file(entry, "4")))
 
 
+def test_pose_node_estimates_the_pixel_aspect_of_a_squeezed_clip(server, shared_file):
+    """pixel_aspect 0 = estimate fx and fy separately. The clip is a 16:9 source squeezed to 384x256
+    without cropping (../shared/data/README.md), so its pixels have fy/fx = (256 / 384) * 16 / 9 = 1.185
+    (the oracle: the data's provenance, not our estimator). Measured: 1.210 (2 %)."""
+    from raxel_core.formats import read_trajectory
+
+    shutil.copy(shared_file(RE10K_CLIP), server.input / "re10k_squeezed.mp4")
+    entry = server.run_ok({
+        "1": {"class_type": "LoadVideo", "inputs": {"file": "re10k_squeezed.mp4"}},
+        "2": _node("RaxelPoseFromVideo", video=["1", 0], pixel_aspect=0.0),
+        "3": _node("RaxelSaveTrajectory", trajectory=["2", 0], filename_prefix="raxel/aspect"),
+    })
+    saved = read_trajectory(server.output / _saved_file(entry, "3"))
+    assert saved.image_size == (256, 384)
+    aspect = float((saved.K[:, 1, 1] / saved.K[:, 0, 0]).mean())
+    assert abs(aspect / ((256 / 384) * 16 / 9) - 1) < 0.05, aspect
+    server.assert_healthy()
+
+
 def test_encode_decode_workflow_returns_the_authored_trajectory(server):
     from PIL import Image
 
