@@ -16,7 +16,6 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 import uuid
 from pathlib import Path
 
@@ -32,31 +31,6 @@ RE10K_CLIP = "re10k/videos/0bf152ef84195293.mp4"
 RE10K_POSES = "re10k/poses/0bf152ef84195293.txt"
 TEMPLATE = ROOT / "workflows" / "api" / "raxel_camera_transfer.json"
 
-_TEXT_STAND_IN = textwrap.dedent('''
-    """Test stand-in for Wan's text encoder (umt5-xxl does not fit the test machine): a conditioning of
-    the shape umt5-xxl gives, (1, tokens, 4096), with values seeded by the text."""
-    import zlib
-
-    import torch
-
-
-    class RaxelTestTextConditioning:
-        CATEGORY = "testing"
-        RETURN_TYPES = ("CONDITIONING",)
-        FUNCTION = "encode"
-
-        @classmethod
-        def INPUT_TYPES(cls):
-            return {"required": {"text": ("STRING", {"multiline": True}), "tokens": ("INT", {"default": 8})}}
-
-        def encode(self, text, tokens):
-            generator = torch.Generator().manual_seed(zlib.crc32(text.encode()))
-            return ([[torch.randn(1, tokens, 4096, generator=generator), {}]],)
-
-
-    NODE_CLASS_MAPPINGS = {"RaxelTestTextConditioning": RaxelTestTextConditioning}
-''')
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -65,9 +39,9 @@ def server(tmp_path_factory):
     reason = comfyui_skip_reason("run the camera-transfer template")
     if reason:
         pytest.skip(reason)
-    stand_in = tmp_path_factory.mktemp("nodes") / "raxel_test_text_stand_in"
-    stand_in.mkdir()
-    (stand_in / "__init__.py").write_text(_TEXT_STAND_IN)
+    from wan_tiny_models import write_text_stand_in
+
+    stand_in = write_text_stand_in(tmp_path_factory.mktemp("nodes"))
     with start_comfyui(tmp_path_factory.mktemp("comfyui"), COMFYUI_DIR, SHIMS,
                        extra_custom_nodes=(stand_in,)) as srv:
         built = subprocess.run(
