@@ -18,7 +18,15 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY_MODEL, CameraTrajectory, RaxelModel, RaxelTrackCondition, trajectory_ui, video_components
+from .types import (
+    CATEGORY_MODEL,
+    CameraTrajectory,
+    RaxelModel,
+    RaxelTrackCondition,
+    trajectory_ui,
+    video_components,
+    video_source,
+)
 
 #: Name of the model folder (``folder_paths`` key and ``ComfyUI/models/<name>``).
 MODEL_FOLDER = "raxel"
@@ -205,7 +213,7 @@ def video_header(value) -> tuple[int | None, int, int] | None:
     None for anything else (an IMAGE batch, a VIDEO built from frames already in memory)."""
     from ..raxel_core.video_io import probe_video
 
-    source = value.get_stream_source() if hasattr(value, "get_stream_source") else None
+    source = video_source(value)
     if source is None:
         return None
     try:

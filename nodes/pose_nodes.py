@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from .types import CATEGORY_POSE, CameraTrajectory, trajectory_ui, video_components
+from .types import CATEGORY_POSE, CameraTrajectory, trajectory_ui, video_components, video_source
 
 
 def frames_to_uint8(images: torch.Tensor, what: str) -> np.ndarray:
@@ -52,7 +52,7 @@ def video_frames(video, what: str, max_frames: int | None, stride: int):
     ``get_components``."""
     from ..raxel_core.video_io import iter_video_frames, video_fps
 
-    source = video.get_stream_source() if hasattr(video, "get_stream_source") else None
+    source = video_source(video)
     if source is None:
         components = video_components(video, what)
         rate = float(components.frame_rate) if components.frame_rate else None
@@ -96,7 +96,7 @@ def video_frame_count(video, what: str) -> int:
     its components when it has no file behind it."""
     from ..raxel_core.video_io import count_video_frames
 
-    source = video.get_stream_source() if hasattr(video, "get_stream_source") else None
+    source = video_source(video)
     if source is None:
         return int(video_components(video, what).images.shape[0])
     return count_video_frames(source)
@@ -111,7 +111,7 @@ def input_frame_size(images, video) -> tuple[int, int]:
         frames_to_uint8(images[:1], "the images input")
         return int(images.shape[1]), int(images.shape[2])
     what = "the video"
-    source = video.get_stream_source() if hasattr(video, "get_stream_source") else None
+    source = video_source(video)
     if source is None:
         return tuple(int(n) for n in video_components(video, what).images.shape[1:3])
     return probe_video(source)["image_size"]
@@ -221,7 +221,6 @@ class RaxelPoseFromVideo(io.ComfyNode):
             frames, fps = video_frames(video, "the video", limit, int(stride))
         else:
             frames, fps = image_frames(images, "the images input", limit, int(stride)), None
-        # memory guard before a frame is decoded (frames stream: one frame's peak, whatever their count)
         if 0 < float(pixel_aspect) < PIXEL_ASPECT_RANGE[0] or float(pixel_aspect) > PIXEL_ASPECT_RANGE[1]:
             raise ValueError(f"pixel_aspect {float(pixel_aspect):g} is outside {PIXEL_ASPECT_RANGE[0]:g}-"
                              f"{PIXEL_ASPECT_RANGE[1]:g}: give fy/fx of the frames' pixels (1 = square), "
@@ -230,6 +229,7 @@ class RaxelPoseFromVideo(io.ComfyNode):
         if aspect is None and focal_px > 0:
             raise ValueError("pixel_aspect 0 (estimate fy/fx) needs focal_px 0: with a known focal length give "
                              "the pixel aspect too (1 = square)")
+        # memory guard before a frame is decoded (frames stream: one frame's peak, whatever their count)
         check_frame_memory(input_frame_size(images, video), int(max_image_size) or None, aspect)
         masks = None
         if mask is not None:

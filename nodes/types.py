@@ -98,6 +98,12 @@ def trajectory_ui(trajectory, reference=None, **shown) -> dict:
     return shown
 
 
+def video_source(video):
+    """The file behind a core ``VIDEO`` (``get_stream_source()``: a path or a file object), or None for a
+    ``VIDEO`` built from frames in memory (and for anything that is not a ``VIDEO``)."""
+    return video.get_stream_source() if hasattr(video, "get_stream_source") else None
+
+
 def video_components(video, what: str = "the video"):
     """``video.get_components()`` of a core ``VIDEO`` with errors an artist can act on.
 
