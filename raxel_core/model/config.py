@@ -26,6 +26,12 @@ def _triple(value, name: str) -> tuple[int, int, int]:
     return triple  # type: ignore[return-value]
 
 
+def _check_strength(value, name: str) -> None:
+    """``ValueError`` unless ``value`` is a finite number >= 0 (not a bool): the options where 0 = off."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"JointModelConfig.{name} must be a finite number >= 0 (0 = off), got {value!r}")
+
+
 @dataclass(frozen=True)
 class JointModelConfig:
     """Shapes and options of :class:`raxel_core.model.JointTransformer`.
@@ -139,11 +145,7 @@ class JointModelConfig:
         if self.attention_head_dim % 2 or (self.attention_head_dim - 4 * (self.attention_head_dim // 6)) < 2:
             raise ValueError(f"attention_head_dim={self.attention_head_dim} must be even and >= 6 so that the "
                              "frame / row / column rotary bands are all non-empty and even")
-        locality = self.cross_attention_locality
-        if not (isinstance(locality, (int, float)) and not isinstance(locality, bool) and math.isfinite(locality)
-                and locality >= 0):
-            raise ValueError("JointModelConfig.cross_attention_locality must be a finite number >= 0 (0 = off), "
-                             f"got {self.cross_attention_locality!r}")
+        _check_strength(self.cross_attention_locality, "cross_attention_locality")
         source = self.cross_attention_source_heads
         if isinstance(source, bool) or not isinstance(source, int) or not 0 <= source < self.num_attention_heads:
             raise ValueError(f"JointModelConfig.cross_attention_source_heads must be an integer in "
@@ -151,11 +153,8 @@ class JointModelConfig:
         if source and not self.cross_attention_locality:
             raise ValueError("JointModelConfig.cross_attention_source_heads needs cross_attention_locality > 0 "
                              "(it changes which frame the locality bias centres on)")
-        ape = self.absolute_position_embedding
-        if not (isinstance(ape, (int, float)) and not isinstance(ape, bool) and math.isfinite(ape) and ape >= 0):
-            raise ValueError("JointModelConfig.absolute_position_embedding must be a finite number >= 0 (0 = off), "
-                             f"got {ape!r}")
-        if ape and self.dim % 4:
+        _check_strength(self.absolute_position_embedding, "absolute_position_embedding")
+        if self.absolute_position_embedding and self.dim % 4:
             raise ValueError(f"absolute_position_embedding needs a model width divisible by 4; got {self.dim}")
         if self.freq_dim % 2:
             raise ValueError(f"freq_dim must be even, got {self.freq_dim}")
