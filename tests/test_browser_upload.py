@@ -49,28 +49,43 @@ def _re10k_frames(path: Path) -> int:
 
 
 def _button_point(pg, node_id: int) -> dict:
-    """Page coordinates of the centre of the node's upload button, as the canvas draws it."""
-    return pg.evaluate(
+    """Page coordinates of the centre of the node's upload button, as the canvas last drew it. Waits (up to
+    15 s) until the canvas has drawn the button: ``last_y`` is set by the draw, and a slow machine may not
+    have drawn the freshly loaded graph yet."""
+    handle = pg.wait_for_function(
         """([id, name]) => {
             const app = window.app, node = app.graph.getNodeById(id);
-            const w = node.widgets.find((w) => w.name === name);
-            if (!w) return null;
+            const w = node && node.widgets && node.widgets.find((w) => w.name === name);
+            if (!w) return {missing: true};
             const y = w.last_y ?? w.y;
+            if (!Number.isFinite(y) || y <= 0) return false;
             const at = [node.pos[0] + node.size[0] / 2, node.pos[1] + y + 10];
             const [cx, cy] = app.canvas.ds.convertOffsetToCanvas(at);
             const rect = app.canvas.canvas.getBoundingClientRect();
             return {x: rect.left + cx, y: rect.top + cy};
         }""",
-        [node_id, BUTTON],
+        arg=[node_id, BUTTON], timeout=15_000,
     )
+    point = handle.json_value()
+    return None if point.get("missing") else point
 
 
 def _pick_file(pg, node_id: int, path: Path):
-    """Click the node's upload button and give ``path`` to the file picker it opens."""
-    point = _button_point(pg, node_id)
-    assert point is not None, f"Load Camera Path has no {BUTTON!r} widget"
-    with pg.expect_file_chooser(timeout=10_000) as chooser:
-        pg.mouse.click(point["x"], point["y"])
+    """Click the node's upload button and give ``path`` to the file picker it opens. A click that lands
+    while the canvas is still busy (a slow CI machine) is tried once more from a freshly read position."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for attempt in (1, 2):
+        point = _button_point(pg, node_id)
+        assert point is not None, f"Load Camera Path has no {BUTTON!r} widget"
+        try:
+            with pg.expect_file_chooser(timeout=10_000) as chooser:
+                pg.mouse.click(point["x"], point["y"])
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            pg.wait_for_timeout(1000)
     assert set(chooser.value.element.get_attribute("accept").split(",")) == {".txt", ".json", ".npy"}
     chooser.value.set_files(str(path))
 
