@@ -1,9 +1,10 @@
 """Masks of moving things for pose estimation (raxel_core/pose/masks.py, ``raxel pose --mask``).
 
-The claim: on a rendered room clip with exact cameras, a large textured sprite moving across the frames
-(a third of the frame) wrecks the estimate; with the sprite's masks the accuracy is back at the static
-clip's. The oracle is the renderer's cameras and the metrics of raxel_core/evaluation (not the code
-under test); features inside a mask are checked directly in COLMAP's database."""
+The claim: on a rendered clip with exact cameras where moving boxes cover half of the frame
+(:func:`raxel_core.synthetic.dynamic.make_dynamic_clip`), the moving boxes wreck the estimate; with their
+masks the accuracy is back at the same clip's without the boxes. The oracle is the renderer's cameras and
+the metrics of raxel_core/evaluation (not the code under test); features inside a mask are checked directly
+in COLMAP's database (on the room clip with a moving sprite)."""
 from __future__ import annotations
 
 import json
@@ -36,19 +37,26 @@ def metrics(estimate, cams) -> dict:
     return trajectory_metrics(estimate.cameras, cams[estimate.frame_indices])
 
 
-def test_masks_restore_the_static_scene_accuracy():
-    static, dynamic, masks, cams = clips()
-    assert 0.3 <= masks.mean() <= 0.4                      # the sprite covers a third of the frame
-    base = estimate_trajectory(static)
-    unmasked = estimate_trajectory(dynamic)
-    masked = estimate_trajectory(dynamic, masks=masks)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_masks_restore_the_static_scene_accuracy(seed):
+    from raxel_core.synthetic.dynamic import make_dynamic_clip
+
+    static = make_dynamic_clip(0.0, num_frames=16, image_size=(128, 192), seed=seed, antialias=2)
+    dynamic = make_dynamic_clip(0.5, num_frames=16, image_size=(128, 192), seed=seed, antialias=2)
+    cams = dynamic.cameras
+    assert np.allclose(static.cameras.R.numpy(), cams.R.numpy())   # the same camera path, with and without boxes
+    assert dynamic.moving_fraction > 0.4                        # the boxes cover about half the frame
+    base = estimate_trajectory(static.frames)
+    unmasked = estimate_trajectory(dynamic.frames)
+    masked = estimate_trajectory(dynamic.frames, masks=dynamic.moving_mask)
     m_base, m_unmasked, m_masked = metrics(base, cams), metrics(unmasked, cams), metrics(masked, cams)
-    # the sprite degrades SfM (measured: AUC@30 23.6, ATE 0.50 room units, static: 100 / 0.0005) ...
+    # the boxes wreck SfM (measured, seeds 0 / 1: AUC@30 34.4 / 33.7, ATE 0.30 / 0.33; static 99.8 / 0.002) ...
     assert m_unmasked["auc30"] < 60 and m_unmasked["ate_rmse"] > 0.05
-    # ... and with the masks every frame is back, as accurate as the static clip (measured 100 / 0.0007)
+    # ... and with the masks every frame is back, about as accurate as without the boxes (measured 98.6 / 99.6,
+    # ATE 0.0057 / 0.0032: half of the frame has no features left)
     assert masked.complete and masked.method == "sfm"
-    assert m_masked["auc30"] >= m_base["auc30"] - 1.0
-    assert m_masked["ate_rmse"] <= max(3 * m_base["ate_rmse"], 0.005)
+    assert m_masked["auc30"] >= m_base["auc30"] - 1.5
+    assert m_masked["ate_rmse"] <= max(3 * m_base["ate_rmse"], 0.01)
     assert any("features ignored on" in m for m in masked.messages)
 
 

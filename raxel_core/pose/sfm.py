@@ -8,15 +8,15 @@ matching verified by COLMAP, then global SfM (GLOMAP, Pan et al., ECCV 2024) and
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .masks import workspace_mask_name
+from .matching import match_and_verify, sequential_pairs
 
-#: Threads of the CPU SIFT matcher (:func:`match_sequential`): 1, the only count that gave the same
-#: matches in every run (see there).
-MATCHING_THREADS = 1
 #: Threads of the mappers (:func:`map_frames`): 1. With several threads the poses differed from run
 #: to run in the last bits (1e-14; the mappers' Ceres solves, global positioning and bundle adjustment,
 #: sum in a thread-dependent order); with one thread they are bit-identical, and the mapping time was
@@ -36,6 +36,16 @@ VERIFICATION_DETECT_WATERMARK = True
 #: and whether it re-triangulates and adjusts again at the end (``skip_retriangulation``).
 GLOBAL_BA_NUM_ITERATIONS = 3
 GLOBAL_SKIP_RETRIANGULATION = False
+#: Whether the view-graph focal calibration (``pycolmap.calibrate_view_graph``) re-estimates every pair's
+#: relative pose with the calibrated focal. Off: GLOMAP decomposes the pairs' geometry itself before rotation
+#: averaging, and on the 15 RealEstate10K clips the re-estimation cost 3.2 CPU s (of 6) in the calibration and
+#: 5 in mapping for a lower mean AUC@30 (96.14 without, 95.90 with).
+CALIBRATION_REESTIMATE_RELATIVE_POSE = False
+#: Tracks per frame that GLOMAP's global positioning and first bundle adjustments use
+#: (``GlobalMapperOptions.keep_max_num_tracks`` = this x the frame count; the longest tracks are kept, and
+#: retriangulation brings every match back before the final adjustment). Global positioning starts from
+#: random points, so its cost grows with the tracks while a few hundred fix 15-25 cameras.
+GLOBAL_TRACKS_PER_FRAME = 15
 #: Scale in pixels of the Cauchy loss of the final bundle adjustment without distortion
 #: (:func:`refine_without_distortion`): residuals well above it (outlier matches) weigh little.
 FINAL_BA_LOSS_SCALE_PX = 1.0
@@ -143,8 +153,10 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
 
     ``mask_dir``: COLMAP mask images (for image ``NAME`` the file ``NAME.png``, black = no features there),
     written by :func:`raxel_core.pose.masks.write_mask`; each image needs its mask file.
-    ``num_threads``: OpenCV's threads during the extraction (``None``: unchanged, every core by default);
-    the previous setting is restored afterwards."""
+    ``num_threads``: images extracted at once (``None``: one per core), each on one OpenCV thread (OpenCV's
+    setting is restored afterwards). Images in parallel use two cores about 1.6 times better than OpenCV's own
+    threads inside one image (25 frames at 576x320 on 2 cores: 1.2 s against 1.9 s); the features are the same
+    (checked bit for bit). At most ``2 x num_threads`` images are in memory at once."""
     import cv2
     import pycolmap
 
@@ -157,64 +169,69 @@ def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int
         reader.camera_params = f"{float(focal)},{w / 2},{h / 2},0"
     pycolmap.Database.open(str(database)).close()
     pycolmap.import_images(database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE, options=reader)
+    workers = max(1, int(num_threads) if num_threads is not None else (os.cpu_count() or 1))
     threads_before = cv2.getNumThreads()
-    if num_threads is not None:
-        cv2.setNumThreads(int(num_threads))
+    cv2.setNumThreads(1)
     try:
-        _write_features(database, image_dir, max_num_features, max_image_size, mask_dir)
+        _write_features(database, image_dir, max_num_features, max_image_size, mask_dir, workers)
     finally:
         cv2.setNumThreads(threads_before)
 
 
 def _write_features(database: Path, image_dir: Path, max_num_features: int, max_image_size: int | None,
-                    mask_dir: Path | None) -> None:
-    """:func:`extract_features`' loop: each image's SIFT keypoints and descriptors into the database."""
+                    mask_dir: Path | None, workers: int) -> None:
+    """:func:`extract_features`' loop: each image's SIFT keypoints and descriptors into the database, in
+    name order; ``workers`` images are extracted at once (threads: OpenCV releases the GIL)."""
+    import pycolmap
+
+    def features(name: str):
+        gray, mask = _read_image(image_dir, name, max_image_size, mask_dir)
+        return sift_features(gray, max_num_features, mask)
+
+    with pycolmap.Database.open(str(database)) as db, ThreadPoolExecutor(workers) as pool:
+        images = sorted(db.read_all_images(), key=lambda im: im.name)
+        for start in range(0, len(images), 2 * workers):  # a bounded batch: memory stays flat on long videos
+            batch = images[start:start + 2 * workers]
+            for image, (keypoints, descriptors) in zip(batch, pool.map(features, [im.name for im in batch]),
+                                                       strict=True):
+                db.write_keypoints(image.image_id, keypoints)
+                db.write_descriptors(image.image_id, pycolmap.FeatureDescriptors(
+                    type=pycolmap.FeatureExtractorType.SIFT, data=descriptors))
+
+
+def _read_image(image_dir: Path, name: str, max_image_size: int | None, mask_dir: Path | None):
+    """The grey image ``name`` of ``image_dir`` and its mask (``None`` without ``mask_dir``)."""
     import cv2
+
+    gray = cv2.imread(str(image_dir / name), cv2.IMREAD_GRAYSCALE)
+    mask = None
+    if mask_dir is not None:
+        mask_file = mask_dir / workspace_mask_name(name)
+        if not mask_file.is_file():
+            raise ValueError(f"no mask file {mask_file.name} for workspace image {name}")
+        mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE)
+    if max_image_size and max(gray.shape) > max_image_size:
+        raise ValueError(f"{name} is {gray.shape[1]}x{gray.shape[0]}, above max_image_size "
+                         f"{max_image_size}; shrink the frames first (write_frames)")
+    return gray, mask
+
+
+def match_sequential(database: Path, overlap: int, quadratic_overlap: bool, seed: int,
+                     num_threads: int | None = None) -> None:
+    """Match every frame against its ``overlap`` successors (or the quadratic pairs ``i + 2^k`` instead;
+    COLMAP's sequential pairing, loop detection off) with COLMAP's SIFT matcher, and verify each pair
+    (RANSAC seeded with ``seed``): :func:`raxel_core.pose.matching.match_and_verify`, on ``num_threads``
+    threads (``None``: every core) with the result of one thread."""
     import pycolmap
 
     with pycolmap.Database.open(str(database)) as db:
-        for image in sorted(db.read_all_images(), key=lambda im: im.name):
-            gray = cv2.imread(str(image_dir / image.name), cv2.IMREAD_GRAYSCALE)
-            mask = None
-            if mask_dir is not None:
-                mask_file = mask_dir / workspace_mask_name(image.name)
-                if not mask_file.is_file():
-                    raise ValueError(f"no mask file {mask_file.name} for workspace image {image.name}")
-                mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE)
-            if max_image_size and max(gray.shape) > max_image_size:
-                raise ValueError(f"{image.name} is {gray.shape[1]}x{gray.shape[0]}, above max_image_size "
-                                 f"{max_image_size}; shrink the frames first (write_frames)")
-            keypoints, descriptors = sift_features(gray, max_num_features, mask)
-            db.write_keypoints(image.image_id, keypoints)
-            db.write_descriptors(image.image_id, pycolmap.FeatureDescriptors(
-                type=pycolmap.FeatureExtractorType.SIFT, data=descriptors))
-
-
-def match_sequential(database: Path, overlap: int, quadratic_overlap: bool, seed: int) -> None:
-    """Match every frame against its ``overlap`` successors (``pycolmap.match_sequential``, loop
-    detection off, optionally the quadratic pairs ``i + 2^k``); COLMAP verifies each pair
-    (RANSAC seeded with ``seed``).
-
-    One matching thread: with several, the default CPU SIFT matcher of pycolmap 4 (not
-    ``sift.cpu_brute_force_matcher``) returned different matches for a few pairs from run to run
-    (2 of 150 pairs in 1 run of 3 on a RealEstate10K clip); with one thread, or with the brute-force
-    matcher, the matches were the same in every run (4 of 4). One thread costs little here
-    (sequential matching of 16-25 small frames: 0.4-0.8 s either way on 2 cores); the brute-force
-    matcher is about 3 times slower."""
-    import pycolmap
-
-    pairing = pycolmap.SequentialPairingOptions()
-    pairing.overlap = int(overlap)
-    pairing.quadratic_overlap = quadratic_overlap
-    pairing.loop_detection = False
-    matching = pycolmap.FeatureMatchingOptions()
-    matching.num_threads = MATCHING_THREADS
+        names = sorted(im.name for im in db.read_all_images())
     verification = seed_options(pycolmap.TwoViewGeometryOptions(), seed)
     verification.ransac.min_num_trials = VERIFICATION_MIN_NUM_TRIALS
     verification.ransac.confidence = VERIFICATION_CONFIDENCE
     verification.detect_watermark = VERIFICATION_DETECT_WATERMARK
-    pycolmap.match_sequential(database, matching_options=matching, pairing_options=pairing,
-                              verification_options=verification)
+    pairs = [(names[i], names[j]) for i, j in sequential_pairs(len(names), overlap, quadratic_overlap)]
+    match_and_verify(database, pairs, verification, workers=num_threads)
 
 
 def read_pairs(database_path: Path):
@@ -334,6 +351,7 @@ def map_frames(database, image_dir, workspace, mapper, focal, seed, n, messages,
         options = seed_options(pycolmap.GlobalPipelineOptions(), seed, num_threads=MAPPING_THREADS)
         options.mapper.ba_num_iterations = GLOBAL_BA_NUM_ITERATIONS
         options.mapper.skip_retriangulation = GLOBAL_SKIP_RETRIANGULATION
+        options.mapper.keep_max_num_tracks = GLOBAL_TRACKS_PER_FRAME * n
         if focal is not None:
             options.mapper.bundle_adjustment.refine_focal_length = False
             options.mapper.bundle_adjustment.refine_extra_params = False
