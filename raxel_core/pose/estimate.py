@@ -91,6 +91,7 @@ from .parallax import has_parallax, is_static, parallax_statistics, widest_pairs
 from .rotation_only import pinhole_intrinsics, solve_rotation_only
 from .sfm import (
     CALIBRATION_REESTIMATE_RELATIVE_POSE,
+    SIFT_BYTES_PER_PIXEL,
     extract_features,
     image_name,
     map_frames,
@@ -104,11 +105,6 @@ MIN_REGISTERED_FRAMES = 2
 #: COLMAP's default focal-length prior when nothing is known: ``1.2 * max(H, W)``.
 DEFAULT_FOCAL_FACTOR = 1.2
 METHODS = ("sfm", "rotation_only", "static")
-#: Peak memory of OpenCV's SIFT (:func:`raxel_core.pose.sfm.sift_features`, first octave upsampled) per
-#: pixel of the frame it runs on: 344 and 264 bytes measured (peak RSS growth, 8192 features) at
-#: 1920x1080 and 3840x2160; the Gaussian and difference-of-Gaussian pyramids of the 2x upsampled float32
-#: image alone are 16 * (6 + 5) * 4 / 3 = 235.
-SIFT_BYTES_PER_PIXEL = 300
 
 
 @dataclass
@@ -215,7 +211,9 @@ def frame_memory_bytes(input_size: tuple[int, int], max_image_size: int | None,
     """Bytes one frame takes at its peak in :func:`estimate_trajectory` (frames stream one at a time, so
     this does not grow with their count): the decoded frame (RGB 3 bytes / pixel, and the decoder's
     YUV 4:2:0 1.5 bytes / pixel) at ``input_size`` ``(H, W)``, its RGB copy at :func:`work_size`, and
-    SIFT on that copy, :data:`SIFT_BYTES_PER_PIXEL`. ``pixel_aspect=None`` (estimated) counts as 1."""
+    SIFT on that copy, :data:`raxel_core.pose.sfm.SIFT_BYTES_PER_PIXEL` (the extraction runs SIFT on several
+    frames at once only as far as they fit: :func:`raxel_core.pose.sfm.sift_workers_that_fit`).
+    ``pixel_aspect=None`` (estimated) counts as 1."""
     h, w = input_size
     wh, ww = work_size((h, w), max_image_size, 1.0 if pixel_aspect is None else float(pixel_aspect))
     return int(4.5 * h * w + (3 + SIFT_BYTES_PER_PIXEL) * wh * ww)
