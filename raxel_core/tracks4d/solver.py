@@ -110,7 +110,7 @@ class Tracks4DSettings:
         static_ba_rounds: alternating steps after the static fit of the best start (>= 0; 0 = off): a second-order
             bundle adjustment of cameras, focal and ``B0`` on the tracks the dynamic score calls static
             (:mod:`raxel_core.tracks4d.static_ba`), then the static fit again. Measured on the benchmark's 29 %-moving
-            clips (seeds 0-2, SfM start): AUC@30 exact tracks 94.8 -> 99.3, LK tracks 91.1 -> 97.2 (the L-BFGS fit
+            clips (seeds 0-2, SfM start): AUC@30 exact tracks 94.8 -> 99.2, LK tracks 91.1 -> 96.9 (the L-BFGS fit
             never moved the focal more than 1 %; the SfM start's was 1-11 % off).
         static_ba_scale_px: scale of its Geman-McClure loss in pixels (> 0; 1 px gave LK tracks 93.5 instead of 97.2:
             LK tracks of the background fit to ~0.1 px and drift on a few pixels).
@@ -473,8 +473,8 @@ class _LowRankProblem:
         with the new cameras; then the static fit (TracksTo4D's robust static loss) again from there. Returns a note.
 
         The step is not undone when the static loss ends higher: with LK tracks that loss preferred a wrong
-        camera basin (seed 0 of the 29 %-moving clips: 0.2940 at AUC@30 77.1 against 0.2949 at 98.4 after the
-        step), while the second-order fit on the static tracks found the right focal."""
+        camera basin (seed 0 of the 29 %-moving clips, without the focal prior: 0.2940 at AUC@30 77.1 against
+        0.2949 at 98.4 after the step), while the second-order fit on the static tracks found the right focal."""
         st = self.settings
         score = np.nanmedian(np.where(self.vis, self.static_residual_px(), np.nan), axis=0)
         static = (score <= st.dynamic_threshold_px) & (self.vis.sum(axis=0) >= st.static_ba_min_frames)
