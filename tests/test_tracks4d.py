@@ -89,7 +89,8 @@ def test_4d_solver_beats_sfm_by_10_points_where_moving_objects_cover_30_percent(
     sfm = _sfm(clip.frames)
     assert sfm.complete and abs(clip.moving_fraction - 0.3) < 0.05
     sfm_auc = _auc(sfm.cameras, clip.cameras)
-    result = solve_tracks4d(noisy, SIZE, trajectory=sfm.cameras)
+    # the stage is off by default (not robust on a real clip yet: Tracks4DSettings.static_ba_rounds)
+    result = solve_tracks4d(noisy, SIZE, trajectory=sfm.cameras, settings=Tracks4DSettings(static_ba_rounds=1))
     four_d = _auc(result.cameras, clip.cameras)
     assert four_d >= sfm_auc + 10.0 and four_d >= 97.0, (four_d, sfm_auc)
     exact_focal = float(clip.cameras.fx[0])
