@@ -28,6 +28,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 from scipy.spatial.transform import Rotation
 
+from ..pose.rotation_only import skew
+
 #: Fewest static tracks (each seen in 2+ frames) the bundle adjustment accepts.
 MIN_STATIC_TRACKS = 8
 #: The solver stops when an accepted step lowers the cost by less than this share of it.
@@ -141,10 +143,8 @@ def static_bundle_adjustment(points_px: np.ndarray, visibility: np.ndarray, K: n
         d = np.zeros((n_obs, 2, 3))  # d(u, v) / d x_cam
         d[:, 0, 0], d[:, 0, 2] = fx / z, -fx * cam[:, 0] / z**2
         d[:, 1, 1], d[:, 1, 2] = fy / z, -fy * cam[:, 1] / z**2
-        skew = np.zeros((n_obs, 3, 3))  # d x_cam / d w = -[Y]_x (left update R <- exp([w]_x) R)
-        skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = Y[:, 2], -Y[:, 1], Y[:, 0]
-        skew[:, 1, 0], skew[:, 2, 0], skew[:, 2, 1] = -Y[:, 2], Y[:, 1], -Y[:, 0]
-        values = np.concatenate([d @ skew, d, (uv - K0[None, :2, 2])[:, :, None], d @ Rt[ti]], 2)  # (n, 2, 10)
+        d_w = -skew(Y)  # d x_cam / d w = -[Y]_x (left update R <- exp([w]_x) R)
+        values = np.concatenate([d @ d_w, d, (uv - K0[None, :2, 2])[:, :, None], d @ Rt[ti]], 2)  # (n, 2, 10)
         J = scipy.sparse.csr_matrix((values[use], (rows[use], cols[use])), shape=(2 * n_obs, n_par))
         g_row = scipy.sparse.csr_matrix((GAUGE_WEIGHT * 2 * (tt[1:] - tt[0]).ravel() / gauge0,
                                          (np.zeros(3 * (T - 1), int), gauge_cols.ravel())), shape=(1, n_par))
