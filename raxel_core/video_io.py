@@ -5,8 +5,10 @@ top to bottom. Every failure is a ``ValueError`` naming the file and the fix.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -446,6 +448,23 @@ def _pick_codec(codec: str | None) -> str:
     )
 
 
+def _check_frame_array(frames: np.ndarray, what: str, shape_ok: bool, shape_text: str) -> None:
+    """:func:`write_video`'s checks of the frames (or the first frame of a stream): uint8 RGB, even sides."""
+    if frames.dtype != np.uint8:
+        raise ValueError(
+            f"{what} must be uint8 RGB; got dtype {frames.dtype}. Convert floats in [0, 1] with "
+            "(frames * 255).round().clip(0, 255).astype(np.uint8)"
+        )
+    if not shape_ok or frames.shape[-1] != 3:
+        raise ValueError(f"{what} must have shape {shape_text}; got {tuple(frames.shape)}")
+    h, w = frames.shape[-3:-1]
+    if h % 2 or w % 2:
+        raise ValueError(
+            f"frames are {w}x{h} (W x H); yuv420p video needs an even width and height, crop or "
+            "resize by one pixel"
+        )
+
+
 def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 18) -> Path:
     """Encode RGB frames to a video file with PyAV, atomically.
 
@@ -457,7 +476,9 @@ def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 1
         path: output file; the suffix picks the container (``.mp4``, ``.mov``, ``.mkv``, ``.avi``).
             The folder must exist.
         frames: ``uint8`` ``(N, H, W, 3)`` RGB, numpy or torch, ``N >= 1``; ``H`` and ``W`` even
-            (the yuv420p pixel format halves the chroma resolution).
+            (the yuv420p pixel format halves the chroma resolution). Or an iterator (a generator such as
+            :func:`iter_frames`) of ``(H, W, 3)`` frames: a stream, encoded as it arrives and never held
+            whole; each frame is checked when it comes, and a bad one fails the write (no file is left).
         fps: frames per second, > 0 (stored as a fraction, e.g. 29.97 -> 2997/100).
         codec: encoder name; ``None`` takes the first available of :data:`PREFERRED_CODECS`
             (H.264 via libx264, else MPEG-4 part 2).
@@ -474,20 +495,21 @@ def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 1
     path = Path(path)
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu().numpy()
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8:
-        raise ValueError(
-            f"frames must be uint8 RGB; got dtype {frames.dtype}. Convert floats in [0, 1] with "
-            "(frames * 255).round().clip(0, 255).astype(np.uint8)"
-        )
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
-        raise ValueError(f"frames must have shape (N, H, W, 3) with N >= 1; got {tuple(frames.shape)}")
-    n, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        raise ValueError(
-            f"frames are {w}x{h} (W x H); yuv420p video needs an even width and height, crop or "
-            "resize by one pixel"
-        )
+    if not isinstance(frames, Iterator):
+        frames = np.asarray(frames)
+        _check_frame_array(frames, "frames", frames.ndim == 4 and frames.shape[0] > 0,
+                           "(N, H, W, 3) with N >= 1")
+        stream_of = iter(frames)
+    else:  # a stream: the first frame gives the size, every later one is checked against it
+        stream_of = frames
+        first = next(stream_of, None)
+        if first is None:
+            raise ValueError("frames must have shape (N, H, W, 3) with N >= 1; got an empty stream of frames")
+        first = np.asarray(first)
+        _check_frame_array(first, "each frame", first.ndim == 3, "(H, W, 3)")
+        stream_of = itertools.chain([first], stream_of)
+        frames = first[None]
+    h, w = frames.shape[1:3]
     if not fps or fps <= 0 or not np.isfinite(fps):
         raise ValueError(f"fps must be a positive number of frames per second; got {fps}")
     if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -504,7 +526,11 @@ def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 1
                 stream.options = {"crf": str(int(crf))}
             else:
                 stream.bit_rate = int(max(4 * w * h * float(fps), 1_000_000))
-            for rgb in frames:
+            for k, rgb in enumerate(stream_of):
+                rgb = np.asarray(rgb)
+                if rgb.dtype != np.uint8 or rgb.shape != (h, w, 3):
+                    raise ValueError(f"frame {k} of the stream is {rgb.dtype} {tuple(rgb.shape)}; every frame must "
+                                     f"be uint8 {(h, w, 3)} like frame 0")
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 for packet in stream.encode(frame):
                     container.mux(packet)

@@ -12,6 +12,7 @@ from PIL import Image
 from shared_data import DATA
 
 from raxel_core.video_io import (
+    iter_frames,
     iter_video_frames,
     probe_video,
     read_frame_dir,
@@ -139,6 +140,27 @@ def test_write_rejects_bad_frames(tmp_path):
         write_video(tmp_path / "missing" / "a.mp4", good, fps=8)
     with pytest.raises(ValueError, match="no video encoder"):
         write_video(tmp_path / "a.mp4", good, fps=8, codec="no_such_codec")
+
+
+@needs_re10k
+def test_write_from_a_stream_gives_the_same_file_and_a_bad_frame_leaves_none(tmp_path):
+    # a generator is encoded frame by frame (raxel prepare re-encodes long videos so): the same bytes as the array
+    frames = read_video_frames(RE10K_CLIPS[0], max_frames=6)
+    from_array = write_video(tmp_path / "array.mp4", frames, fps=8)
+    from_stream = write_video(tmp_path / "stream.mp4", iter_frames(RE10K_CLIPS[0], max_frames=6), fps=8)
+    assert from_stream.read_bytes() == from_array.read_bytes()
+
+    def broken():
+        yield from frames[:3]
+        yield frames[3, :, :-2]  # a frame of another size mid-stream
+
+    with pytest.raises(ValueError, match="frame 3 of the stream"):
+        write_video(tmp_path / "broken.mp4", broken(), fps=8)
+    with pytest.raises(ValueError, match="empty stream"):
+        write_video(tmp_path / "empty.mp4", iter(()), fps=8)
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(tmp_path / "float.mp4", (f.astype(np.float32) for f in frames), fps=8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["array.mp4", "stream.mp4"]  # nothing partial left
 
 
 def save_images(folder, sizes, names=None):

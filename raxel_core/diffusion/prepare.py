@@ -77,7 +77,8 @@ def prepare_video(source: str | Path | bytes, name: str, max_frames: int | None 
     """Prepare one video: decode it, estimate its cameras (:func:`raxel_core.pose.estimate_trajectory`,
     pycolmap), re-encode the frames (H.264, cropped to even sides at the right / bottom so ``K`` is
     unchanged; frame ``k`` of the file is pose line ``k + 1``) and write the poses as RealEstate10K text
-    (intrinsics normalised by the frame size), all in memory. Runs in a worker process or a Ray task.
+    (intrinsics normalised by the frame size). The frames are decoded as a stream, twice, never held whole; the
+    outputs are returned as bytes. Runs in a worker process or a Ray task.
 
     Args:
         source: the video file, or its bytes (a Ray worker on another machine).
@@ -96,7 +97,7 @@ def prepare_video(source: str | Path | bytes, name: str, max_frames: int | None 
 
     from ..formats import write_trajectory
     from ..pose import estimate_trajectory
-    from ..video_io import read_video, write_video
+    from ..video_io import video_fps, write_video
 
     start = time.perf_counter()
     out = {"name": name, "ok": False, "reason": "", "frames": 0, "seconds": 0.0, "process": os.getpid()}
@@ -111,15 +112,16 @@ def prepare_video(source: str | Path | bytes, name: str, max_frames: int | None 
                 path.write_bytes(source)
             else:
                 path = Path(source)
-            frames, fps = read_video(path, max_frames=max_frames)
-            h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2   # H.264 needs even sizes
-            frames = np.ascontiguousarray(frames[:, :h, :w])              # right / bottom crop: K unchanged
-            out["frames"] = len(frames)
-            estimate = estimate_trajectory(frames, fps=fps, max_image_size=max_image_size, **estimate_options)
+            fps = video_fps(path)
+            # decoded twice as a stream (poses, then the re-encode), never held whole: memory stays flat on
+            # long videos (as raxel pose); H.264 needs even sizes: a right / bottom crop leaves K unchanged
+            estimate = estimate_trajectory(even_frames(path, max_frames), fps=fps, max_image_size=max_image_size,
+                                           **estimate_options)
+            out["frames"] = estimate.num_frames
             if not estimate.complete:
                 raise ValueError(f"frames {estimate.unregistered} got no pose ({estimate.method}); "
                                  + " ".join(estimate.messages[-2:]))
-            write_video(scratch / "clip.mp4", frames, fps or 30.0)
+            write_video(scratch / "clip.mp4", even_frames(path, max_frames), fps or 30.0)
             write_trajectory(estimate.cameras, scratch / "poses.txt", format="realestate10k")
             out.update(ok=True, video=(scratch / "clip.mp4").read_bytes(), poses=(scratch / "poses.txt").read_text())
     except (ValueError, RuntimeError, OSError) as err:
@@ -130,6 +132,16 @@ def prepare_video(source: str | Path | bytes, name: str, max_frames: int | None 
         out["reason"] = re.sub(r"\S*raxel_prepare_[^/\s]*/", "", out["reason"])
     out["seconds"] = time.perf_counter() - start
     return out
+
+
+def even_frames(path: Path, max_frames: int | None):
+    """The frames of the video at ``path`` (:func:`raxel_core.video_io.iter_frames`, up to ``max_frames``), each
+    cropped at the right / bottom to even sides (what H.264's yuv420p needs; the crop keeps ``K``): a generator of
+    ``np.uint8 (H, W, 3)``."""
+    from ..video_io import iter_frames
+
+    for frame in iter_frames(path, max_frames=max_frames):
+        yield np.ascontiguousarray(frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2])
 
 
 @contextmanager
