@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from shared_data import DATA
 
-from raxel_core.pose.estimate import write_frames
+from raxel_core.pose.estimate import stream_frames
+from raxel_core.pose.features import FeatureStream
 from raxel_core.pose.matching import match_and_verify, sequential_pairs
-from raxel_core.pose.sfm import extract_features, image_name, seed_options
+from raxel_core.pose.sfm import image_name, seed_options
 from raxel_core.video_io import read_video_frames
 
 CLIP = "re10k/videos/0bf152ef84195293_svdxt.mp4"  # 25 frames at 576x320
@@ -19,10 +20,9 @@ FRAMES = 12
 
 
 def _database(tmp_path, name: str):
-    images, database = tmp_path / f"{name}_images", tmp_path / f"{name}.db"
-    images.mkdir()
-    n, _, size = write_frames(read_video_frames(DATA / CLIP)[:FRAMES], images, None)
-    extract_features(database, images, size, None, 8192)
+    database = tmp_path / f"{name}.db"
+    with FeatureStream(database, 8192) as features:
+        n, _, _ = stream_frames(read_video_frames(DATA / CLIP)[:FRAMES], features, None)
     return database, n
 
 
@@ -84,7 +84,7 @@ def test_two_workers_verify_the_pairs_one_colmap_thread_verifies(tmp_path):
         match_and_verify(database, names, _verification(), workers=workers)
         assert _geometry_digest(database) == expected, f"{workers} workers"
         left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f"workers{workers}"))
-        assert left == [f"workers{workers}.db", f"workers{workers}_images"]  # the copies and pair lists are gone
+        assert left == [f"workers{workers}.db"]                   # the copies and pair lists are gone
 
 
 @pytest.mark.parametrize("overlap", [0, -1, 2.5])
