@@ -91,3 +91,22 @@ def test_two_workers_verify_the_pairs_one_colmap_thread_verifies(tmp_path):
 def test_an_overlap_below_one_is_refused(overlap):
     with pytest.raises(ValueError, match="overlap must be a whole number >= 1"):
         sequential_pairs(10, overlap)
+
+
+@pytest.mark.shared_data(CLIP)
+def test_the_parallax_test_measures_the_same_on_one_and_on_two_threads(tmp_path):
+    """parallax_statistics fits each pair's homography on a thread pool; the statistics, in pair order, do not
+    depend on the thread count (each findHomography RANSAC starts from OpenCV's fixed seed)."""
+    from raxel_core.pose.parallax import parallax_statistics
+    from raxel_core.pose.sfm import read_pairs
+
+    database, n = _database(tmp_path, "parallax")
+    match_and_verify(database, [(image_name(i), image_name(j)) for i, j in sequential_pairs(n, 5)], _verification())
+    pairs = read_pairs(database)
+    one, two = (parallax_statistics(pairs, (320, 576), workers) for workers in (1, 2))
+    assert len(one) == len(pairs) >= 40
+    assert [(s["i"], s["j"]) for s in two] == [(i, j) for i, j, _, _ in pairs]
+    for a, b in zip(one, two, strict=True):
+        assert a["h_fraction"] == b["h_fraction"] and np.array_equal(a["H"], b["H"])
+        assert np.array_equal(a["inliers"], b["inliers"]) and np.array_equal(a["stationary"], b["stationary"])
+    assert 0.05 < np.median([s["h_fraction"] for s in one]) < 0.99    # real pairs, neither all nor none explained
