@@ -83,6 +83,26 @@ def test_features_are_the_same_on_one_and_on_two_workers(tmp_path, monkeypatch):
     assert sift_workers_that_fit(size) == 18
 
 
+@pytest.mark.shared_data(CLIP)
+def test_a_frame_buffer_reused_by_the_decoder_gives_the_features_of_the_frames(tmp_path):
+    """SIFT runs after the next frames arrive: a stream that overwrites one buffer must give the same features
+    as the frames given as an array."""
+    from raxel_core.video_io import read_video_frames
+
+    frames = read_video_frames(DATA / CLIP)[:8]
+
+    def one_buffer():
+        buffer = np.empty_like(frames[0])
+        for frame in frames:
+            buffer[:] = frame
+            yield buffer
+
+    _stream(tmp_path / "array.db", frames, 2)
+    _stream(tmp_path / "buffer.db", one_buffer(), 2)
+    for a, b in zip(_stored(tmp_path / "array.db"), _stored(tmp_path / "buffer.db"), strict=True):
+        assert a[:4] == b[:4] and np.array_equal(a[4], b[4]) and np.array_equal(a[5], b[5]), a[1]
+
+
 @pytest.mark.shared_data(CLIP, "re10k/videos/0f68374b76390082.mp4", "static_camera/box.mp4")
 def test_gray_image_is_what_reading_the_frame_back_from_png_gives(tmp_path):
     """The oracle is OpenCV's PNG reader (libpng's grey conversion) on the frame written as PNG."""

@@ -280,7 +280,7 @@ def stream_frames(frames, features: FeatureStream, max_image_size: int | None, r
             shrink = size[0] <= frame.shape[0] and size[1] <= frame.shape[1]
             frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         keep = mask_image(masks.next(k, first_shape[:2]), size) if masks is not None else None
-        features.add(k, np.ascontiguousarray(frame), keep)
+        features.add(k, np.array(frame, order="C"), keep)  # a copy: a decoder may reuse its frame buffer
         n += 1
         if run is not None:
             run.check()
