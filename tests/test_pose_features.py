@@ -42,29 +42,112 @@ def test_sift_features_of_a_blank_image_are_empty():
     assert keypoints.shape == (0, 4) and descriptors.shape == (0, 128)
 
 
-@pytest.mark.shared_data("re10k/videos/0bf152ef84195293_svdxt.mp4")
-def test_features_are_the_same_on_one_and_on_two_workers(tmp_path, monkeypatch):
-    """extract_features runs SIFT on several images at once; the database it writes does not depend on it."""
+CLIP = "re10k/videos/0bf152ef84195293_svdxt.mp4"  # 25 frames at 576x320
+
+
+def _stored(database):
+    """Every image row of a COLMAP database with its keypoints and descriptors, in id order."""
     import pycolmap
 
-    from raxel_core.pose.estimate import write_frames
-    from raxel_core.pose.sfm import extract_features, sift_workers_that_fit
+    with pycolmap.Database.open(str(database)) as db:
+        return [(im.image_id, im.name, im.camera_id, im.frame_id, np.asarray(db.read_keypoints(im.image_id)),
+                 np.asarray(db.read_descriptors(im.image_id).data)) for im in db.read_all_images()]
+
+
+def _stream(database, frames, workers=None, **kwargs):
+    from raxel_core.pose.estimate import stream_frames
+    from raxel_core.pose.features import FeatureStream
+
+    with FeatureStream(database, 8192, num_threads=workers, **kwargs) as features:
+        return stream_frames(frames, features, None)
+
+
+@pytest.mark.shared_data(CLIP)
+def test_features_are_the_same_on_one_and_on_two_workers(tmp_path, monkeypatch):
+    """FeatureStream runs SIFT on several frames at once; the database it writes does not depend on it."""
+    from raxel_core.pose.sfm import sift_workers_that_fit
     from raxel_core.video_io import read_video_frames
 
-    images = tmp_path / "images"
-    images.mkdir()
-    _, _, size = write_frames(read_video_frames(DATA / "re10k/videos/0bf152ef84195293_svdxt.mp4")[:6], images, None)
+    frames = read_video_frames(DATA / CLIP)[:6]
     stored = []
     for workers in (1, 2):
-        extract_features(tmp_path / f"{workers}.db", images, size, None, 8192, num_threads=workers)
-        with pycolmap.Database.open(str(tmp_path / f"{workers}.db")) as db:
-            stored.append([(im.name, np.asarray(db.read_keypoints(im.image_id)),
-                            np.asarray(db.read_descriptors(im.image_id).data)) for im in db.read_all_images()])
-    assert len(stored[0]) == 6 and all(len(kp) > 500 for _, kp, _ in stored[0])
-    for (name1, kp1, d1), (name2, kp2, d2) in zip(*stored, strict=True):
-        assert name1 == name2 and np.array_equal(kp1, kp2) and np.array_equal(d1, d2), name1
-    # the memory limit caps the images in flight: 576x320 SIFT takes about 55 MB
+        _, _, size = _stream(tmp_path / f"{workers}.db", frames, workers)
+        stored.append(_stored(tmp_path / f"{workers}.db"))
+    assert len(stored[0]) == 6 and all(len(row[4]) > 500 for row in stored[0])
+    for row1, row2 in zip(*stored, strict=True):
+        assert row1[:4] == row2[:4] and np.array_equal(row1[4], row2[4]) and np.array_equal(row1[5], row2[5])
+    # the memory limit caps the frames in flight: 576x320 SIFT takes about 55 MB
     monkeypatch.setenv("RAXEL_MEMORY_LIMIT_MB", "100")
     assert sift_workers_that_fit(size) == 1
     monkeypatch.setenv("RAXEL_MEMORY_LIMIT_MB", "1000")
     assert sift_workers_that_fit(size) == 18
+
+
+@pytest.mark.shared_data(CLIP)
+def test_a_frame_buffer_reused_by_the_decoder_gives_the_features_of_the_frames(tmp_path):
+    """SIFT runs after the next frames arrive: a stream that overwrites one buffer must give the same features
+    as the frames given as an array."""
+    from raxel_core.video_io import read_video_frames
+
+    frames = read_video_frames(DATA / CLIP)[:8]
+
+    def one_buffer():
+        buffer = np.empty_like(frames[0])
+        for frame in frames:
+            buffer[:] = frame
+            yield buffer
+
+    _stream(tmp_path / "array.db", frames, 2)
+    _stream(tmp_path / "buffer.db", one_buffer(), 2)
+    for a, b in zip(_stored(tmp_path / "array.db"), _stored(tmp_path / "buffer.db"), strict=True):
+        assert a[:4] == b[:4] and np.array_equal(a[4], b[4]) and np.array_equal(a[5], b[5]), a[1]
+
+
+@pytest.mark.shared_data(CLIP, "re10k/videos/0f68374b76390082.mp4", "static_camera/box.mp4")
+def test_gray_image_is_what_reading_the_frame_back_from_png_gives(tmp_path):
+    """The oracle is OpenCV's PNG reader (libpng's grey conversion) on the frame written as PNG."""
+    from raxel_core.pose.features import gray_image
+    from raxel_core.video_io import read_video_frames
+
+    for clip in (CLIP, "re10k/videos/0f68374b76390082.mp4", "static_camera/box.mp4"):
+        for frame in read_video_frames(DATA / clip)[:40:8]:
+            cv2.imwrite(str(tmp_path / "f.png"), np.ascontiguousarray(frame[..., ::-1]))
+            assert np.array_equal(gray_image(frame), cv2.imread(str(tmp_path / "f.png"), cv2.IMREAD_GRAYSCALE)), clip
+    # cv2.cvtColor rounds: it is not the same grey (the features would change)
+    assert not np.array_equal(gray_image(frame), cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+
+
+@pytest.mark.shared_data(CLIP)
+@pytest.mark.parametrize("camera_model, focal", [("SIMPLE_RADIAL", None), ("SIMPLE_RADIAL", 523.25),
+                                                  ("PINHOLE", None)])
+def test_stream_writes_the_rows_and_features_of_colmaps_import_of_png_files(tmp_path, camera_model, focal):
+    """The oracle: the frames written as PNG, imported by ``pycolmap.import_images`` (COLMAP's own rows for
+    camera, rig, frames and images) and their SIFT on the PNGs read back in grey (OpenCV)."""
+    import pycolmap
+
+    from raxel_core.pose.sfm import image_name, sift_features
+    from raxel_core.video_io import read_video_frames
+
+    frames = read_video_frames(DATA / CLIP)[:4, :, :-1]            # 575 wide: an odd width
+    _stream(tmp_path / "stream.db", frames, camera_model=camera_model, focal=focal)
+    images = tmp_path / "images"
+    images.mkdir()
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(images / image_name(k)), np.ascontiguousarray(frame[..., ::-1]))
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = camera_model
+    if focal is not None:
+        reader.camera_params = f"{focal},{575 / 2},{320 / 2},0"
+    pycolmap.Database.open(str(tmp_path / "colmap.db")).close()
+    pycolmap.import_images(tmp_path / "colmap.db", images, camera_mode=pycolmap.CameraMode.SINGLE, options=reader)
+    rows = {}
+    for name in ("stream", "colmap"):
+        with pycolmap.Database.open(str(tmp_path / f"{name}.db")) as db:
+            rows[name] = ([c.todict() for c in db.read_all_cameras()], [r.todict() for r in db.read_all_rigs()],
+                          [str(f.todict()) for f in db.read_all_frames()],
+                          [(im.image_id, im.name, im.camera_id, im.frame_id) for im in db.read_all_images()])
+    assert rows["stream"][0][0]["params"].tolist() == rows["colmap"][0][0]["params"].tolist()
+    assert str(rows["stream"]) == str(rows["colmap"])
+    for _, name, _, _, keypoints, descriptors in _stored(tmp_path / "stream.db"):
+        want = sift_features(cv2.imread(str(images / name), cv2.IMREAD_GRAYSCALE), 8192)
+        assert np.array_equal(keypoints, want[0]) and np.array_equal(descriptors, want[1]), name

@@ -16,7 +16,7 @@ from PIL import Image
 
 from raxel_core.evaluation.metrics import trajectory_metrics
 from raxel_core.pose import estimate_trajectory
-from raxel_core.pose.masks import MaskStream, sampled_masks, workspace_mask_name, write_mask
+from raxel_core.pose.masks import MaskStream, mask_image, sampled_masks
 from raxel_core.synthetic.render import make_scene, render_frames
 from raxel_core.synthetic.room_trajectories import default_demo_trajectory
 from raxel_core.synthetic.sprites import paste_moving_sprite
@@ -65,15 +65,14 @@ def test_no_feature_is_extracted_inside_a_mask(tmp_path):
     """COLMAP's keypoints of a masked frame lie outside its mask (read back from the database)."""
     import pycolmap
 
-    from raxel_core.pose.estimate import write_frames
-    from raxel_core.pose.sfm import extract_features, frame_of
+    from raxel_core.pose.estimate import stream_frames
+    from raxel_core.pose.features import FeatureStream
+    from raxel_core.pose.sfm import frame_of
 
     _, dynamic, masks, _ = clips()
-    images, mask_dir = tmp_path / "images", tmp_path / "masks"
-    images.mkdir(), mask_dir.mkdir()
-    n, _, size = write_frames(dynamic[:3], images, 192, masks=MaskStream(masks[:3]), mask_dir=mask_dir)
+    with FeatureStream(tmp_path / "db.db", 8192) as features:
+        n, _, size = stream_frames(dynamic[:3], features, 192, masks=MaskStream(masks[:3]))
     assert size == (128, 192)                               # shrunk: the masks are resampled with the frames
-    extract_features(tmp_path / "db.db", images, size, None, 8192, None, mask_dir)
     with pycolmap.Database.open(str(tmp_path / "db.db")) as db:
         for image in db.read_all_images():
             xy = np.asarray(db.read_keypoints(image.image_id))[:, :2]
@@ -83,11 +82,10 @@ def test_no_feature_is_extracted_inside_a_mask(tmp_path):
             assert len(xy) > 200 and not inside.any(), (k, len(xy), int(inside.sum()))
 
 
-def test_mask_files_are_black_where_ignored_and_never_shrink_a_mask(tmp_path):
+def test_mask_images_are_black_where_ignored_and_never_shrink_a_mask():
     mask = np.zeros((64, 96), bool)
     mask[9:11, 22] = True                                   # a 1-pixel-wide sliver survives a 4x shrink
-    write_mask(mask, tmp_path / workspace_mask_name("000000.png"), (16, 24))
-    written = np.asarray(Image.open(tmp_path / "000000.png.png"))
+    written = mask_image(mask, (16, 24))
     assert written.shape == (16, 24) and set(np.unique(written)) == {0, 255}
     assert written[2, 5] == 0 and (written == 0).sum() == 1     # the 4x4 block holding it is masked, no other
 

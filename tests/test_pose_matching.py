@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from shared_data import DATA
 
-from raxel_core.pose.estimate import write_frames
+from raxel_core.pose.estimate import stream_frames
+from raxel_core.pose.features import FeatureStream
 from raxel_core.pose.matching import match_and_verify, sequential_pairs
-from raxel_core.pose.sfm import extract_features, image_name, seed_options
+from raxel_core.pose.sfm import image_name, seed_options
 from raxel_core.video_io import read_video_frames
 
 CLIP = "re10k/videos/0bf152ef84195293_svdxt.mp4"  # 25 frames at 576x320
@@ -19,10 +20,9 @@ FRAMES = 12
 
 
 def _database(tmp_path, name: str):
-    images, database = tmp_path / f"{name}_images", tmp_path / f"{name}.db"
-    images.mkdir()
-    n, _, size = write_frames(read_video_frames(DATA / CLIP)[:FRAMES], images, None)
-    extract_features(database, images, size, None, 8192)
+    database = tmp_path / f"{name}.db"
+    with FeatureStream(database, 8192) as features:
+        n, _, _ = stream_frames(read_video_frames(DATA / CLIP)[:FRAMES], features, None)
     return database, n
 
 
@@ -84,10 +84,29 @@ def test_two_workers_verify_the_pairs_one_colmap_thread_verifies(tmp_path):
         match_and_verify(database, names, _verification(), workers=workers)
         assert _geometry_digest(database) == expected, f"{workers} workers"
         left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f"workers{workers}"))
-        assert left == [f"workers{workers}.db", f"workers{workers}_images"]  # the copies and pair lists are gone
+        assert left == [f"workers{workers}.db"]                   # the copies and pair lists are gone
 
 
 @pytest.mark.parametrize("overlap", [0, -1, 2.5])
 def test_an_overlap_below_one_is_refused(overlap):
     with pytest.raises(ValueError, match="overlap must be a whole number >= 1"):
         sequential_pairs(10, overlap)
+
+
+@pytest.mark.shared_data(CLIP)
+def test_the_parallax_test_measures_the_same_on_one_and_on_two_threads(tmp_path):
+    """parallax_statistics fits each pair's homography on a thread pool; the statistics, in pair order, do not
+    depend on the thread count (each findHomography RANSAC starts from OpenCV's fixed seed)."""
+    from raxel_core.pose.parallax import parallax_statistics
+    from raxel_core.pose.sfm import read_pairs
+
+    database, n = _database(tmp_path, "parallax")
+    match_and_verify(database, [(image_name(i), image_name(j)) for i, j in sequential_pairs(n, 5)], _verification())
+    pairs = read_pairs(database)
+    one, two = (parallax_statistics(pairs, (320, 576), workers) for workers in (1, 2))
+    assert len(one) == len(pairs) >= 40
+    assert [(s["i"], s["j"]) for s in two] == [(i, j) for i, j, _, _ in pairs]
+    for a, b in zip(one, two, strict=True):
+        assert a["h_fraction"] == b["h_fraction"] and np.array_equal(a["H"], b["H"])
+        assert np.array_equal(a["inliers"], b["inliers"]) and np.array_equal(a["stationary"], b["stationary"])
+    assert 0.05 < np.median([s["h_fraction"] for s in one]) < 0.99    # real pairs, neither all nor none explained

@@ -3,14 +3,15 @@ solver for footage without parallax (static shots, tripod pans and tilts).
 
 Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy routine):
 
-1. The frames are written as PNG to a temporary workspace (removed afterwards), one at a time as
-   they arrive (:func:`write_frames`: an iterable such as :func:`raxel_core.video_io.iter_frames`
-   is decoded as a stream, so a long clip is never in memory as a whole), shrunk first when
-   ``max_image_size`` is given. Masks of moving things to ignore, when given, are written beside them
-   as COLMAP mask files (:mod:`raxel_core.pose.masks`): no feature is extracted inside a mask.
-2. SIFT features (OpenCV's ``cv2.SIFT``, written into COLMAP's database in COLMAP's layout:
-   :func:`raxel_core.pose.sfm.sift_features`; a third of ``pycolmap.extract_features``' CPU time for
-   the same kind and number of features) with **one shared camera** for the whole clip
+1. The frames are taken one at a time as they arrive (:func:`stream_frames`: an iterable such as
+   :func:`raxel_core.video_io.iter_frames` is decoded as a stream, so a long clip is never in memory as a
+   whole), shrunk first when ``max_image_size`` is given. Masks of moving things to ignore, when given, go
+   with them (:mod:`raxel_core.pose.masks`): no feature is extracted inside a mask.
+2. SIFT features of each frame as it arrives, on worker threads (:class:`raxel_core.pose.features.FeatureStream`:
+   OpenCV's ``cv2.SIFT`` in COLMAP's layout, :func:`raxel_core.pose.sfm.sift_features`; a third of
+   ``pycolmap.extract_features``' CPU time for the same kind and number of features), written with the
+   image rows straight into COLMAP's database in a temporary workspace (removed afterwards; no image file
+   is written), with **one shared camera** for the whole clip
    (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
    centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
    fixed; ``PINHOLE``, separate ``fx`` and ``fy``, when the pixel aspect is estimated).
@@ -49,9 +50,9 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
 two runs without it differed by up to 0.07 in ``R`` and 0.26 px in ``K``):
 
 * ``pycolmap.extract_features`` wrote each image to the database when its thread finished, so the image
-  ids (which order the pairs in verification and mapping) changed from run to run: the images are
-  imported in name order first (``import_images``), then each image's OpenCV SIFT features are written
-  in that order, sorted by position (their order does not depend on OpenCV's thread count).
+  ids (which order the pairs in verification and mapping) changed from run to run: each frame's image row
+  is written as it arrives, in frame order, then its OpenCV SIFT features, sorted by position (their order
+  does not depend on OpenCV's thread count), in that order too.
 * COLMAP's CPU SIFT matcher with several threads returned different matches for a few pairs: each
   pair is matched on one thread, the pairs split between threads (:mod:`raxel_core.pose.matching`).
 * ``calibrate_view_graph`` (``ViewGraphCalibrationOptions.random_seed``) and the options nested in the
@@ -86,14 +87,13 @@ import torch
 
 from ..cameras import Cameras
 from ..resources import check_memory
-from .masks import MaskStream, frame_ranges, workspace_mask_name, write_mask
+from .features import FeatureStream, work_focal
+from .masks import MaskStream, frame_ranges, mask_image
 from .parallax import has_parallax, is_static, parallax_statistics, widest_pairs
 from .rotation_only import pinhole_intrinsics, solve_rotation_only
 from .sfm import (
     CALIBRATION_REESTIMATE_RELATIVE_POSE,
     SIFT_BYTES_PER_PIXEL,
-    extract_features,
-    image_name,
     map_frames,
     match_sequential,
     read_pairs,
@@ -146,7 +146,7 @@ class PoseEstimate:
 
 def _check_frames(frames) -> np.ndarray:
     """An ``(N, H, W, 3)`` uint8 array of ``N >= 2`` frames; frame 0 gets :func:`_check_frame`'s checks
-    (dtype, size), which the stream loop of :func:`write_frames` then gives every frame."""
+    (dtype, size), which the stream loop of :func:`stream_frames` then gives every frame."""
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu().numpy()
     frames = np.asarray(frames)
@@ -236,36 +236,36 @@ def check_frame_memory(input_size: tuple[int, int], max_image_size: int | None,
                  "frames, or give a smaller video")
 
 
-def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, pixel_aspect: float = 1.0,
-                 masks: MaskStream | None = None, mask_dir: Path | None = None):
-    """Write frames one at a time as PNG into the COLMAP workspace (``image_name(k)``), each resampled
-    first to :func:`work_size` (square pixels, longer side at most ``max_image_size``; ``cv2.resize``,
-    ``INTER_AREA`` when shrinking, else ``INTER_LINEAR``), so that no more than one full-size frame is
-    in memory when ``frames`` is an iterable.
+def stream_frames(frames, features: FeatureStream, max_image_size: int | None, run=None,
+                  pixel_aspect: float = 1.0, masks: MaskStream | None = None):
+    """Hand frames one at a time to ``features`` (:class:`raxel_core.pose.features.FeatureStream`), each
+    resampled first to :func:`work_size` (square pixels, longer side at most ``max_image_size``;
+    ``cv2.resize``, ``INTER_AREA`` when shrinking, else ``INTER_LINEAR``), so that no more than one full-size
+    frame is in memory when ``frames`` is an iterable.
 
     Args:
         frames: ``(N, H, W, 3)`` uint8 array / tensor, or an iterable of ``(H, W, 3)`` uint8 frames
             (e.g. the generator :func:`raxel_core.video_io.iter_frames`).
-        image_dir: existing folder.
-        max_image_size: longer side of the written frames in pixels, or ``None`` (full size).
+        features: gets ``begin(input size, work size)`` before the first frame, then ``add(k, frame, keep)``
+            per frame.
+        max_image_size: longer side of the resampled frames in pixels, or ``None`` (full size).
         run: polled for cancellation every frame (``InterruptedError``).
         pixel_aspect: ``fy / fx`` of the input frames' pixels (1: square).
-        masks: the masks of the frames (:class:`raxel_core.pose.masks.MaskStream`), written one per frame
-            as COLMAP mask files into ``mask_dir`` (:func:`raxel_core.pose.masks.write_mask`).
-        mask_dir: existing folder for the mask files (with ``masks``).
+        masks: the masks of the frames (:class:`raxel_core.pose.masks.MaskStream`), each resampled with its
+            frame into a feature mask (:func:`raxel_core.pose.masks.mask_image`).
 
     Returns:
-        ``(n, input_size (H, W), work_size (H', W'))``: frames written, their size as given and as written.
+        ``(n, input_size (H, W), work_size (H', W'))``: frames taken, their size as given and as resampled.
 
     Raises:
         ValueError: bad frames (shape, dtype, size changes, fewer than 2); bad masks (size, count) or
             every frame entirely masked; frames of a size over the memory limit (:func:`check_frame_memory`,
-            checked on the first frame, before it is written).
+            checked on the first frame, before its features).
     """
     if isinstance(frames, (np.ndarray, torch.Tensor)):
         frames = _check_frames(frames)
         if masks is not None:
-            masks.check_count(len(frames))     # the count is known before any frame is written
+            masks.check_count(len(frames))     # the count is known before any frame is taken
     if max_image_size is not None and (int(max_image_size) != max_image_size or max_image_size < 16):
         raise ValueError(f"max_image_size must be None or a whole number of pixels >= 16; got {max_image_size}")
     n, first_shape, size = 0, None, None
@@ -275,14 +275,12 @@ def write_frames(frames, image_dir: Path, max_image_size: int | None, run=None, 
             first_shape = frame.shape
             check_frame_memory(frame.shape[:2], max_image_size, pixel_aspect)
             size = work_size(frame.shape[:2], max_image_size, pixel_aspect)
+            features.begin(first_shape[:2], size)
         if size != frame.shape[:2]:
             shrink = size[0] <= frame.shape[0] and size[1] <= frame.shape[1]
             frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        if masks is not None:
-            write_mask(masks.next(k, first_shape[:2]), mask_dir / workspace_mask_name(image_name(k)), size)
-        # PNG level 1: lossless like the default (3) in 60 % of its time (25 frames at 576x320: 0.29 s, 0.49 s)
-        cv2.imwrite(str(image_dir / image_name(k)), np.ascontiguousarray(frame[..., ::-1]),
-                    [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        keep = mask_image(masks.next(k, first_shape[:2]), size) if masks is not None else None
+        features.add(k, np.array(frame, order="C"), keep)  # a copy: a decoder may reuse its frame buffer
         n += 1
         if run is not None:
             run.check()
@@ -341,8 +339,8 @@ def estimate_trajectory(
     Args:
         frames: ``(N, H, W, 3)`` uint8 RGB frames of one shot, ``N >= 2``, or an iterable of
             ``(H, W, 3)`` uint8 frames (e.g. :func:`raxel_core.video_io.iter_frames`, which decodes a
-            video as a stream): each frame is written to the workspace as it arrives, so a clip of any
-            length is never held in memory (:func:`write_frames`).
+            video as a stream): each frame's features are extracted as it arrives, so a clip of any
+            length is never held in memory (:func:`stream_frames`).
         focal: known focal length in pixels at the frame size (held fixed), or ``None`` to
             estimate it (one focal length shared by all frames).
         progress: called as ``progress(done, total)`` after each stage.
@@ -412,7 +410,7 @@ def estimate_trajectory(
     pixel_aspect = float(pixel_aspect)
     if mapper not in ("global", "incremental"):
         raise ValueError(f"mapper must be 'global' or 'incremental'; got {mapper!r}")
-    run = _Run(progress, should_stop, total=5)
+    run = _Run(progress, should_stop, total=4)
     run.check()
     messages: list[str] = []
     old_level = pycolmap.logging.minloglevel
@@ -423,16 +421,15 @@ def estimate_trajectory(
     workspace = Path(tempfile.mkdtemp(prefix="raxel_pose_"))
     try:
         image_dir, database = workspace / "images", workspace / "database.db"
-        image_dir.mkdir()
-        mask_dir = workspace / "masks" if mask_stream is not None else None
-        if mask_dir is not None:
-            mask_dir.mkdir()
-        n, input_size, image_size = write_frames(frames, image_dir, max_image_size, run, pixel_aspect,
-                                                 mask_stream, mask_dir)
+        image_dir.mkdir()  # stays empty: the mappers' image folder (colour extraction finds no image)
+        with FeatureStream(database, max_num_features, "PINHOLE" if estimate_aspect else "SIMPLE_RADIAL",
+                           focal, num_threads) as features:
+            n, input_size, image_size = stream_frames(frames, features, max_image_size, run, pixel_aspect,
+                                                      mask_stream)
         if mask_stream is not None:
             messages.extend(mask_stream.messages())
         h, w = image_size
-        # work in the (square) pixels of the written frames; K is scaled back to the input size at the end
+        # work in the (square) pixels of the resampled frames; K is scaled back to the input size at the end
         scale_x, scale_y = input_size[1] / w, input_size[0] / h
         if pixel_aspect != 1.0:
             messages.append(
@@ -446,12 +443,8 @@ def estimate_trajectory(
                 f"{max_image_size}); K is given at {input_size[1]}x{input_size[0]}"
             )
         if focal is not None:
-            focal = float(focal) / scale_x
+            focal = work_focal(focal, input_size, image_size)
         f_prior = float(focal) if focal is not None else DEFAULT_FOCAL_FACTOR * max(h, w)
-        run.step("write_frames")
-
-        extract_features(database, image_dir, image_size, focal, max_num_features, None, mask_dir, num_threads,
-                         camera_model="PINHOLE" if estimate_aspect else "SIMPLE_RADIAL")
         run.step("features")
 
         match_sequential(database, overlap, quadratic_overlap, seed, num_threads)
@@ -459,13 +452,13 @@ def estimate_trajectory(
 
         pairs = read_pairs(database)
         # the decision needs the widest pairs only; the rotation-only solver below needs every pair's homography
-        stats = parallax_statistics(widest_pairs(pairs), image_size)
+        stats = parallax_statistics(widest_pairs(pairs), image_size, num_threads)
         parallax, h_fraction = has_parallax(stats)
         static, stationary = is_static(stats)
         run.step("parallax_test")
 
         if static or not parallax:
-            stats = parallax_statistics(pairs, image_size)
+            stats = parallax_statistics(pairs, image_size, num_threads)
             method = "static" if static else "rotation_only"
             messages.append(
                 f"static camera: {100 * stationary:.0f}% of the matches on the widest frame pairs do "

@@ -3,13 +3,13 @@ features would follow their own motion instead of the camera's.
 
 A mask marks the pixels to **ignore** with 1 (ComfyUI's ``MASK``: ``(N, H, W)`` float, 1 = masked, as
 any segmentation node gives it; a mask image file: white = masked). No SIFT feature is extracted
-inside the mask, so nothing there is matched, verified or mapped (COLMAP's own mask support:
-``ImageReaderOptions.mask_path``, one mask file per workspace image, black = no features; this module
-writes those files, inverting the convention). A mask is taken **at the frames' size**: a mask of
+inside the mask, so nothing there is matched, verified or mapped (COLMAP's mask convention, as its
+``ImageReaderOptions.mask_path`` files: black = no features; :func:`mask_image` makes that image, inverting
+the convention, and OpenCV's SIFT takes it as its ``mask``). A mask is taken **at the frames' size**: a mask of
 another size is refused (resampling it would shift it against the frame without telling anyone).
 
 :class:`MaskStream` pairs masks with frames one at a time as the frames are written to the workspace
-(:func:`raxel_core.pose.estimate.write_frames`), so masks of a long clip are never converted all at
+(:func:`raxel_core.pose.estimate.stream_frames`), so masks of a long clip are never converted all at
 once: one mask per frame, or one mask for every frame (a logo, a fixed foreground).
 """
 from __future__ import annotations
@@ -28,12 +28,6 @@ FULLY_MASKED_FRACTION = 0.999
 #: How to fix a mask of another size in ComfyUI (core nodes) and elsewhere.
 RESIZE_HINT = ("resize the mask to the frames' size (in ComfyUI: Convert Mask to Image -> Upscale Image -> "
                "Convert Image to Mask; or segment the same frames you give here)")
-
-
-def workspace_mask_name(image_name: str) -> str:
-    """File name COLMAP reads the mask of workspace image ``image_name`` from: ``"000012.png.png"``
-    (``ImageReaderOptions.mask_path``: the image's name plus ``.png``)."""
-    return f"{image_name}.png"
 
 
 def mask_to_bool(mask, k: int, frame_size: tuple[int, int]) -> np.ndarray:
@@ -174,17 +168,16 @@ class MaskStream:
                 "masks mark the background instead, invert them (ComfyUI: InvertMask)")
 
 
-def write_mask(mask: np.ndarray, path: Path, size: tuple[int, int]) -> None:
-    """Write ``mask`` (``np.bool_ (H, W)``, True = ignore) as COLMAP's mask image of a workspace image
-    of ``size = (H', W')``: 0 (black) where features are ignored, 255 elsewhere. Resampled with
-    ``cv2.INTER_AREA`` and kept masked wherever any masked pixel falls, so that shrinking never lets a
-    masked pixel through."""
+def mask_image(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """COLMAP's mask image (``(H', W')`` uint8: 0 where features are ignored, 255 elsewhere; OpenCV SIFT's
+    ``mask``) of ``mask`` (``np.bool_ (H, W)``, True = ignore) for a frame resampled to ``size = (H', W')``.
+    Resampled with ``cv2.INTER_AREA`` and kept masked wherever any masked pixel falls, so that shrinking
+    never lets a masked pixel through."""
     keep = np.where(mask, 0, 255).astype(np.uint8)
     if keep.shape != tuple(size):
         area = cv2.resize(np.where(mask, 255, 0).astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_AREA)
         keep = np.where(area > 0, 0, 255).astype(np.uint8)
-    if not cv2.imwrite(str(path), keep):
-        raise ValueError(f"could not write the mask file {path}")
+    return keep
 
 
 def mask_files(path, count: int | None = None) -> list[Path]:

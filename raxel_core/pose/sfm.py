@@ -2,19 +2,18 @@
 matching, the verified pairs read back from the COLMAP database, and the mappers.
 
 Steps 2, 3 and 5a of :func:`raxel_core.pose.estimate.estimate_trajectory` (its module docstring
-gives the method and sources): SIFT features (OpenCV) with one shared camera, sequential
+gives the method and sources): SIFT features of one image (OpenCV, in COLMAP's layout;
+:mod:`raxel_core.pose.features` streams the frames' features into the database), sequential
 matching verified by COLMAP, then global SfM (GLOMAP, Pan et al., ECCV 2024) and incremental SfM
 (Schonberger & Frahm, CVPR 2016) when the global model leaves frames out.
 """
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .masks import workspace_mask_name
 from .matching import match_and_verify, sequential_pairs
 
 #: Threads of the mappers (:func:`map_frames`): 1. With several threads the poses differed from run
@@ -145,48 +144,6 @@ def sift_features(gray: np.ndarray, max_num_features: int, mask: np.ndarray | No
     return kp[order], np.minimum(255, np.round(512 * d)).astype(np.uint8)
 
 
-def extract_features(database: Path, image_dir: Path, image_size: tuple[int, int], focal: float | None,
-                     max_num_features: int, max_image_size: int | None = None,
-                     mask_dir: Path | None = None, num_threads: int | None = None,
-                     camera_model: str = "SIMPLE_RADIAL") -> None:
-    """SIFT features (:func:`sift_features`) of every image in ``image_dir`` into the COLMAP ``database``,
-    one shared camera for the clip: ``SIMPLE_RADIAL`` (one focal length, one radial term) or ``PINHOLE``
-    (``fx``, ``fy``: non-square pixels); a known ``focal`` (pixels at ``image_size = (H, W)``) is the
-    camera's prior (``SIMPLE_RADIAL`` only), principal point centred.
-
-    The images are imported in name order (``pycolmap.import_images``, so image ``k`` of the sorted names
-    has database id ``k + 1``), then each image's keypoints and descriptors are written
-    (``Database.write_keypoints`` / ``write_descriptors``) for COLMAP's matching and mapping. Deterministic:
-    the features of an image do not depend on the thread count or on the other images.
-
-    ``mask_dir``: COLMAP mask images (for image ``NAME`` the file ``NAME.png``, black = no features there),
-    written by :func:`raxel_core.pose.masks.write_mask`; each image needs its mask file.
-    ``num_threads``: images extracted at once (``None``: one per core), each on one OpenCV thread (OpenCV's
-    setting is restored afterwards). Images in parallel use two cores about 1.6 times better than OpenCV's own
-    threads inside one image (25 frames at 576x320 on 2 cores: 1.2 s against 1.9 s); the features are the same
-    (checked bit for bit). At most ``2 x num_threads`` images are in memory at once."""
-    import cv2
-    import pycolmap
-
-    h, w = image_size
-    reader = pycolmap.ImageReaderOptions()
-    if camera_model not in ("SIMPLE_RADIAL", "PINHOLE"):
-        raise ValueError(f"camera_model must be 'SIMPLE_RADIAL' or 'PINHOLE'; got {camera_model!r}")
-    reader.camera_model = camera_model
-    if focal is not None and camera_model == "SIMPLE_RADIAL":
-        reader.camera_params = f"{float(focal)},{w / 2},{h / 2},0"
-    pycolmap.Database.open(str(database)).close()
-    pycolmap.import_images(database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE, options=reader)
-    workers = max(1, int(num_threads) if num_threads is not None else (os.cpu_count() or 1))
-    workers = min(workers, sift_workers_that_fit(image_size))
-    threads_before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        _write_features(database, image_dir, max_num_features, max_image_size, mask_dir, workers)
-    finally:
-        cv2.setNumThreads(threads_before)
-
-
 def sift_workers_that_fit(image_size: tuple[int, int]) -> int:
     """How many images of ``image_size`` ``(H, W)`` SIFT may run on at once within the memory limit
     (:func:`raxel_core.resources.memory_limit_bytes`; :data:`SIFT_BYTES_PER_PIXEL` each), at least 1: the
@@ -198,44 +155,6 @@ def sift_workers_that_fit(image_size: tuple[int, int]) -> int:
     if limit is None:
         return os.cpu_count() or 1
     return max(1, int(limit // (SIFT_BYTES_PER_PIXEL * image_size[0] * image_size[1])))
-
-
-def _write_features(database: Path, image_dir: Path, max_num_features: int, max_image_size: int | None,
-                    mask_dir: Path | None, workers: int) -> None:
-    """:func:`extract_features`' loop: each image's SIFT keypoints and descriptors into the database, in
-    name order; ``workers`` images are extracted at once (threads: OpenCV releases the GIL)."""
-    import pycolmap
-
-    def features(name: str):
-        gray, mask = _read_image(image_dir, name, max_image_size, mask_dir)
-        return sift_features(gray, max_num_features, mask)
-
-    with pycolmap.Database.open(str(database)) as db, ThreadPoolExecutor(workers) as pool:
-        images = sorted(db.read_all_images(), key=lambda im: im.name)
-        for start in range(0, len(images), 2 * workers):  # a bounded batch: memory stays flat on long videos
-            batch = images[start:start + 2 * workers]
-            for image, (keypoints, descriptors) in zip(batch, pool.map(features, [im.name for im in batch]),
-                                                       strict=True):
-                db.write_keypoints(image.image_id, keypoints)
-                db.write_descriptors(image.image_id, pycolmap.FeatureDescriptors(
-                    type=pycolmap.FeatureExtractorType.SIFT, data=descriptors))
-
-
-def _read_image(image_dir: Path, name: str, max_image_size: int | None, mask_dir: Path | None):
-    """The grey image ``name`` of ``image_dir`` and its mask (``None`` without ``mask_dir``)."""
-    import cv2
-
-    gray = cv2.imread(str(image_dir / name), cv2.IMREAD_GRAYSCALE)
-    mask = None
-    if mask_dir is not None:
-        mask_file = mask_dir / workspace_mask_name(name)
-        if not mask_file.is_file():
-            raise ValueError(f"no mask file {mask_file.name} for workspace image {name}")
-        mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE)
-    if max_image_size and max(gray.shape) > max_image_size:
-        raise ValueError(f"{name} is {gray.shape[1]}x{gray.shape[0]}, above max_image_size "
-                         f"{max_image_size}; shrink the frames first (write_frames)")
-    return gray, mask
 
 
 def match_sequential(database: Path, overlap: int, quadratic_overlap: bool, seed: int,
