@@ -4,6 +4,7 @@ one thread, on a real RealEstate10K clip: the same pairs, and the same verified 
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import pytest
@@ -110,3 +111,20 @@ def test_the_parallax_test_measures_the_same_on_one_and_on_two_threads(tmp_path)
         assert a["h_fraction"] == b["h_fraction"] and np.array_equal(a["H"], b["H"])
         assert np.array_equal(a["inliers"], b["inliers"]) and np.array_equal(a["stationary"], b["stationary"])
     assert 0.05 < np.median([s["h_fraction"] for s in one]) < 0.99    # real pairs, neither all nor none explained
+
+
+def test_pycolmap_openmp_runs_on_one_thread_once_raxel_pose_is_imported_and_torch_keeps_its_threads():
+    # COLMAP's FAISS matcher with OpenMP on every core gave different matches now and then when two groups
+    # matched at once (2 of 60 repeats); raxel_core.pose loads pycolmap with OpenMP on one thread
+    import subprocess
+    import sys
+
+    code = ("import torch; n = torch.get_num_threads(); import raxel_core.pose; "
+            "from raxel_core.pose.matching import colmap_openmp_threads; "
+            "print(colmap_openmp_threads(), torch.get_num_threads() == n)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "True"], out
+    if (os.cpu_count() or 1) > 1:  # pycolmap loaded first keeps OpenMP on every core: matching then uses one group
+        code = "import pycolmap, raxel_core.pose.matching as m; print(m.colmap_openmp_threads())"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        assert int(out[-1]) > 1, out

@@ -13,6 +13,12 @@ This module only splits the work so that both cores are used without changing an
   matches are then gathered into the database.
 * The geometric verification runs once on all the stored matches with ``workers`` threads: its RANSAC is
   seeded per pair, so its result does not depend on the threads either.
+* COLMAP's matcher searches with FAISS, which runs OpenMP regions on every core by default; with two groups
+  matching at once that gave different matches now and then (2 of 60 repeats on a 12-frame RealEstate10K
+  clip, idle machine; 0 of 100 with OpenMP on one thread). So pycolmap is imported with ``OMP_NUM_THREADS=1``
+  (:func:`load_pycolmap`, done by ``raxel_core.pose``; torch's own OpenMP is not touched), and where pycolmap's
+  OpenMP still has more threads (pycolmap was imported before ``raxel_core.pose``) the pairs are matched in
+  one group (the same result, slower).
 
 Checked: on a 25-frame 576x320 RealEstate10K clip the verified pairs (inlier matches, configuration and
 fundamental matrix of all 195) are the same bytes with 1 and 2 workers and as ``pycolmap.match_sequential``
@@ -20,10 +26,41 @@ on one thread gave (``tests/test_pose_matching.py`` checks 1 against 2 workers).
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
+
+
+def load_pycolmap():
+    """Import pycolmap (once per process) with its bundled OpenMP runtime set to one thread: the environment
+    variable ``OMP_NUM_THREADS`` is ``1`` while the module loads (OpenMP reads it then) and restored afterwards,
+    so other libraries' OpenMP (torch's) keep theirs. No effect when pycolmap is already imported. Returns the
+    module."""
+    if "pycolmap" in sys.modules:
+        return sys.modules["pycolmap"]
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import pycolmap
+    finally:
+        if before is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
+    return pycolmap
+
+
+def colmap_openmp_threads() -> int | None:
+    """Threads of an OpenMP region of pycolmap's bundled OpenMP runtime (``omp_get_max_threads`` of the
+    ``libgomp`` in ``pycolmap.libs``), or ``None`` where none is found (a build without its own copy)."""
+    import ctypes
+
+    pycolmap = load_pycolmap()
+    found = glob.glob(os.path.join(os.path.dirname(os.path.dirname(pycolmap.__file__)), "pycolmap.libs", "libgomp*"))
+    return int(ctypes.CDLL(found[0]).omp_get_max_threads()) if found else None
 
 
 def sequential_pairs(n: int, overlap: int, quadratic_overlap: bool = False) -> list[tuple[int, int]]:
@@ -66,7 +103,8 @@ def match_and_verify(database: Path, pairs: list[tuple[str, str]], verification,
             geometries are written into it.
         pairs: ``(name_a, name_b)`` image names.
         verification: ``pycolmap.TwoViewGeometryOptions`` (seed it: ``sfm.seed_options``).
-        workers: groups matched at once and verification threads (``None``: one per core).
+        workers: groups matched at once and verification threads (``None``: one per core). The matching
+            uses one group whatever ``workers`` says unless :func:`colmap_openmp_threads` is 1 (module docstring).
 
     Raises:
         whatever pycolmap raised in a matching thread (re-raised here, after every thread ended).
@@ -75,8 +113,8 @@ def match_and_verify(database: Path, pairs: list[tuple[str, str]], verification,
 
     database = Path(database)
     workers = max(1, min(int(workers or os.cpu_count() or 1), len(pairs) or 1))
-    groups = [pairs[k::workers] for k in range(workers)]
-    databases = [database] + [database.with_name(f"{database.stem}_matching{k}.db") for k in range(1, workers)]
+    groups = [pairs[k::workers] for k in range(workers)] if colmap_openmp_threads() == 1 else [pairs]
+    databases = [database] + [database.with_name(f"{database.stem}_matching{k}.db") for k in range(1, len(groups))]
     errors: list = []
     try:
         for copy in databases[1:]:
