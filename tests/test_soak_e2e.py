@@ -72,6 +72,10 @@ NOT_SOAKED = {
 WORKFLOWS = sorted(p.stem for p in (ROOT / "workflows" / "api").glob("*.json") if p.stem not in NOT_SOAKED)
 
 
+#: The input of the cancelled pose prompt (written by the ``inputs`` fixture).
+CANCEL_VIDEO = "long_clip_to_cancel.mp4"
+
+
 def good_prompt(name: str) -> dict:
     prompt = json.loads((ROOT / "workflows" / "api" / f"{name}.json").read_text())
     for node in prompt.values():
@@ -227,6 +231,9 @@ def inputs(server, shared_file):
     frames = read_video_frames(clip)
     Image.fromarray(frames[0]).save(server.input / "raxel_source.png")
     write_video(server.input / "one_frame.mp4", frames[:1], fps=8)
+    # the prompt that is cancelled poses a longer clip (the clip forth and back, 8 times: 128 frames), so that
+    # the cancel lands while it runs: the 16-frame clip alone now takes about a second
+    write_video(server.input / CANCEL_VIDEO, np.concatenate([frames, frames[::-1]] * 4), fps=8)
 
 
 def schedule(count: int) -> list[tuple[str, bool, bool]]:
@@ -293,7 +300,10 @@ def test_soak_all_workflows_two_clients_good_bad_and_a_cancel(server, inputs):
                     if not plan:
                         return
                     name, good, cancelling = plan.pop(0)
-                prompt_id = post(server, good_prompt(name) if good else bad_prompt(name), client_id)
+                prompt = good_prompt(name) if good else bad_prompt(name)
+                if cancelling:
+                    prompt = _set(prompt, "LoadVideo", file=CANCEL_VIDEO)
+                prompt_id = post(server, prompt, client_id)
                 if cancelling:
                     while prompt_id not in [item[1] for item in server.get("/queue")["queue_running"]]:
                         time.sleep(0.05)
