@@ -43,7 +43,8 @@ def _geometry_digest(database) -> tuple[int, str]:
     for pair_id, geometry in sorted(zip(pair_ids, geometries, strict=True), key=lambda x: x[0]):
         digest.update(str(pair_id).encode() + str(int(geometry.config)).encode())
         digest.update(np.ascontiguousarray(geometry.inlier_matches).tobytes())
-        digest.update(np.ascontiguousarray(geometry.F).tobytes())
+        if geometry.F is not None:  # (an object array of None would hash the address of None)
+            digest.update(np.ascontiguousarray(geometry.F, dtype=np.float64).tobytes())
     return len(pair_ids), digest.hexdigest()
 
 
