@@ -500,16 +500,15 @@ def write_video(path, frames, fps: float, codec: str | None = None, crf: int = 1
         _check_frame_array(frames, "frames", frames.ndim == 4 and frames.shape[0] > 0,
                            "(N, H, W, 3) with N >= 1")
         stream_of = iter(frames)
+        h, w = frames.shape[1:3]
     else:  # a stream: the first frame gives the size, every later one is checked against it
-        stream_of = frames
-        first = next(stream_of, None)
+        first = next(frames, None)
         if first is None:
             raise ValueError("frames must have shape (N, H, W, 3) with N >= 1; got an empty stream of frames")
         first = np.asarray(first)
         _check_frame_array(first, "each frame", first.ndim == 3, "(H, W, 3)")
-        stream_of = itertools.chain([first], stream_of)
-        frames = first[None]
-    h, w = frames.shape[1:3]
+        stream_of = itertools.chain([first], frames)
+        h, w = first.shape[:2]
     if not fps or fps <= 0 or not np.isfinite(fps):
         raise ValueError(f"fps must be a positive number of frames per second; got {fps}")
     if path.suffix.lower() not in VIDEO_SUFFIXES:

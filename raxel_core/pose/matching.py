@@ -26,6 +26,7 @@ on one thread gave (``tests/test_pose_matching.py`` checks 1 against 2 workers).
 """
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -53,9 +54,11 @@ def load_pycolmap():
     return pycolmap
 
 
+@functools.cache
 def colmap_openmp_threads() -> int | None:
     """Threads of an OpenMP region of pycolmap's bundled OpenMP runtime (``omp_get_max_threads`` of the
-    ``libgomp`` in ``pycolmap.libs``), or ``None`` where none is found (a build without its own copy)."""
+    ``libgomp`` in ``pycolmap.libs``), or ``None`` where none is found (a build without its own copy). Read
+    once per process: OpenMP fixes it when pycolmap loads."""
     import ctypes
 
     pycolmap = load_pycolmap()
