@@ -1,6 +1,7 @@
-"""Sequential matching on every core (raxel_core.pose.matching) against COLMAP's own sequential matching on
-one thread, on a real RealEstate10K clip: the same pairs, and the same verified geometry byte for byte with
-1 and 2 workers. Real data from ``../shared/data`` (skipped with the reason where absent)."""
+"""Sequential matching (raxel_core.pose.matching: the matcher on one thread, the verification on every core)
+against COLMAP's own sequential matching on one thread, on a real RealEstate10K clip: the same pairs, and the
+same verified geometry byte for byte with 1 and 2 workers. Real data from ``../shared/data`` (skipped with the
+reason where absent)."""
 from __future__ import annotations
 
 import hashlib
@@ -115,8 +116,8 @@ def test_the_parallax_test_measures_the_same_on_one_and_on_two_threads(tmp_path)
 
 
 def test_pycolmap_openmp_runs_on_one_thread_once_raxel_pose_is_imported_and_torch_keeps_its_threads():
-    # COLMAP's FAISS matcher with OpenMP on every core gave different matches now and then when two groups
-    # matched at once (2 of 60 repeats); raxel_core.pose loads pycolmap with OpenMP on one thread
+    # raxel_core.pose loads pycolmap with OpenMP on one thread (FAISS and OpenBLAS in the calling thread only;
+    # faster on this machine), and leaves torch's threads alone
     import subprocess
     import sys
 
@@ -125,7 +126,7 @@ def test_pycolmap_openmp_runs_on_one_thread_once_raxel_pose_is_imported_and_torc
             "print(colmap_openmp_threads(), torch.get_num_threads() == n)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["1", "True"], out
-    if (os.cpu_count() or 1) > 1:  # pycolmap loaded first keeps OpenMP on every core: matching then uses one group
+    if (os.cpu_count() or 1) > 1:  # pycolmap loaded first keeps OpenMP on every core
         code = "import pycolmap, raxel_core.pose.matching as m; print(m.colmap_openmp_threads())"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
         assert int(out[-1]) > 1, out

@@ -53,9 +53,10 @@ two runs without it differed by up to 0.07 in ``R`` and 0.26 px in ``K``):
   ids (which order the pairs in verification and mapping) changed from run to run: each frame's image row
   is written as it arrives, in frame order, then its OpenCV SIFT features, sorted by position (their order
   does not depend on OpenCV's thread count), in that order too.
-* COLMAP's CPU SIFT matcher with several threads returned different matches for a few pairs: each
-  pair is matched on one thread, the pairs split between threads (:mod:`raxel_core.pose.matching`); and
-  pycolmap's OpenMP (FAISS) runs on one thread, else two groups at once differed in 2 of 60 repeats.
+* COLMAP's CPU SIFT matcher returned different matches for a few pairs now and then whenever two FAISS
+  searches ran at once (COLMAP's own matching threads, or two groups of pairs matched in two threads: 2 of
+  700 repeats): the pairs are matched on one thread, then verified on every core
+  (:mod:`raxel_core.pose.matching`; the verification's RANSAC is seeded per pair).
 * ``calibrate_view_graph`` (``ViewGraphCalibrationOptions.random_seed``) and the options nested in the
   mappers' options (rotation averaging, global positioning, retriangulation, triangulation) each have
   their own seed, ``-1`` (from the clock) by default: every one is set to ``seed``

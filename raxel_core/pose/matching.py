@@ -1,24 +1,23 @@
-"""Sequential matching of video frames on every core, with the same result whatever the thread count.
+"""Sequential matching of video frames: COLMAP's matcher on one thread, its verification on every core.
 
 Step 3 of :func:`raxel_core.pose.estimate.estimate_trajectory`. COLMAP does the work (Schonberger & Frahm,
 CVPR 2016): its SIFT matcher (``pycolmap.match_image_pairs``, ratio test and cross-check) and its geometric
 verification (``pycolmap.geometric_verification``: fundamental / essential / homography RANSAC, seeded).
-This module only splits the work so that both cores are used without changing any result:
+This module only arranges the work so that the result is the same bytes in every run:
 
-* COLMAP's CPU matcher returns different matches from run to run with more than one thread (measured with
-  pycolmap 4.2: 3 runs of ``match_sequential`` with 2 threads on a 25-frame RealEstate10K clip gave 3
-  different sets of verified pairs). On one thread every pair's matches are repeatable and do not depend
-  on the other pairs. So the pairs are dealt round-robin to ``workers`` groups; each group is matched on
-  one thread, in its own copy of the database, all groups at once (pycolmap releases the GIL); the
-  matches are then gathered into the database.
-* The geometric verification runs once on all the stored matches with ``workers`` threads: its RANSAC is
-  seeded per pair, so its result does not depend on the threads either.
-* COLMAP's matcher searches with FAISS, which runs OpenMP regions on every core by default; with two groups
-  matching at once that gave different matches now and then (2 of 60 repeats on a 12-frame RealEstate10K
-  clip, idle machine; 0 of 100 with OpenMP on one thread). So pycolmap is imported with ``OMP_NUM_THREADS=1``
-  (:func:`load_pycolmap`, done by ``raxel_core.pose``; torch's own OpenMP is not touched), and where pycolmap's
-  OpenMP still has more threads (pycolmap was imported before ``raxel_core.pose``) the pairs are matched in
-  one group (the same result, slower).
+* The matching runs on one thread, one pair after the other. COLMAP's CPU matcher searches with FAISS, whose
+  distances come from the BLAS (OpenBLAS, built into pycolmap); two FAISS searches at once, from COLMAP's own
+  matching threads or from two groups of pairs matched in two threads (what this module did before), gave
+  different matches now and then: 2 of 700 repeats on a 16-frame RealEstate10K clip with two groups and a
+  busy second core (``pycolmap`` 4.2.1; 3 different sets of verified pairs in 3 runs with COLMAP's own 2
+  threads). It is the cheap part: 0.15 s of the 0.55 s for the 84 pairs of that clip on one thread
+  (two groups: 0.10 s).
+* The geometric verification then runs once on all the stored matches with ``workers`` threads: its RANSAC
+  is seeded per pair (``RANSACOptions.random_seed``; each pair's RANSAC reseeds its thread's generator), so
+  its result does not depend on the threads (0.40 s on one thread, 0.20 s on two, for those 84 pairs).
+* pycolmap is imported with ``OMP_NUM_THREADS=1`` (:func:`load_pycolmap`, done by ``raxel_core.pose``;
+  torch's own OpenMP is not touched): FAISS and OpenBLAS then run in the calling thread only. That was also
+  faster on this 2-core machine (pycolmap's own default pipeline too, ``benchmarks/eval_pose.py``).
 
 Checked: on a 25-frame 576x320 RealEstate10K clip the verified pairs (inlier matches, configuration and
 fundamental matrix of all 195) are the same bytes with 1 and 2 workers and as ``pycolmap.match_sequential``
@@ -29,9 +28,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
-import shutil
 import sys
-import threading
 from pathlib import Path
 
 
@@ -81,10 +78,11 @@ def sequential_pairs(n: int, overlap: int, quadratic_overlap: bool = False) -> l
     return sorted({(i, i + k) for i in range(n) for k in steps if i + k < n})
 
 
-def _match_group(database: Path, pairs_file: Path, names: list[str], errors: list) -> None:
-    """Match the image pairs listed in ``pairs_file`` on one thread, matches only (no verification)."""
+def _match_pairs(database: Path, names: list[tuple[str, str]]) -> None:
+    """Match the named image pairs on one thread, matches only (no verification)."""
     import pycolmap
 
+    pairs_file = database.with_suffix(".pairs.txt")
     try:
         pairs_file.write_text("".join(f"{a} {b}\n" for a, b in names))
         matching = pycolmap.FeatureMatchingOptions()
@@ -93,8 +91,8 @@ def _match_group(database: Path, pairs_file: Path, names: list[str], errors: lis
         pairing = pycolmap.ImportedPairingOptions()
         pairing.match_list_path = str(pairs_file)
         pycolmap.match_image_pairs(database, matching_options=matching, pairing_options=pairing)
-    except Exception as err:  # noqa: BLE001 - re-raised in the calling thread
-        errors.append(err)
+    finally:
+        pairs_file.unlink(missing_ok=True)
 
 
 def match_and_verify(database: Path, pairs: list[tuple[str, str]], verification,
@@ -106,41 +104,17 @@ def match_and_verify(database: Path, pairs: list[tuple[str, str]], verification,
             geometries are written into it.
         pairs: ``(name_a, name_b)`` image names.
         verification: ``pycolmap.TwoViewGeometryOptions`` (seed it: ``sfm.seed_options``).
-        workers: groups matched at once and verification threads (``None``: one per core). The matching
-            uses one group whatever ``workers`` says unless :func:`colmap_openmp_threads` is 1 (module docstring).
+        workers: threads of the verification (``None``: one per core); the matching runs on one thread
+            (module docstring).
 
     Raises:
-        whatever pycolmap raised in a matching thread (re-raised here, after every thread ended).
+        whatever pycolmap raises (an unreadable database, an unknown image name).
     """
     import pycolmap
 
     database = Path(database)
     workers = max(1, min(int(workers or os.cpu_count() or 1), len(pairs) or 1))
-    groups = [pairs[k::workers] for k in range(workers)] if colmap_openmp_threads() == 1 else [pairs]
-    databases = [database] + [database.with_name(f"{database.stem}_matching{k}.db") for k in range(1, len(groups))]
-    errors: list = []
-    try:
-        for copy in databases[1:]:
-            shutil.copyfile(database, copy)
-        threads = [threading.Thread(target=_match_group, args=(db, db.with_suffix(".pairs.txt"), group, errors))
-                   for db, group in zip(databases, groups, strict=True)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        with pycolmap.Database.open(str(database)) as target:
-            for copy in databases[1:]:
-                with pycolmap.Database.open(str(copy)) as source:
-                    pair_ids, matches = source.read_all_matches()
-                    for pair_id, m in zip(pair_ids, matches, strict=True):
-                        target.write_matches(*pycolmap.pair_id_to_image_pair(pair_id), m)
-    finally:
-        for db in databases:
-            db.with_suffix(".pairs.txt").unlink(missing_ok=True)
-        for copy in databases[1:]:
-            copy.unlink(missing_ok=True)
+    _match_pairs(database, pairs)
     verifier = pycolmap.GeometricVerifierOptions()
     verifier.num_threads = workers
     pycolmap.geometric_verification(database, verifier_options=verifier, two_view_geometry_options=verification)
