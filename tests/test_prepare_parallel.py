@@ -82,6 +82,46 @@ def test_poses_of_the_parallel_run_match_the_rendered_cameras(two_workers):
         assert len(est) == 10 and float(np.max(rot)) < 1.0 and float(np.max(trans)) < 5.0, (stem, rot, trans)
 
 
+def test_a_worker_process_that_dies_fails_the_videos_it_held_and_the_rest_go_on(videos, tmp_path, monkeypatch):
+    """The pool's workers killed (as the kernel's out-of-memory killer does) while the first video is in pose
+    estimation and the pool holds two videos: both are reported failed with the reason, none is lost, and
+    the third video runs in a new pool."""
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    from raxel_core.diffusion.prepare import run_in_processes
+
+    scratch = tmp_path / "tmp"             # the workers' temporary folder: the pose workspace appears there
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    killed = []
+
+    def kill_the_workers_once_a_pose_estimation_runs():
+        deadline = time.monotonic() + 120
+        while not any(scratch.glob("raxel_pose_*")) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+            killed.append(child.pid)
+
+    killer = threading.Thread(target=kill_the_workers_once_a_pose_estimation_runs)
+    killer.start()
+    try:
+        results = list(run_in_processes([videos / f"{s}.mp4" for s in GOOD], 2, {"max_frames": None}))
+    finally:
+        killer.join()
+    assert killed, "no pose estimation started within 120 s"
+    by_name = {r["name"]: r for r in results}
+    assert sorted(by_name) == [f"{s}.mp4" for s in GOOD] and len(results) == len(GOOD), results
+    for name in ("room0.mp4", "room1.mp4"):                      # the two the first pool held
+        assert not by_name[name]["ok"], results
+        assert "the worker process died while on this video" in by_name[name]["reason"]
+        assert "try fewer --workers" in by_name[name]["reason"]
+    assert by_name["room2.mp4"]["ok"] and by_name["room2.mp4"]["frames"] == 10, by_name["room2.mp4"]["reason"]
+
+
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                     reason="Ray is the optional extra raxel-nodes[ray], not installed here")
 def test_ray_backend_on_a_local_ray_instance_gives_the_same_poses(videos, two_workers, tmp_path):

@@ -186,8 +186,9 @@ def run_in_processes(videos: list[Path], workers: int, options: dict, should_sto
                         pending.pop(0)
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
+                        result = future.result()  # BrokenProcessPool: the video stays in `running`, reported below
                         del running[future]
-                        yield future.result()
+                        yield result
                     if should_stop is not None and should_stop():
                         for future in running:
                             future.cancel()
