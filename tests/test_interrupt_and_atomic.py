@@ -212,8 +212,11 @@ def test_ctrl_c_during_estimation_exits_130_with_one_line_and_no_temporary_folde
     work.mkdir()
     tmpdir.mkdir()
     proc = _start(["demo", "--frames", "48", "--out", "demo"], work, tmpdir)
-    # estimation has started once the demo clip is written and the estimator's frame folder exists
-    out, err = _interrupt_when(proc, lambda: (work / "demo" / "demo_clip.mp4").exists() and any(tmpdir.iterdir()))
+    # estimation has started once the demo clip is written and the estimator's workspace exists (named, not any
+    # entry: Python's first tempfile call writes and deletes a probe file there, and a Ctrl-C landing between
+    # the two leaves it behind, which this test once did)
+    out, err = _interrupt_when(proc, lambda: (work / "demo" / "demo_clip.mp4").exists()
+                               and any(p.name.startswith("raxel_pose_") for p in tmpdir.iterdir()))
     assert proc.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[-1] == "raxel demo: interrupted (Ctrl-C); no output file was left half-written", err
