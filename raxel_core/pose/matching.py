@@ -9,9 +9,9 @@ This module only arranges the work so that the result is the same bytes in every
   distances come from the BLAS (OpenBLAS, built into pycolmap); two FAISS searches at once, from COLMAP's own
   matching threads or from two groups of pairs matched in two threads (what this module did before), gave
   different matches now and then: 2 of 700 repeats on a 16-frame RealEstate10K clip with two groups and a
-  busy second core (``pycolmap`` 4.2.1; 3 different sets of verified pairs in 3 runs with COLMAP's own 2
-  threads). It is the cheap part: 0.15 s of the 0.55 s for the 84 pairs of that clip on one thread
-  (two groups: 0.10 s).
+  busy second core (``pycolmap`` 4.2.1; with COLMAP's own 2 threads, 3 runs on a 25-frame clip gave 3
+  different sets of verified pairs, measured with pycolmap 4.2). It is the cheap part: 0.15 s of the 0.55 s
+  for the 84 pairs of that clip on one thread (two groups: 0.10 s).
 * The geometric verification then runs once on all the stored matches with ``workers`` threads: its RANSAC
   is seeded per pair (``RANSACOptions.random_seed``; each pair's RANSAC reseeds its thread's generator), so
   its result does not depend on the threads (0.40 s on one thread, 0.20 s on two, for those 84 pairs).
