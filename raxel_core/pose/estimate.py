@@ -15,7 +15,8 @@ Pipeline of :func:`estimate_trajectory` (every step a COLMAP / OpenCV / SciPy ro
    (``CameraMode.SINGLE``, ``SIMPLE_RADIAL``: one focal length, principal point at the image
    centre, one radial distortion term; a known ``focal`` is given as the camera's prior and held
    fixed; ``PINHOLE``, separate ``fx`` and ``fy``, when the pixel aspect is estimated).
-3. Matching suited to video (:mod:`raxel_core.pose.matching`, COLMAP's matcher): every frame against its ``overlap``
+3. Matching suited to video (:mod:`raxel_core.pose.matching`: COLMAP's SIFT matching rule on exact nearest
+   neighbours, where COLMAP's CPU matcher searches an approximate index): every frame against its ``overlap``
    successors (optionally the quadratic pairs ``i + 2^k`` instead, COLMAP's option: off by default, it made
    GLOMAP lose frames on 2 of the 15 RealEstate10K clips); loop detection off. Each pair is
    verified by COLMAP (fundamental / essential / homography RANSAC).
@@ -54,9 +55,9 @@ two runs without it differed by up to 0.07 in ``R`` and 0.26 px in ``K``):
   is written as it arrives, in frame order, then its OpenCV SIFT features, sorted by position (their order
   does not depend on OpenCV's thread count), in that order too.
 * COLMAP's CPU SIFT matcher returned different matches for a few pairs now and then whenever two FAISS
-  searches ran at once (COLMAP's own matching threads, or two groups of pairs matched in two threads: 2 of
-  700 repeats): the pairs are matched on one thread, then verified on every core
-  (:mod:`raxel_core.pose.matching`; the verification's RANSAC is seeded per pair).
+  searches ran at once (2 of 700 repeats with two threads): the matching is raxel's own exact search under
+  COLMAP's rule, whose distances are exact integers in float32 and so the same on any number of threads
+  (:mod:`raxel_core.pose.matching`); the verification runs on every core (its RANSAC is seeded per pair).
 * ``calibrate_view_graph`` (``ViewGraphCalibrationOptions.random_seed``) and the options nested in the
   mappers' options (rotation averaging, global positioning, retriangulation, triangulation) each have
   their own seed, ``-1`` (from the clock) by default: every one is set to ``seed``

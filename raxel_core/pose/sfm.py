@@ -160,9 +160,9 @@ def sift_workers_that_fit(image_size: tuple[int, int]) -> int:
 def match_sequential(database: Path, overlap: int, quadratic_overlap: bool, seed: int,
                      num_threads: int | None = None) -> None:
     """Match every frame against its ``overlap`` successors (or the quadratic pairs ``i + 2^k`` instead;
-    COLMAP's sequential pairing, loop detection off) with COLMAP's SIFT matcher, and verify each pair
-    (RANSAC seeded with ``seed``): :func:`raxel_core.pose.matching.match_and_verify`, on ``num_threads``
-    threads (``None``: every core) with the result of one thread."""
+    COLMAP's sequential pairing, loop detection off) by COLMAP's SIFT matching rule on exact nearest neighbours,
+    and verify each pair with COLMAP (RANSAC seeded with ``seed``): :func:`raxel_core.pose.matching.match_and_verify`,
+    the verification on ``num_threads`` threads (``None``: every core) with the result of one thread."""
     import pycolmap
 
     with pycolmap.Database.open(str(database)) as db:
