@@ -194,9 +194,13 @@ def test_a_writer_killed_mid_write_leaves_the_old_file(kind, tmp_path):
 
 
 def _start(args, cwd: Path, tmpdir: Path) -> subprocess.Popen:
+    """The command as a terminal starts it: SIGINT at its default. A test run started as a background job
+    without job control (``pytest ... &`` in a script) inherits SIGINT ignored, and a child that ignores it
+    never sees the Ctrl-C."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmpdir))
     return subprocess.Popen([sys.executable, "-m", "raxel_core.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _interrupt_when(proc: subprocess.Popen, ready) -> tuple[str, str]:
